@@ -1,0 +1,40 @@
+# Two commands a newcomer needs: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: setup lint unit docker image integration test run bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+docker:
+	bash scripts/ensure-docker.sh
+
+image: setup docker
+	$(BIN)/katoctl build
+
+integration: image
+	$(BIN)/pytest -q tests/integration
+
+test: lint unit integration
+
+run: image
+	$(BIN)/katoctl up --host $(HOST) --port $(PORT)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
