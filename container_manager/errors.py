@@ -1,0 +1,52 @@
+"""One error hierarchy for everything that talks to the container engine.
+
+Callers (the session manager, katoctl) catch `ContainerManagerError` and map `code` to their
+own JSON error shape or exit status; the subclasses say what went wrong without string matching.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ContainerManagerError",
+    "EngineUnavailableError",
+    "ImageBuildError",
+    "ProcessorNotFoundError",
+    "ProcessorStartError",
+]
+
+
+class ContainerManagerError(Exception):
+    """Base class: `code` is a stable `KATO_…` identifier, `details` is JSON-serialisable."""
+
+    code = "KATO_CONTAINER_ERROR"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class EngineUnavailableError(ContainerManagerError):
+    """The Docker engine cannot be reached (not running, socket not mounted, permission)."""
+
+    code = "KATO_ENGINE_UNAVAILABLE"
+
+
+class ImageBuildError(ContainerManagerError):
+    """A step of the processor image build failed; `details["step"]` names it."""
+
+    code = "KATO_IMAGE_BUILD_FAILED"
+
+
+class ProcessorNotFoundError(ContainerManagerError):
+    """No managed container (and no record) has this processor id."""
+
+    code = "KATO_PROCESSOR_NOT_FOUND"
+
+
+class ProcessorStartError(ContainerManagerError):
+    """A processor container did not become ready; `details["logs"]` holds its last log lines."""
+
+    code = "KATO_PROCESSOR_START_FAILED"
