@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ConfigValidationError",
     "ContainerManagerError",
     "EngineUnavailableError",
     "ImageBuildError",
@@ -50,3 +51,9 @@ class ProcessorStartError(ContainerManagerError):
     """A processor container did not become ready; `details["logs"]` holds its last log lines."""
 
     code = "KATO_PROCESSOR_START_FAILED"
+
+
+class ConfigValidationError(ContainerManagerError, ValueError):
+    """A processor config (genes, limits) or id is invalid; `details["errors"]` lists why."""
+
+    code = "KATO_VALIDATION_ERROR"

@@ -1,0 +1,186 @@
+"""In-memory `Backend` for unit tests (ours and the session manager's): no engine, no sockets.
+
+Containers answer HTTP through `http_transport()` (an `httpx.MockTransport`):
+`GET /health` returns 200 once the container is running and ready; any other path needs the
+container's `KATO_PROCESSOR_TOKEN` as a bearer token and then answers 404 (tests that need a
+richer processor pass their own `handler`). Readiness is controllable:
+
+    fake = FakeBackend(ready=False)     # no container ever answers /health
+    fake.crash_on_start = True          # containers exit right after start (status "exited")
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .backend import Backend
+from .errors import ProcessorStartError
+from .models import Address, ContainerState, ProcessorSpec
+
+__all__ = ["FakeBackend", "FakeContainer"]
+
+Handler = Callable[["FakeContainer", httpx.Request], httpx.Response]
+
+
+@dataclass
+class FakeContainer:
+    """One fake container: its spec, state and log lines (tests may edit `ready` and `logs`)."""
+
+    container_id: str
+    spec: ProcessorSpec
+    status: str = "created"
+    ready: bool = True
+    host_port: int | None = None
+    logs: list[str] = field(default_factory=list)
+
+    def state(self) -> ContainerState:
+        return ContainerState(
+            container_id=self.container_id,
+            name=self.spec.name,
+            status=self.status,
+            labels=dict(self.spec.labels),
+            env=dict(self.spec.env),
+            address=self._address(),
+        )
+
+    def _address(self) -> Address | None:
+        if self.status != "running":
+            return None
+        if self.spec.network:
+            return Address(self.spec.name, self.spec.port, published=False)
+        assert self.host_port is not None
+        return Address("127.0.0.1", self.host_port, published=True)
+
+
+class FakeBackend(Backend):
+    """A thread-safe in-memory engine; `containers` and `volumes` are there to assert on."""
+
+    def __init__(self, *, ready: bool = True, handler: Handler | None = None) -> None:
+        self.ready = ready
+        self.crash_on_start = False
+        self.containers: dict[str, FakeContainer] = {}
+        self.volumes: dict[str, dict[str, str]] = {}
+        self._handler = handler
+        self._ports = itertools.count(40000)
+        self._lock = threading.Lock()
+
+    # -- volumes ---------------------------------------------------------------------------
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        with self._lock:
+            if name in self.volumes:
+                return False
+            self.volumes[name] = dict(labels)
+            return True
+
+    def remove_volume(self, name: str) -> None:
+        with self._lock:
+            self.volumes.pop(name, None)
+
+    # -- containers ------------------------------------------------------------------------
+    def create(self, spec: ProcessorSpec) -> str:
+        with self._lock:
+            if any(c.spec.name == spec.name for c in self.containers.values()):
+                raise ProcessorStartError(f"container name {spec.name} is already in use")
+            if spec.volume not in self.volumes:
+                self.volumes[spec.volume] = {}
+            container = FakeContainer(uuid.uuid4().hex, spec, ready=self.ready)
+            self.containers[container.container_id] = container
+            return container.container_id
+
+    def start(self, container_id: str) -> None:
+        with self._lock:
+            container = self.containers[container_id]
+            if self.crash_on_start:
+                container.status = "exited"
+                container.logs.append("fake: processor exited during start-up")
+                return
+            container.status = "running"
+            container.host_port = None if container.spec.network else next(self._ports)
+            container.logs.append(f"fake: serving on port {container.spec.port}")
+
+    def address(self, container_id: str) -> Address | None:
+        state = self.inspect(container_id)
+        return state.address if state else None
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        with self._lock:
+            container = self.containers.get(container_id)
+            return container.state() if container else None
+
+    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        with self._lock:
+            return [
+                c.state()
+                for c in self.containers.values()
+                if all(c.spec.labels.get(k) == v for k, v in labels.items())
+            ]
+
+    def remove(self, container_id: str) -> None:
+        with self._lock:
+            self.containers.pop(container_id, None)
+
+    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
+        with self._lock:
+            container = self.containers.get(container_id)
+            lines = list(container.logs) if container else []
+        return iter(lines[-tail:] if tail > 0 else [])
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        with self._lock:
+            container = self.containers.get(container_id)
+        if container is None or container.status != "running":
+            return {}
+        return {"memory_bytes": 40 * 2**20, "memory_limit_bytes": 512 * 2**20, "cpu_percent": 0.0}
+
+    # -- test controls ---------------------------------------------------------------------
+    def stop(self, container_id: str) -> None:
+        """Simulate a container that exited on its own (it stays listed, status "exited")."""
+        with self._lock:
+            self.containers[container_id].status = "exited"
+
+    def container_for(self, processor_id: str) -> FakeContainer | None:
+        """The fake container labelled with this processor id, if any."""
+        with self._lock:
+            for container in self.containers.values():
+                if container.spec.labels.get("kato.processor_id") == processor_id:
+                    return container
+        return None
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def http_transport(self) -> httpx.BaseTransport:
+        return httpx.MockTransport(self._serve)
+
+    def _serve(self, request: httpx.Request) -> httpx.Response:
+        container = self._container_at(request.url.host, request.url.port)
+        if container is None or container.status != "running" or not container.ready:
+            raise httpx.ConnectError("connection refused (fake)", request=request)
+        if request.url.path == "/health":
+            return httpx.Response(
+                200, json={"status": "healthy", "processor_id": container.spec.env["PROCESSOR_ID"]}
+            )
+        token = container.spec.env.get("KATO_PROCESSOR_TOKEN")
+        if token and request.headers.get("authorization") != f"Bearer {token}":
+            body = _error("KATO_UNAUTHORIZED", "missing or bad token", 401)
+            return httpx.Response(401, json=body)
+        if self._handler is not None:
+            return self._handler(container, request)
+        return httpx.Response(404, json=_error("KATO_NOT_FOUND", "no such route (fake)", 404))
+
+    def _container_at(self, host: str, port: int | None) -> FakeContainer | None:
+        with self._lock:
+            for container in self.containers.values():
+                address = container.state().address
+                if address is not None and (address.host, address.port) == (host, port):
+                    return container
+        return None
+
+
+def _error(code: str, message: str, status: int) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": {}}, "status": status}

@@ -1,0 +1,96 @@
+"""Value objects passed between the manager and a backend (frozen: built once, never patched)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Address", "ContainerState", "Limits", "ProcessorInfo", "ProcessorSpec"]
+
+#: Port the processor's uvicorn listens on inside its container.
+SERVICE_PORT = 8000
+#: Non-root user every processor runs as; the image owns /data for it.
+SERVICE_USER = "10001"
+#: Mount point of the processor's data volume.
+DATA_DIR = "/data"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one container (Docker syntax for memory, e.g. "512m")."""
+
+    memory: str
+    cpu: float
+    pids: int
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    """Everything a backend needs to create one processor container.
+
+    The security settings (non-root user, no capabilities, no-new-privileges, read-only root
+    with a small /tmp tmpfs) are part of the spec so that every backend applies the same ones.
+    """
+
+    name: str
+    image: str
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    limits: Limits
+    volume: str
+    network: str | None = None
+    user: str = SERVICE_USER
+    data_dir: str = DATA_DIR
+    port: int = SERVICE_PORT
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,size=64m"})
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a running container's service answers; `published` means bound on the host."""
+
+    host: str
+    port: int
+    published: bool
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What a backend knows about one container (from `inspect` or `list`)."""
+
+    container_id: str
+    name: str
+    status: str
+    labels: Mapping[str, str]
+    env: Mapping[str, str]
+    address: Address | None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class ProcessorInfo:
+    """A processor as callers see it. `timings` is filled only right after creation."""
+
+    processor_id: str
+    container_name: str
+    container_id: str
+    port: int | None
+    internal_url: str
+    external_url: str | None
+    token: str
+    session_id: str | None
+    user_id: str | None
+    status: str
+    created_at: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,71 @@
+"""The manager's memory of the processors it created: a small SQLite file.
+
+Containers carry their own labels, so the records are only needed to tell which managed
+containers someone still claims (`prune`) and to remember session/user of a hibernated
+processor whose container is gone. A connection per call keeps it safe across threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ProcessorRecord", "RecordStore"]
+
+
+@dataclass(frozen=True)
+class ProcessorRecord:
+    processor_id: str
+    session_id: str | None
+    user_id: str | None
+    created_at: str
+
+
+class RecordStore:
+    """CRUD on `<state_dir>/processors.sqlite3`; the directory is created on first use."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / "processors.sqlite3"
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS processors ("
+                " processor_id TEXT PRIMARY KEY, session_id TEXT, user_id TEXT,"
+                " created_at TEXT NOT NULL)"
+            )
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10.0)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def put(self, record: ProcessorRecord) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO processors VALUES (?, ?, ?, ?)",
+                (record.processor_id, record.session_id, record.user_id, record.created_at),
+            )
+
+    def get(self, processor_id: str) -> ProcessorRecord | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT processor_id, session_id, user_id, created_at FROM processors"
+                " WHERE processor_id = ?",
+                (processor_id,),
+            ).fetchone()
+        return ProcessorRecord(*row) if row else None
+
+    def delete(self, processor_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM processors WHERE processor_id = ?", (processor_id,))
+
+    def ids(self) -> set[str]:
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT processor_id FROM processors")}

@@ -1,0 +1,59 @@
+"""Configuration of the container manager, read once from the environment (prefix `KATO_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ContainerSettings"]
+
+
+class ContainerSettings(BaseSettings):
+    """How processor containers are made. Each field names its environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="KATO_", extra="ignore", populate_by_name=True)
+
+    image: str = Field(
+        default="kato:fastapi",
+        description="KATO_IMAGE: image every processor container runs.",
+    )
+    network: str | None = Field(
+        default=None,
+        description=(
+            "KATO_NETWORK: when set, containers join this Docker network, publish no port and "
+            "are reached as http://<container name>:8000 (the caller must be on that network)."
+        ),
+    )
+    memory_limit: str = Field(
+        default="512m",
+        description="KATO_MEMORY_LIMIT: default memory limit (Docker syntax, e.g. 512m).",
+    )
+    cpu_limit: float = Field(
+        default=1.0, gt=0, description="KATO_CPU_LIMIT: default CPUs per container."
+    )
+    pids_limit: int = Field(
+        default=256, gt=0, description="KATO_PIDS_LIMIT: default max processes per container."
+    )
+    ready_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="KATO_READY_TIMEOUT: seconds to wait for GET /health to answer.",
+    )
+    state_dir: Path = Field(
+        default=Path("./state"),
+        description="KATO_STATE_DIR: directory of processors.sqlite3 (the manager's records).",
+    )
+    name_prefix: str = Field(
+        default="kato-proc",
+        validation_alias="KATO_CONTAINER_PREFIX",
+        description="KATO_CONTAINER_PREFIX: container names are <prefix>-<processor id>.",
+    )
+    extra_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "KATO_EXTRA_LABELS (JSON object): labels added to every container and volume; "
+            "the manager also only lists/prunes containers carrying them (tests tag theirs)."
+        ),
+    )

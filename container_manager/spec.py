@@ -1,0 +1,73 @@
+"""Building the one `ProcessorSpec` of a processor from settings, config and identity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .config import ProcessorConfig
+from .models import DATA_DIR, ProcessorSpec
+from .settings import ContainerSettings
+
+__all__ = ["build_spec", "container_name", "processor_labels", "selector", "volume_name"]
+
+LABEL_MANAGED = "kato.managed"
+LABEL_PROCESSOR = "kato.processor_id"
+LABEL_SESSION = "kato.session_id"
+LABEL_USER = "kato.user_id"
+LABEL_CREATED = "kato.created_at"
+
+
+def container_name(settings: ContainerSettings, processor_id: str) -> str:
+    return f"{settings.name_prefix}-{processor_id}"
+
+
+def volume_name(processor_id: str) -> str:
+    return f"kato-data-{processor_id}"
+
+
+def selector(settings: ContainerSettings) -> dict[str, str]:
+    """Labels that identify this manager's containers (managed + the configured extras)."""
+    return {**settings.extra_labels, LABEL_MANAGED: "true"}
+
+
+def processor_labels(
+    settings: ContainerSettings,
+    processor_id: str,
+    *,
+    session_id: str | None,
+    user_id: str | None,
+    created_at: str,
+) -> dict[str, str]:
+    return {
+        **selector(settings),
+        LABEL_PROCESSOR: processor_id,
+        LABEL_SESSION: session_id or "",
+        LABEL_USER: user_id or "",
+        LABEL_CREATED: created_at,
+    }
+
+
+def build_spec(
+    settings: ContainerSettings,
+    config: ProcessorConfig,
+    *,
+    processor_id: str,
+    token: str,
+    labels: Mapping[str, str],
+) -> ProcessorSpec:
+    env = {
+        "PROCESSOR_ID": processor_id,
+        "PROCESSOR_NAME": processor_id,
+        "KATO_DATA_DIR": DATA_DIR,
+        "KATO_PROCESSOR_TOKEN": token,
+        **config.gene_env(),
+    }
+    return ProcessorSpec(
+        name=container_name(settings, processor_id),
+        image=settings.image,
+        env=env,
+        labels=dict(labels),
+        limits=config.limits(settings),
+        volume=volume_name(processor_id),
+        network=settings.network,
+    )
