@@ -159,7 +159,12 @@ class KatoContainerManager:
             timings["start_s"] = time.perf_counter() - started
             address = self.backend.address(container_id)
             if address is None:
-                raise ProcessorStartError("processor container has no address after start")
+                state = self.backend.inspect(container_id)
+                status = state.status if state else "gone"
+                raise ProcessorStartError(
+                    f"processor container exited during start-up (status {status})",
+                    {"status": status},
+                )
             cid = container_id
             wait_until_ready(
                 address.url,

@@ -1,0 +1,192 @@
+"""katoctl in-process (Typer CliRunner) against a manager on a FakeBackend."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cli.main
+from cli.main import app
+from cli.render import format_age
+from container_manager import (
+    ContainerSettings,
+    FakeBackend,
+    ImageBuildError,
+    KatoContainerManager,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KatoContainerManager:
+    settings = ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3)
+    manager = KatoContainerManager(settings, FakeBackend())
+    monkeypatch.setattr(cli.main, "make_manager", lambda: manager)
+    return manager
+
+
+def test_spawn_json_prints_the_created_processor(manager: KatoContainerManager) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "spawn",
+            "--session-id",
+            "s1",
+            "--user-id",
+            "u1",
+            "--gene",
+            "max_pattern_length=5",
+            "--gene",
+            "recall_threshold=0.2",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (created["session_id"], created["user_id"], created["status"]) == ("s1", "u1", "running")
+    fake = manager.backend
+    assert isinstance(fake, FakeBackend)
+    container = fake.container_for(created["processor_id"])
+    assert container is not None
+    assert container.spec.env["MAX_PATTERN_LENGTH"] == "5"
+    assert container.spec.env["RECALL_THRESHOLD"] == "0.2"
+
+
+def test_spawn_table_output(manager: KatoContainerManager) -> None:
+    result = runner.invoke(app, ["spawn", "--session-id", "s1"])
+    assert result.exit_code == 0, result.output
+    (info,) = manager.list_processors()
+    assert info.processor_id in result.stdout
+    assert "internal_url" in result.stdout
+
+
+def test_spawn_rejects_unknown_gene(manager: KatoContainerManager) -> None:
+    result = runner.invoke(app, ["spawn", "--gene", "bogus=1"])
+    assert result.exit_code == 1
+    assert "KATO_VALIDATION_ERROR" in result.stderr
+    assert manager.list_processors() == []
+
+
+def test_spawn_rejects_malformed_gene(manager: KatoContainerManager) -> None:
+    result = runner.invoke(app, ["spawn", "--gene", "novalue"])
+    assert result.exit_code == 2
+    assert "KEY=VALUE" in result.output
+
+
+def test_spawn_failure_shows_log_lines(manager: KatoContainerManager) -> None:
+    assert isinstance(manager.backend, FakeBackend)
+    manager.backend.ready = False
+    result = runner.invoke(app, ["spawn"])
+    assert result.exit_code == 1
+    assert "KATO_PROCESSOR_START_FAILED" in result.stderr
+    assert "fake: serving on port 8000" in result.stderr
+
+
+def test_ls_json_and_table(manager: KatoContainerManager) -> None:
+    info = manager.create_processor(session_id="s1", user_id="u1")
+    listed = json.loads(runner.invoke(app, ["ls", "--json"]).stdout)
+    assert [p["processor_id"] for p in listed] == [info.processor_id]
+    assert listed[0]["stats"]["memory_bytes"] > 0
+    table = runner.invoke(app, ["ls"])
+    assert table.exit_code == 0
+    assert info.processor_id in table.stdout and "40.0 MiB" in table.stdout
+
+
+def test_kill_removes_and_unknown_id_fails(manager: KatoContainerManager) -> None:
+    info = manager.create_processor()
+    result = runner.invoke(app, ["kill", info.processor_id])
+    assert result.exit_code == 0 and "removed" in result.stdout
+    assert manager.list_processors() == []
+    missing = runner.invoke(app, ["kill", "nope"])
+    assert missing.exit_code == 2
+    assert "KATO_PROCESSOR_NOT_FOUND" in missing.stderr and "nope" in missing.stderr
+
+
+def test_kill_all(manager: KatoContainerManager) -> None:
+    manager.create_processor()
+    manager.create_processor()
+    assert runner.invoke(app, ["kill", "--all"]).exit_code == 0
+    assert manager.list_processors() == []
+    assert runner.invoke(app, ["kill"]).exit_code == 1
+
+
+def test_logs_and_prune(manager: KatoContainerManager, tmp_path: Path) -> None:
+    info = manager.create_processor()
+    logs = runner.invoke(app, ["logs", info.processor_id])
+    assert logs.stdout.splitlines() == ["fake: serving on port 8000"]
+    stranger = KatoContainerManager(
+        manager.settings.model_copy(update={"state_dir": tmp_path / "other"}), manager.backend
+    )
+    orphan = stranger.create_processor()
+    pruned = runner.invoke(app, ["prune"])
+    assert pruned.exit_code == 0
+    assert "pruned 1" in pruned.stdout and orphan.container_id[:12] in pruned.stdout
+    assert [p.processor_id for p in manager.list_processors()] == [info.processor_id]
+
+
+def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: object) -> None:
+    module = types.ModuleType(name)
+    for key, value in attrs.items():
+        setattr(module, key, value)
+    monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_build_reports_progress_and_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def build_image(tag: str, *, base_image: str | None = None, progress=None) -> str:
+        seen.update(tag=tag, base_image=base_image)
+        progress("step 1/2: base image")
+        return "sha256:feed"
+
+    _fake_module(monkeypatch, "container_manager.image", build_image=build_image)
+    result = runner.invoke(app, ["build", "--tag", "kato:test", "--base-image", "python:3.11"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"tag": "kato:test", "base_image": "python:3.11"}
+    assert "step 1/2: base image" in result.stderr
+    assert "built kato:test" in result.stdout
+
+
+def test_build_failure_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    def build_image(tag: str, **_: object) -> str:
+        raise ImageBuildError("pip install failed", {"step": "wheels"})
+
+    _fake_module(monkeypatch, "container_manager.image", build_image=build_image)
+    result = runner.invoke(app, ["build"])
+    assert result.exit_code == 1
+    assert "KATO_IMAGE_BUILD_FAILED" in result.stderr and "wheels" in result.stderr
+
+
+def test_up_calls_session_manager_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+    _fake_module(monkeypatch, "session_manager.server", run=lambda h, p: calls.append((h, p)))
+    monkeypatch.setenv("KATO_PORT", "9123")
+    assert runner.invoke(app, ["up", "--host", "0.0.0.0"]).exit_code == 0
+    assert calls == [("0.0.0.0", 9123)]
+
+
+@pytest.mark.parametrize("command", ["build", "spawn", "kill", "ls", "logs", "prune", "up"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_up_help_names_its_env_vars() -> None:
+    text = runner.invoke(app, ["up", "--help"], terminal_width=200).stdout
+    assert "KATO_HOST" in text and "KATO_PORT" in text
+
+
+def test_format_age() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert format_age("2026-01-01T11:59:30Z", now) == "30s"
+    assert format_age("2026-01-01T09:00:00Z", now) == "3h"
+    assert format_age("garbage", now) == "?"

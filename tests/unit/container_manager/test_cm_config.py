@@ -1,0 +1,81 @@
+"""Config validation and translation of genes/limits into env and Limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from container_manager import ConfigValidationError, ContainerSettings, Limits
+from container_manager.config import parse_config, validate_processor_id
+
+
+def test_genes_become_env_variables() -> None:
+    config = parse_config(
+        {
+            "max_pattern_length": 5,
+            "recall_threshold": 0.2,
+            "persistence": 7,
+            "max_predictions": 50,
+            "sort": True,
+            "use_indexing": False,
+            "processor_name": "alpha",
+        }
+    )
+    assert config.gene_env() == {
+        "MAX_PATTERN_LENGTH": "5",
+        "RECALL_THRESHOLD": "0.2",
+        "PERSISTENCE": "7",
+        "MAX_PREDICTIONS": "50",
+        "SORT": "true",
+        "KATO_USE_INDEXING": "false",
+        "PROCESSOR_NAME": "alpha",
+    }
+
+
+def test_unset_genes_leave_service_defaults() -> None:
+    assert parse_config(None).gene_env() == {}
+
+
+def test_limits_fall_back_to_settings() -> None:
+    settings = ContainerSettings(memory_limit="512m", cpu_limit=1.0, pids_limit=256)
+    assert parse_config({"cpu_limit": 0.5}).limits(settings) == Limits("512m", 0.5, 256)
+    assert parse_config({"memory_limit": "256m", "pids_limit": 128}).limits(settings) == Limits(
+        "256m", 1.0, 128
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"max_patern_length": 5}, "max_patern_length"),
+        ({"recall_threshold": 1.5}, "recall_threshold"),
+        ({"max_pattern_length": -1}, "max_pattern_length"),
+        ({"memory_limit": "lots"}, "memory_limit"),
+        ({"cpu_limit": 0}, "cpu_limit"),
+    ],
+)
+def test_invalid_config_lists_the_field(config: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        parse_config(config)
+    assert caught.value.code == "KATO_VALIDATION_ERROR"
+    assert isinstance(caught.value, ValueError)
+    assert [e["field"] for e in caught.value.details["errors"]] == [field]
+
+
+@pytest.mark.parametrize("bad", ["", "Upper", "has space", "-lead", "a" * 64, "x/y"])
+def test_processor_ids_must_be_name_safe(bad: str) -> None:
+    with pytest.raises(ConfigValidationError):
+        validate_processor_id(bad)
+
+
+def test_valid_processor_id_passes() -> None:
+    assert validate_processor_id("p-1.a_b") == "p-1.a_b"
+
+
+def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KATO_IMAGE", "kato:test")
+    monkeypatch.setenv("KATO_CONTAINER_PREFIX", "t")
+    monkeypatch.setenv("KATO_EXTRA_LABELS", '{"kato.test": "x"}')
+    monkeypatch.setenv("KATO_READY_TIMEOUT", "2.5")
+    settings = ContainerSettings()
+    assert (settings.image, settings.name_prefix, settings.ready_timeout) == ("kato:test", "t", 2.5)
+    assert settings.extra_labels == {"kato.test": "x"}
