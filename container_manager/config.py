@@ -27,7 +27,7 @@ GENE_ENV = {
     "persistence": "PERSISTENCE",
     "recall_threshold": "RECALL_THRESHOLD",
     "max_predictions": "MAX_PREDICTIONS",
-    "sort": "SORT",
+    "sort": "SORT",  # the service reads SORT; SORT_SYMBOLS is the upstream name, set below
     "use_indexing": "KATO_USE_INDEXING",
     "processor_name": "PROCESSOR_NAME",
 }
@@ -39,9 +39,9 @@ class ProcessorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_pattern_length: int | None = Field(None, ge=0)
-    persistence: int | None = Field(None, ge=1)
+    persistence: int | None = Field(None, ge=1, le=100)
     recall_threshold: float | None = Field(None, ge=0.0, le=1.0)
-    max_predictions: int | None = Field(None, ge=1)
+    max_predictions: int | None = Field(None, ge=1, le=10000)
     sort: bool | None = None
     use_indexing: bool | None = None
     processor_name: str | None = Field(None, min_length=1, max_length=200)
@@ -57,6 +57,8 @@ class ProcessorConfig(BaseModel):
             if value is None:
                 continue
             env[var] = str(value).lower() if isinstance(value, bool) else str(value)
+        if "SORT" in env:
+            env["SORT_SYMBOLS"] = env["SORT"]
         return env
 
     def limits(self, settings: ContainerSettings) -> Limits:

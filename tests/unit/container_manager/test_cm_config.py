@@ -26,6 +26,7 @@ def test_genes_become_env_variables() -> None:
         "PERSISTENCE": "7",
         "MAX_PREDICTIONS": "50",
         "SORT": "true",
+        "SORT_SYMBOLS": "true",
         "KATO_USE_INDEXING": "false",
         "PROCESSOR_NAME": "alpha",
     }

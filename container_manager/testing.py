@@ -1,0 +1,50 @@
+"""Helpers for tests that use the real Docker engine (ours and the session manager's).
+
+Every container a test makes carries a per-run label (via `KATO_EXTRA_LABELS`); at the end
+of the run `remove_labelled` deletes every container and volume with that label and reports
+anything it could not remove, so the test session can assert nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+
+__all__ = ["image_available", "remove_labelled", "run_label"]
+
+
+def run_label() -> dict[str, str]:
+    """A label unique to this test run: `{"kato.test": "run-<hex>"}`."""
+    return {"kato.test": f"run-{uuid.uuid4().hex[:12]}"}
+
+
+def image_available(image: str) -> bool:
+    """Whether the engine has `image` locally (tests skip with a reason when it does not)."""
+    try:
+        docker.from_env().images.get(image)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def remove_labelled(labels: Mapping[str, str]) -> list[str]:
+    """Remove containers, then volumes and images, carrying `labels`; return what is left."""
+    client = docker.from_env()
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    for container in client.containers.list(all=True, filters=filters):
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
+    for volume in client.volumes.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            volume.remove(force=True)
+    for image in client.images.list(filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            client.images.remove(image.id, force=True)
+    left = [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
+    left += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
+    left += [f"image {i.id}" for i in client.images.list(filters=filters)]
+    return left

@@ -1,0 +1,62 @@
+"""katoctl as a real subprocess against the real engine: spawn --json, ls --json, kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from container_manager.testing import image_available, remove_labelled, run_label
+
+pytestmark = pytest.mark.docker
+
+KATOCTL = str(Path(sys.executable).with_name("katoctl"))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    if not image_available("kato:fastapi"):
+        pytest.skip("image kato:fastapi is absent: build it with `make image` (katoctl build)")
+    labels = run_label()
+    yield {
+        **os.environ,
+        "KATO_EXTRA_LABELS": json.dumps(labels),
+        "KATO_STATE_DIR": str(tmp_path_factory.mktemp("state")),
+        "KATO_CONTAINER_PREFIX": "kato-it-cli",
+    }
+    assert remove_labelled(labels) == []
+
+
+def _katoctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KATOCTL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_spawn_ls_kill(env: dict[str, str]) -> None:
+    spawned = _katoctl(
+        env, "spawn", "--session-id", "cli-s1", "--gene", "max_pattern_length=4", "--json"
+    )
+    assert spawned.returncode == 0, spawned.stderr
+    info = json.loads(spawned.stdout.strip().splitlines()[-1])
+    assert httpx.get(f"{info['internal_url']}/health", timeout=10).status_code == 200
+
+    listed = _katoctl(env, "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["processor_id"], row["session_id"]) == (info["processor_id"], "cli-s1")
+    assert row["stats"]["memory_bytes"] > 0
+
+    killed = _katoctl(env, "kill", info["processor_id"])
+    assert killed.returncode == 0, killed.stderr
+    assert json.loads(_katoctl(env, "ls", "--json").stdout) == []
+
+    again = _katoctl(env, "kill", info["processor_id"])
+    assert again.returncode != 0
+    assert "KATO_PROCESSOR_NOT_FOUND" in again.stderr
