@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -34,7 +35,7 @@ def image_available(image: str) -> bool:
 def remove_labelled(labels: Mapping[str, str]) -> list[str]:
     """Remove containers, then volumes and images, carrying `labels`; return what is left."""
     client = docker.from_env()
-    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
     for container in client.containers.list(all=True, filters=filters):
         with contextlib.suppress(NotFound):
             container.remove(force=True)
@@ -43,7 +44,7 @@ def remove_labelled(labels: Mapping[str, str]) -> list[str]:
             volume.remove(force=True)
     for image in client.images.list(filters=filters):
         with contextlib.suppress(NotFound, APIError):
-            client.images.remove(image.id, force=True)
+            client.images.remove(str(image.id), force=True)
     left = [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
     left += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
     left += [f"image {i.id}" for i in client.images.list(filters=filters)]
