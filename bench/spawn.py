@@ -1,0 +1,112 @@
+"""Spawn benchmark: create→ready latency and idle memory of processor containers.
+
+    .venv/bin/python bench/spawn.py [--sequential 20] [--concurrent 10] [--image kato:fastapi]
+
+Measures `KatoContainerManager.create_processor` wall time (create + start + /health ready)
+for N sequential and M concurrent spawns, then the idle memory of each container (docker
+stats, page cache excluded) after a short settle. Targets: p50 ≤ 1.0 s, p95 ≤ 2.0 s,
+idle memory ≤ 80 MiB. Everything it makes carries a run label and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from container_manager import ContainerSettings, KatoContainerManager
+from container_manager.testing import remove_labelled
+
+MIB = 2**20
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (no interpolation: a reported p95 is a measured value)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
+def timed_spawn(manager: KatoContainerManager) -> float:
+    started = time.perf_counter()
+    manager.create_processor(session_id="bench")
+    return time.perf_counter() - started
+
+
+def idle_memory(manager: KatoContainerManager, settle_s: float) -> list[float]:
+    time.sleep(settle_s)
+    ids = [info.processor_id for info in manager.list_processors()]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stats = list(pool.map(manager.stats, ids))
+    return [s["memory_bytes"] / MIB for s in stats if s.get("memory_bytes")]
+
+
+def remove_all(manager: KatoContainerManager) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = [info.processor_id for info in manager.list_processors()]
+        list(pool.map(manager.remove_processor, ids))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sequential", type=int, default=20)
+    parser.add_argument("--concurrent", type=int, default=10)
+    parser.add_argument("--image", default="kato:fastapi")
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds before docker stats")
+    args = parser.parse_args()
+
+    labels = {"kato.bench": f"spawn-{int(time.time())}"}
+    settings = ContainerSettings(
+        image=args.image,
+        state_dir=Path(tempfile.mkdtemp(prefix="kato-bench-")),
+        name_prefix="kato-bench",
+        extra_labels=labels,
+    )
+    manager = KatoContainerManager(settings)
+    console = Console()
+    try:
+        sequential = [timed_spawn(manager) for _ in range(args.sequential)]
+        memory = idle_memory(manager, args.settle)
+        remove_all(manager)
+        with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
+            concurrent = list(pool.map(lambda _: timed_spawn(manager), range(args.concurrent)))
+        remove_all(manager)
+    finally:
+        left = remove_labelled(labels)
+
+    table = Table(title=f"spawn benchmark ({args.image})")
+    for column in ("measure", "n", "p50", "p95", "max", "target"):
+        table.add_column(column)
+    for name, values in (
+        ("create→ready, sequential", sequential),
+        ("create→ready, concurrent", concurrent),
+    ):
+        table.add_row(
+            name,
+            str(len(values)),
+            f"{percentile(values, 50):.3f} s",
+            f"{percentile(values, 95):.3f} s",
+            f"{max(values):.3f} s",
+            "p50 ≤ 1.0 s, p95 ≤ 2.0 s",
+        )
+    if memory:
+        table.add_row(
+            "idle memory per container",
+            str(len(memory)),
+            f"{statistics.median(memory):.1f} MiB",
+            f"{percentile(memory, 95):.1f} MiB",
+            f"{max(memory):.1f} MiB",
+            "≤ 80 MiB",
+        )
+    console.print(table)
+    console.print("left behind:", left or "nothing")
+
+
+if __name__ == "__main__":
+    main()
