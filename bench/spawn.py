@@ -69,7 +69,7 @@ def main() -> None:
         extra_labels=labels,
     )
     manager = KatoContainerManager(settings)
-    console = Console()
+    console = Console(width=120)
     try:
         sequential = [timed_spawn(manager) for _ in range(args.sequential)]
         memory = idle_memory(manager, args.settle)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Annotated, Any
 
 import typer
@@ -162,7 +162,7 @@ def logs(
     tail: Annotated[int, typer.Option(help="How many past lines to print.")] = 100,
 ) -> None:
     """Print a processor container's logs."""
-    with _reported_errors():
+    with _reported_errors(), suppress(KeyboardInterrupt):
         for line in make_manager().logs(processor_id, tail=tail, follow=follow):
             print(line, flush=follow)
 
