@@ -94,9 +94,15 @@ class KatoContainerManager:
                 token=secrets.token_urlsafe(32),
                 labels=labels,
             )
-            info = self._launch(spec)
+            # Recorded before launch so that a concurrent prune() never takes a starting
+            # container for an orphan; a failed first launch leaves no record behind.
             self.records.put(ProcessorRecord(processor_id, session_id, user_id, created_at))
-            return info
+            try:
+                return self._launch(spec)
+            except ContainerManagerError:
+                if record is None:
+                    self.records.delete(processor_id)
+                raise
 
     def remove_processor(self, processor_id: str, *, keep_data: bool = False) -> None:
         """Remove the processor's container; with `keep_data` keep its volume and record.

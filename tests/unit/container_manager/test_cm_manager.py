@@ -162,6 +162,7 @@ def test_crash_at_start_fails_fast_and_keeps_existing_volume(
     assert "fake: processor exited during start-up" in caught.value.details["logs"]
     assert fake.containers == {}
     assert f"kato-data-{info.processor_id}" in fake.volumes
+    assert manager.records.get(info.processor_id) is not None
 
 
 def test_invalid_config_creates_nothing(manager: KatoContainerManager, fake: FakeBackend) -> None:
@@ -215,3 +216,17 @@ def test_concurrent_creates_and_removes_of_different_processors(
         list(pool.map(lambda i: manager.remove_processor(i.processor_id), infos))
     assert manager.list_processors() == []
     assert manager.records.ids() == set()
+
+
+def test_prune_during_start_spares_the_starting_container(settings: ContainerSettings) -> None:
+    pruned_while_starting: list[list[str]] = []
+
+    class PruningBackend(FakeBackend):
+        def start(self, container_id: str) -> None:
+            super().start(container_id)
+            pruned_while_starting.append(manager.prune())
+
+    manager = KatoContainerManager(settings, PruningBackend())
+    info = manager.create_processor()
+    assert pruned_while_starting == [[]]
+    assert manager.get_processor(info.processor_id) is not None
