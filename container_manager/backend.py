@@ -26,10 +26,21 @@ __all__ = ["Backend"]
 class Backend(ABC):
     """Create, start, find, observe and remove processor containers and their volumes.
 
-    Containers are named by id (`container_id`, as returned by `create`); every method that
-    takes one raises nothing for an already-removed container where noted, so clean-up paths
-    can be retried safely. Implementations must be thread-safe for operations on different
-    containers.
+    A backend implements:
+
+    * `create_volume` / `remove_volume` — the processor's data volume (kept across
+      hibernation, removed only when the processor is removed for good);
+    * `create(spec)` → container id, then `start(id)`;
+    * `address(id)` — host port, or container name on the configured network;
+    * `inspect(id)` and `list(labels)` — state rebuilt from the engine alone (labels, env,
+      address), which is what lets a restarted manager adopt existing containers;
+    * `remove(id)` — stop and delete the container (its volume is separate);
+    * `logs(id)` and `stats(id)`.
+
+    Waiting until the processor is ready is not a backend step: the manager polls
+    `GET /health` on `address()`. `remove` and `remove_volume` succeed silently for things
+    already gone, so clean-up paths can be retried. Implementations must be thread-safe for
+    operations on different containers.
     """
 
     @abstractmethod
