@@ -12,7 +12,7 @@ from .errors import ProcessorStartError
 __all__ = ["wait_until_ready"]
 
 _FIRST_DELAY = 0.02
-_MAX_DELAY = 0.25
+_MAX_DELAY = 0.1
 _TRY_TIMEOUT = 1.0
 
 
@@ -23,7 +23,7 @@ def wait_until_ready(
     is_running: Callable[[], bool],
     transport: httpx.BaseTransport | None = None,
 ) -> None:
-    """Poll `url/health` with a short per-try timeout and a backoff from 20 ms to 250 ms.
+    """Poll `url/health` with a short per-try timeout and a backoff from 20 ms to 100 ms.
 
     Raises `ProcessorStartError` when `timeout` seconds pass without a 200, or as soon as
     `is_running()` says the container has stopped (an app that exits at start-up should not
