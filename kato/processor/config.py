@@ -1,0 +1,34 @@
+"""Start-up configuration of one processor: every gene's initial value plus engine switches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    """Immutable start-up values; runtime gene changes live in the processor, not here.
+
+    ``exhaustive_search`` turns off the reference candidate pre-filter (spec §5.2, QUIRK-1), i.e.
+    upstream's ``KATO_USE_INDEXING=false``. ``prediction_log_size`` bounds the in-memory log of
+    predictions by observation id (QUIRK-21). ``persistence`` is the emotive window size and, as
+    upstream (QUIRK-7), only the start-up value governs it.
+    """
+
+    processor_id: str
+    name: str = "KatoProcessor"
+    max_pattern_length: int = 0
+    persistence: int = 5
+    recall_threshold: float = 0.1
+    max_predictions: int = 100
+    sort: bool = True
+    exhaustive_search: bool = False
+    prediction_log_size: int = 1000
+    smoothness: int = 3
+    quiescence: int = 3
+    search_depth: int = 10
+    auto_act_method: str = "none"
+    auto_act_threshold: float = 0.8
+    always_update_frequencies: bool = False
+    process_predictions: bool = True
+    indexer_type: str = "VI"

@@ -1,0 +1,90 @@
+"""The storage seam of the processor: records and the one interface every backend implements.
+
+The processor keeps everything it searches in memory and is the only writer. A store therefore
+needs just four operations: hand back everything at start-up (:meth:`PatternStore.load`), persist
+the outcome of one learn atomically (:meth:`PatternStore.save_learn`), forget everything
+(:meth:`PatternStore.clear`) and release resources (:meth:`PatternStore.close`). ``save_learn``
+receives absolute values (the new pattern record, the new symbol records, the new totals), so a
+retried write is idempotent and the processor can compute the next state before touching memory.
+Every failure is raised as :class:`~kato.processor.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PatternRecord:
+    """One distinct pattern (spec §4.1). ``name`` is the bare sha1 (no ``PTRN|``).
+
+    ``emotives`` is the rolling window of per-learn emotive means; an empty list is upstream's
+    stored ``{}`` (a pattern never learned with emotives) and is reported as ``{}``. Treat the
+    lists as immutable: records are shared between the store, the index and snapshots.
+    """
+
+    name: str
+    pattern_data: list[list[str]]
+    length: int
+    frequency: int
+    emotives: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SymbolRecord:
+    """Statistics of one symbol ever learned (spec §4.3)."""
+
+    name: str
+    frequency: int
+    pattern_member_frequency: int
+    emotives: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The three global counters (spec §4.4)."""
+
+    total_pattern_frequencies: int = 0
+    total_symbol_frequencies: int = 0
+    total_symbols_in_patterns_frequencies: int = 0
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """Everything a store holds, as loaded at start-up."""
+
+    patterns: list[PatternRecord]
+    symbols: list[SymbolRecord]
+    totals: Totals
+
+
+class PatternStore(ABC):
+    """Long-term memory of one processor.
+
+    Implementations: :class:`~kato.processor.store.memory.MemoryStore` (tests),
+    :class:`~kato.processor.store.sqlite.SQLiteStore` (default) and
+    :class:`~kato.processor.store.mongo.MongoStore`.
+    """
+
+    @abstractmethod
+    def load(self) -> StoreSnapshot:
+        """Return every pattern, symbol record and the totals (zeros when empty)."""
+
+    @abstractmethod
+    def save_learn(
+        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+    ) -> None:
+        """Upsert ``pattern`` and ``symbols`` and replace the totals, all or nothing.
+
+        Durable when it returns; on failure nothing is changed and StorageError is raised.
+        """
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every pattern and symbol record and reset the totals to zero."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections/files. Idempotent."""
