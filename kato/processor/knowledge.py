@@ -1,0 +1,119 @@
+"""In-memory long-term memory: patterns, symbol statistics, totals and the search index.
+
+The processor searches only this mirror; the store is read once at start-up and written on
+learn / clear-all. Learning is split in two so that a storage failure changes nothing:
+:meth:`KnowledgeBase.plan_learn` computes the new records without mutating anything, the
+processor persists them, and only then :meth:`KnowledgeBase.apply` installs them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kato.processor.emotives import mean_emotives, next_window, nonzero
+from kato.processor.naming import pattern_name
+from kato.processor.prediction import Events
+from kato.processor.store.base import PatternRecord, StoreSnapshot, SymbolRecord, Totals
+
+
+@dataclass(frozen=True, eq=False)
+class IndexedPattern:
+    """A stored pattern plus what the search needs of it, computed once per learn."""
+
+    record: PatternRecord
+    events: Events
+    flat: tuple[str, ...]
+    counts: Mapping[str, int]
+    emotives: Mapping[str, float]
+
+    @classmethod
+    def of(cls, record: PatternRecord) -> IndexedPattern:
+        events = tuple(tuple(event) for event in record.pattern_data)
+        flat = tuple(symbol for event in events for symbol in event)
+        return cls(record, events, flat, Counter(flat), mean_emotives(record.emotives))
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def bucket(self) -> int:
+        """Length bucket used by the reference pre-filter (``len(flat) // 10``)."""
+        return len(self.flat) // 10
+
+
+@dataclass(frozen=True)
+class LearnPlan:
+    """The complete outcome of one learn, ready to be persisted and then applied."""
+
+    pattern: PatternRecord
+    symbols: list[SymbolRecord]
+    totals: Totals
+
+
+@dataclass
+class KnowledgeBase:
+    """Patterns by bare name, an inverted index symbol -> {pattern: count}, statistics."""
+
+    patterns: dict[str, IndexedPattern] = field(default_factory=dict)
+    by_symbol: dict[str, dict[str, int]] = field(default_factory=dict)
+    bucket_sizes: Counter[int] = field(default_factory=Counter)
+    symbols: dict[str, SymbolRecord] = field(default_factory=dict)
+    totals: Totals = field(default_factory=Totals)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: StoreSnapshot) -> KnowledgeBase:
+        kb = cls(symbols={s.name: s for s in snapshot.symbols}, totals=snapshot.totals)
+        for record in snapshot.patterns:
+            kb._index(IndexedPattern.of(record))
+        return kb
+
+    def plan_learn(
+        self, events: Sequence[Sequence[str]], emotives: Mapping[str, float], persistence: int
+    ) -> LearnPlan:
+        """Records after learning ``events`` with learn-time mean ``emotives`` (pure)."""
+        data = [list(event) for event in events]
+        name = pattern_name(data)
+        flat = [symbol for event in data for symbol in event]
+        known = self.patterns.get(name)
+        if known is None:
+            window = next_window([], emotives, persistence)
+            pattern = PatternRecord(name, data, len(flat), 1, window)
+        else:
+            old = known.record
+            window = next_window(old.emotives, emotives, persistence)
+            pattern = PatternRecord(name, old.pattern_data, old.length, old.frequency + 1, window)
+        stored_emotives = nonzero(emotives) if emotives else {}
+        counts = Counter(flat)
+        symbols = [self._next_symbol(s, n, stored_emotives) for s, n in counts.items()]
+        totals = Totals(
+            self.totals.total_pattern_frequencies + 1,
+            self.totals.total_symbol_frequencies + len(flat),
+            self.totals.total_symbols_in_patterns_frequencies + len(counts),
+        )
+        return LearnPlan(pattern, symbols, totals)
+
+    def apply(self, plan: LearnPlan) -> None:
+        """Install a persisted plan."""
+        self._index(IndexedPattern.of(plan.pattern))
+        for symbol in plan.symbols:
+            self.symbols[symbol.name] = symbol
+        self.totals = plan.totals
+
+    def _next_symbol(
+        self, name: str, count: int, emotives: Mapping[str, float]
+    ) -> SymbolRecord:
+        old = self.symbols.get(name) or SymbolRecord(name, 0, 0)
+        merged = dict(old.emotives)
+        for key, value in emotives.items():
+            merged[key] = merged.get(key, 0) + value
+        return SymbolRecord(name, old.frequency + count, old.pattern_member_frequency + 1, merged)
+
+    def _index(self, pattern: IndexedPattern) -> None:
+        if pattern.name not in self.patterns:
+            self.bucket_sizes[pattern.bucket] += 1
+            for symbol, count in pattern.counts.items():
+                self.by_symbol.setdefault(symbol, {})[pattern.name] = count
+        self.patterns[pattern.name] = pattern

@@ -1,0 +1,105 @@
+"""The prediction value object and its JSON form (spec §5.6, §5.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kato.processor.naming import prefixed
+
+Events = tuple[tuple[str, ...], ...]
+
+_FLOAT_FIELDS = (
+    "potential", "evidence", "similarity", "fragmentation", "snr", "entropy", "hamiltonian",
+    "grand_hamiltonian", "confluence", "confidence", "itfdf_similarity",
+)
+
+
+def number(value: Any) -> float:
+    """A JSON number kept as is (bool rejected), for exact snapshot round trips."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return value
+
+
+def _events(value: Any) -> Events:
+    return tuple(tuple(event) for event in value)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One prediction, immutable so that cached and logged lists can never be mutated by a reader
+    (QUIRK-11 fix); :meth:`to_dict` builds a fresh JSON object on every call."""
+
+    name: str
+    frequency: int
+    emotives: Mapping[str, float]
+    matches: tuple[str, ...]
+    past: Events
+    present: Events
+    missing: tuple[str, ...]
+    extras: tuple[str, ...]
+    potential: float
+    evidence: float
+    similarity: float
+    fragmentation: float
+    snr: float
+    entropy: float
+    hamiltonian: float
+    grand_hamiltonian: float
+    confluence: float
+    sequence: Events
+    future: Events
+    confidence: float
+    itfdf_similarity: float
+
+    def to_dict(self, *, prefix: bool = True) -> dict[str, Any]:
+        """The 22-key upstream object; ``name`` is ``PTRN|…`` unless ``prefix`` is False."""
+        return {
+            "type": "prototypical",
+            "name": prefixed(self.name) if prefix else self.name,
+            "frequency": self.frequency,
+            "emotives": dict(self.emotives),
+            "matches": list(self.matches),
+            "past": [list(event) for event in self.past],
+            "present": [list(event) for event in self.present],
+            "missing": list(self.missing),
+            "extras": list(self.extras),
+            "potential": self.potential,
+            "evidence": self.evidence,
+            "similarity": self.similarity,
+            "fragmentation": self.fragmentation,
+            "snr": self.snr,
+            "entropy": self.entropy,
+            "hamiltonian": self.hamiltonian,
+            "grand_hamiltonian": self.grand_hamiltonian,
+            "confluence": self.confluence,
+            "sequence": [list(event) for event in self.sequence],
+            "future": [list(event) for event in self.future],
+            "confidence": self.confidence,
+            "itfdf_similarity": self.itfdf_similarity,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:
+        """Inverse of ``to_dict(prefix=False)``; KeyError/TypeError/ValueError if malformed."""
+        if data["type"] != "prototypical" or not isinstance(data["name"], str):
+            raise ValueError("not a prediction object")
+        floats = {key: number(data[key]) for key in _FLOAT_FIELDS}
+        emotives = {str(key): number(value) for key, value in dict(data["emotives"]).items()}
+        if isinstance(data["frequency"], bool) or not isinstance(data["frequency"], int):
+            raise TypeError("frequency must be an integer")
+        return cls(
+            name=data["name"],
+            frequency=data["frequency"],
+            emotives=emotives,
+            matches=tuple(data["matches"]),
+            past=_events(data["past"]),
+            present=_events(data["present"]),
+            missing=tuple(data["missing"]),
+            extras=tuple(data["extras"]),
+            sequence=_events(data["sequence"]),
+            future=_events(data["future"]),
+            **floats,
+        )

@@ -1,0 +1,171 @@
+"""Prediction generation: candidate selection, matching, ensemble metrics, ranking (spec §5).
+
+Speed comes from never touching patterns that cannot qualify: the inverted index gives, in one
+pass, every pattern sharing a symbol with the state together with its multiset overlap, and
+``2 * overlap / (len(pattern) + len(state))`` bounds the similarity from above (like
+``SequenceMatcher.quick_ratio``), so only candidates that can reach ``recall_threshold`` get the
+exact matcher. Metrics that do not influence ranking are computed only for the survivors of the
+``max_predictions`` cap. None of this changes a result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from difflib import SequenceMatcher
+
+from kato.processor import metrics
+from kato.processor.extraction import Extraction, extract
+from kato.processor.knowledge import IndexedPattern, KnowledgeBase
+from kato.processor.prediction import Prediction
+
+_PREFILTER_SYMBOLS = 10
+
+
+def overlaps(kb: KnowledgeBase, state: Sequence[str]) -> dict[str, int]:
+    """Multiset overlap with the state of every pattern sharing at least one state symbol."""
+    result: dict[str, int] = {}
+    get = result.get
+    for symbol, count in Counter(state).items():
+        for name, in_pattern in kb.by_symbol.get(symbol, {}).items():
+            result[name] = get(name, 0) + (count if count < in_pattern else in_pattern)
+    return result
+
+
+def candidate_names(
+    kb: KnowledgeBase, state: Sequence[str], overlap: dict[str, int], *, exhaustive: bool,
+    include_disjoint: bool,
+) -> Iterable[str]:
+    """Names to match. Patterns sharing no state symbol are only worth listing when
+    ``include_disjoint`` (threshold 0.0): at any positive threshold their similarity 0 fails.
+
+    Exhaustive mode lists every pattern; otherwise the reference pre-filter applies (QUIRK-1):
+    only the first 10 state symbols select, and a length window on ``len(flat) // 10`` either
+    widens (states of ≤ 2 symbols) or narrows (longer states, when the window is non-empty).
+    """
+    if exhaustive:
+        return kb.patterns if include_disjoint else overlap
+    size = len(state)
+    centre, tolerance = size // 10, max(1, int(0.5 * size / 10))
+    low, high = centre - tolerance, centre + tolerance
+    selected: set[str] = set()
+    for symbol in set(state[:_PREFILTER_SYMBOLS]):
+        selected.update(kb.by_symbol.get(symbol, ()))
+    patterns = kb.patterns
+    if size <= 2:
+        if include_disjoint:
+            selected.update(n for n, p in patterns.items() if low <= p.bucket <= high)
+        return selected
+    if any(kb.bucket_sizes.get(bucket) for bucket in range(low, high + 1)):
+        return [n for n in selected if low <= patterns[n].bucket <= high]
+    return selected
+
+
+def generate(
+    kb: KnowledgeBase,
+    state: Sequence[str],
+    *,
+    recall_threshold: float,
+    max_predictions: int,
+    exhaustive: bool,
+) -> list[Prediction]:
+    """Ranked predictions for ``state`` (flattened STM of ≥ 2 symbols), bare names."""
+    overlap = overlaps(kb, state)
+    names = candidate_names(
+        kb, state, overlap, exhaustive=exhaustive, include_disjoint=recall_threshold == 0
+    )
+    matcher = SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(state)
+    state_len = len(state)
+    found: list[tuple[IndexedPattern, Extraction, float]] = []
+    for name in names:
+        pattern = kb.patterns[name]
+        total_len = len(pattern.flat) + state_len
+        if 2.0 * overlap.get(name, 0) / total_len < recall_threshold:
+            continue
+        matcher.set_seq1(pattern.flat)
+        blocks = matcher.get_matching_blocks()[:-1]
+        similarity = 2.0 * sum(block.size for block in blocks) / total_len
+        if similarity < recall_threshold or (not blocks and recall_threshold != 0):
+            continue
+        extraction = extract(pattern.events, len(pattern.flat), blocks, state)
+        found.append((pattern, extraction, similarity))
+    if not found:
+        return []
+    stats = _statistics(kb, found)
+    return _rank(found, state, stats, max_predictions)
+
+
+def _statistics(
+    kb: KnowledgeBase, found: Sequence[tuple[IndexedPattern, Extraction, float]]
+) -> metrics.Statistics:
+    """Ensemble inputs; P(s) only for symbols some candidate matched or misses (QUIRK-5)."""
+    total = kb.totals.total_symbols_in_patterns_frequencies
+    probabilities: dict[str, float] = {}
+    for _, extraction, _ in found:
+        for symbol in (*extraction.matches, *extraction.missing):
+            if symbol not in probabilities:
+                record = kb.symbols.get(symbol)
+                member = record.pattern_member_frequency if record else 0
+                probabilities[symbol] = member / total if total else 0.0
+    return metrics.Statistics(
+        probabilities=probabilities,
+        symbol_count=len(kb.symbols),
+        total_pattern_frequencies=kb.totals.total_pattern_frequencies,
+        ensemble_frequency=sum(pattern.record.frequency for pattern, _, _ in found),
+    )
+
+
+def _rank(
+    found: Sequence[tuple[IndexedPattern, Extraction, float]],
+    state: Sequence[str],
+    stats: metrics.Statistics,
+    max_predictions: int,
+) -> list[Prediction]:
+    """Potential descending, ties by bare name ascending (QUIRK-2 fix), then the cap."""
+    state_counts = Counter(state)
+    scored = []
+    for pattern, extraction, similarity in found:
+        present = [s for event in extraction.present for s in event]
+        matched = len(extraction.matches)
+        evidence = matched / pattern.record.length if pattern.record.length else 0.0
+        noise = 2 * matched + len(extraction.extras)
+        snr = (2 * matched - len(extraction.extras)) / noise if noise else 0.0
+        itfdf = metrics.itfdf_similarity(present, state_counts, pattern.record.frequency, stats)
+        value = metrics.potential(
+            evidence, extraction.confidence, snr, itfdf, extraction.fragmentation
+        )
+        scored.append((-value, pattern.name, pattern, extraction, similarity, present,
+                       evidence, snr, itfdf))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    result = []
+    for negated, _, pattern, extraction, similarity, present, evidence, snr, itfdf in scored[
+        :max_predictions
+    ]:
+        record = pattern.record
+        result.append(
+            Prediction(
+                name=record.name,
+                frequency=record.frequency,
+                emotives=pattern.emotives,
+                matches=extraction.matches,
+                past=extraction.past,
+                present=extraction.present,
+                missing=extraction.missing,
+                extras=extraction.extras,
+                potential=-negated,
+                evidence=evidence,
+                similarity=similarity,
+                fragmentation=extraction.fragmentation,
+                snr=snr,
+                entropy=metrics.entropy(present, stats),
+                hamiltonian=metrics.hamiltonian(present, stats),
+                grand_hamiltonian=metrics.grand_hamiltonian(present, stats),
+                confluence=metrics.confluence(present, record.frequency, stats),
+                sequence=pattern.events,
+                future=extraction.future,
+                confidence=extraction.confidence,
+                itfdf_similarity=itfdf,
+            )
+        )
+    return result

@@ -1,0 +1,143 @@
+"""Everything a processor holds only in memory, and its JSON snapshot (export/import).
+
+The snapshot is what a hibernated container needs to resume exactly where it stopped; long-term
+memory lives in the store and is not part of it. :func:`parse_state` validates a whole snapshot
+before anything is built, so an import either fully succeeds or changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kato.processor.errors import InvalidStateError, KatoError
+from kato.processor.genes import GENE_KEYS, validate_updates
+from kato.processor.prediction import Prediction, number
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Percept:
+    """The most recent observation input, echoed by ``percept_data`` (strings unsorted)."""
+
+    strings: list[str]
+    vectors: list[list[float]]
+    emotives: dict[str, float]
+
+
+@dataclass
+class SessionState:
+    """Short-term state of one processor (spec §1, "in memory")."""
+
+    genes: dict[str, Any]
+    time: int = 0
+    stm: list[list[str]] = field(default_factory=list)
+    accumulator: list[dict[str, float]] = field(default_factory=list)
+    current_emotives: dict[str, float] = field(default_factory=dict)
+    last_symbols: list[str] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
+    percept: Percept | None = None
+    log: OrderedDict[str, list[Prediction]] = field(default_factory=OrderedDict)
+
+    def reset_short_term(self) -> None:
+        """clear-STM (spec §4.6); time, genes and the prediction log survive."""
+        self.stm = []
+        self.accumulator = []
+        self.current_emotives = {}
+        self.last_symbols = []
+        self.predictions = []
+        self.percept = None
+
+    def record_predictions(self, unique_id: str, predictions: list[Prediction], bound: int) -> None:
+        """Log a non-empty list; the first record of an id wins (upstream lookup), and only the
+        ``bound`` most recently added ids are kept (QUIRK-21 fix)."""
+        if not predictions or unique_id in self.log:
+            return
+        self.log[unique_id] = predictions
+        while len(self.log) > bound:
+            self.log.popitem(last=False)
+
+
+def export_state(state: SessionState) -> dict[str, Any]:
+    """JSON-serialisable snapshot; prediction names are bare, as stored."""
+    percept = state.percept
+    return {
+        "version": STATE_VERSION,
+        "genes": dict(state.genes),
+        "time": state.time,
+        "stm": [list(event) for event in state.stm],
+        "emotive_accumulator": [dict(item) for item in state.accumulator],
+        "current_emotives": dict(state.current_emotives),
+        "last_symbols": list(state.last_symbols),
+        "predictions": [p.to_dict(prefix=False) for p in state.predictions],
+        "percept_data": None if percept is None else {
+            "strings": list(percept.strings),
+            "vectors": [list(vector) for vector in percept.vectors],
+            "emotives": dict(percept.emotives),
+        },
+        "prediction_log": [
+            {"unique_id": uid, "predictions": [p.to_dict(prefix=False) for p in predictions]}
+            for uid, predictions in state.log.items()
+        ],
+    }
+
+
+def parse_state(data: Mapping[str, Any]) -> SessionState:
+    """Inverse of :func:`export_state`; raises InvalidStateError naming the bad part."""
+    try:
+        return _parse(data)
+    except KatoError as error:
+        raise InvalidStateError(f"Invalid state: {error.message}", error.details) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InvalidStateError(f"Invalid state: {type(error).__name__}: {error}") from None
+
+
+def _parse(data: Mapping[str, Any]) -> SessionState:
+    if data["version"] != STATE_VERSION:
+        raise ValueError(f"unsupported version {data['version']!r}")
+    if set(data["genes"]) != GENE_KEYS:
+        raise ValueError(f"genes must have exactly the keys {sorted(GENE_KEYS)}")
+    genes = validate_updates(data["genes"])
+    time = data["time"]
+    if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+        raise ValueError("time must be a non-negative integer")
+    percept = data["percept_data"]
+    return SessionState(
+        genes=genes,
+        time=time,
+        stm=[_strings(event) for event in data["stm"]],
+        accumulator=[_emotives(item) for item in data["emotive_accumulator"]],
+        current_emotives=_emotives(data["current_emotives"]),
+        last_symbols=_strings(data["last_symbols"]),
+        predictions=[Prediction.from_dict(p) for p in data["predictions"]],
+        percept=None if percept is None else Percept(
+            strings=_strings(percept["strings"]),
+            vectors=[[number(x) for x in vector] for vector in percept["vectors"]],
+            emotives=_emotives(percept["emotives"]),
+        ),
+        log=OrderedDict(
+            (_string(entry["unique_id"]), [Prediction.from_dict(p) for p in entry["predictions"]])
+            for entry in data["prediction_log"]
+        ),
+    )
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strings(values: Any) -> list[str]:
+    if not isinstance(values, list):
+        raise TypeError("expected a list of strings")
+    return [_string(value) for value in values]
+
+
+def _emotives(values: Any) -> dict[str, float]:
+    if not isinstance(values, dict):
+        raise TypeError("expected an emotives object")
+    return {_string(key): number(value) for key, value in values.items()}
