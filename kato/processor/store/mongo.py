@@ -1,0 +1,137 @@
+"""MongoDB store: one database per processor id (as upstream), majority write concern.
+
+A learn writes three idempotent upserts (pattern, symbols, totals) with absolute values. On a
+replica set or sharded cluster they run in one multi-document transaction; on a standalone server
+(no transactions) they run in order, and because every write is idempotent a retried learn
+converges to the same documents. Transient network errors are retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pymongo import MongoClient, ReplaceOne
+from pymongo.client_session import ClientSession
+from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from kato.processor.errors import StorageError
+from kato.processor.store.base import (
+    PatternRecord,
+    PatternStore,
+    StoreSnapshot,
+    SymbolRecord,
+    Totals,
+)
+from kato.processor.store.records import (
+    pattern_document,
+    pattern_from_document,
+    symbol_document,
+    symbol_from_document,
+    totals_document,
+    totals_from_document,
+)
+
+T = TypeVar("T")
+_TOTALS_ID = "totals"
+
+
+class MongoStore(PatternStore):
+    """Pattern store in the MongoDB database named after the processor id."""
+
+    def __init__(
+        self,
+        url: str,
+        processor_id: str,
+        *,
+        attempts: int = 5,
+        backoff_seconds: float = 0.2,
+        server_selection_timeout_ms: int = 5000,
+    ) -> None:
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        try:
+            self._client: MongoClient[dict[str, Any]] = MongoClient(
+                url, serverSelectionTimeoutMS=server_selection_timeout_ms
+            )
+            self._db = self._client.get_database(
+                processor_id, write_concern=WriteConcern("majority")
+            )
+        except PyMongoError as error:
+            raise StorageError(f"Cannot connect to MongoDB: {error}") from error
+        self._patterns = self._db["patterns_kb"]
+        self._symbols = self._db["symbols_kb"]
+        self._metadata = self._db["metadata"]
+        self._transactions: bool | None = None
+
+    def load(self) -> StoreSnapshot:
+        def read() -> StoreSnapshot:
+            return StoreSnapshot(
+                [pattern_from_document(d) for d in self._patterns.find({}, {"_id": 0})],
+                [symbol_from_document(d) for d in self._symbols.find({}, {"_id": 0})],
+                totals_from_document(self._metadata.find_one({"_id": _TOTALS_ID}, {"_id": 0})),
+            )
+
+        return self._retry(read)
+
+    def save_learn(
+        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+    ) -> None:
+        def write(session: ClientSession | None) -> None:
+            self._patterns.replace_one(
+                {"_id": pattern.name}, pattern_document(pattern), upsert=True, session=session
+            )
+            if symbols:
+                self._symbols.bulk_write(
+                    [ReplaceOne({"_id": s.name}, symbol_document(s), upsert=True) for s in symbols],
+                    session=session,
+                )
+            self._write_totals(totals, session)
+
+        self._retry(lambda: self._atomically(write))
+
+    def clear(self) -> None:
+        def wipe(session: ClientSession | None) -> None:
+            self._patterns.delete_many({}, session=session)
+            self._symbols.delete_many({}, session=session)
+            self._write_totals(Totals(), session)
+
+        self._retry(lambda: self._atomically(wipe))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _write_totals(self, totals: Totals, session: ClientSession | None) -> None:
+        self._metadata.replace_one(
+            {"_id": _TOTALS_ID}, totals_document(totals), upsert=True, session=session
+        )
+
+    def _atomically(self, operation: Callable[[ClientSession | None], None]) -> None:
+        """One transaction where the deployment supports it, plain ordered writes otherwise."""
+        if self._supports_transactions():
+            with self._client.start_session() as session:
+                session.with_transaction(operation)
+        else:
+            operation(None)
+
+    def _supports_transactions(self) -> bool:
+        if self._transactions is None:
+            hello = self._client.admin.command("hello")
+            self._transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+        return self._transactions
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Retry transient connection errors (bounded, linear backoff); StorageError at the end."""
+        attempt = 1
+        while True:
+            try:
+                return operation()
+            except ConnectionFailure as error:  # includes AutoReconnect
+                if attempt >= self._attempts:
+                    raise StorageError(f"MongoDB unavailable: {error}") from error
+                time.sleep(self._backoff * attempt)
+                attempt += 1
+            except PyMongoError as error:
+                raise StorageError(f"MongoDB failure: {error}") from error

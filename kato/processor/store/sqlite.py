@@ -1,0 +1,133 @@
+"""SQLite store: one database file per processor, ``<data_dir>/<processor_id>.sqlite3``.
+
+WAL journal with ``synchronous=FULL``: a learn is one transaction (pattern, symbols, totals) and
+is durable when :meth:`SQLiteStore.save_learn` returns. Records are kept as JSON text in
+upstream's document shape, so floats round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from kato.processor.errors import StorageError
+from kato.processor.store.base import (
+    PatternRecord,
+    PatternStore,
+    StoreSnapshot,
+    SymbolRecord,
+    Totals,
+)
+from kato.processor.store.records import (
+    pattern_document,
+    pattern_from_document,
+    symbol_document,
+    symbol_from_document,
+    totals_document,
+    totals_from_document,
+)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS patterns (name TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS symbols (name TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), document TEXT NOT NULL);
+"""
+
+
+class SQLiteStore(PatternStore):
+    """Pattern store on a local SQLite file (the default backend)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Calls are serialised by the service but may come from different threads.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StorageError(f"Cannot open {path}: {error}", {"path": str(path)}) from error
+        self._closed = False
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self) -> None:
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot open {self.path}: {error}") from error
+        if version not in (0, SCHEMA_VERSION):
+            raise StorageError(f"Unsupported schema version {version} in {self.path}")
+        with self._transaction():
+            for statement in filter(None, map(str.strip, _SCHEMA.split(";"))):
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def load(self) -> StoreSnapshot:
+        try:
+            patterns = [
+                pattern_from_document(json.loads(row[0]))
+                for row in self._db.execute("SELECT document FROM patterns ORDER BY rowid")
+            ]
+            symbols = [
+                symbol_from_document(json.loads(row[0]))
+                for row in self._db.execute("SELECT document FROM symbols ORDER BY rowid")
+            ]
+            row = self._db.execute("SELECT document FROM totals WHERE id = 0").fetchone()
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot read {self.path}: {error}") from error
+        return StoreSnapshot(patterns, symbols, totals_from_document(row and json.loads(row[0])))
+
+    def save_learn(
+        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+    ) -> None:
+        upsert = "INSERT INTO {} (name, document) VALUES (?, ?) " \
+                 "ON CONFLICT(name) DO UPDATE SET document = excluded.document"
+        with self._transaction():
+            self._db.execute(
+                upsert.format("patterns"), (pattern.name, json.dumps(pattern_document(pattern)))
+            )
+            self._db.executemany(
+                upsert.format("symbols"),
+                [(s.name, json.dumps(symbol_document(s))) for s in symbols],
+            )
+            self._write_totals(totals)
+
+    def clear(self) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM patterns")
+            self._db.execute("DELETE FROM symbols")
+            self._write_totals(Totals())
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    def _write_totals(self, totals: Totals) -> None:
+        self._db.execute(
+            "INSERT INTO totals (id, document) VALUES (0, ?) "
+            "ON CONFLICT(id) DO UPDATE SET document = excluded.document",
+            (json.dumps(totals_document(totals)),),
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back and raised as StorageError on any error."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StorageError(f"SQLite failure on {self.path}: {error}") from error
