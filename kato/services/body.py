@@ -1,0 +1,64 @@
+"""Reading request bodies: size limit first, then one pydantic pass straight from the JSON bytes.
+
+Parsing with ``model_validate_json`` (instead of FastAPI's body parameters) lets the limits travel
+as validation context and skips an intermediate ``json.loads``, which matters on the observe path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
+
+from kato.services.errors import RequestValidationFailed, payload_too_large
+from kato.services.models import Limits
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refusing with 413 as soon as the declared or streamed size passes the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise payload_too_large(int(declared), max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise payload_too_large(size, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_body(
+    request: Request, model: type[ModelT], limits: Limits, max_bytes: int
+) -> ModelT:
+    """The validated body; 422 ``KATO_VALIDATION_ERROR`` on malformed JSON or wrong fields."""
+    raw = await read_body(request, max_bytes)
+    try:
+        return model.model_validate_json(raw or b"null", context=limits)
+    except PydanticValidationError as exc:
+        raise RequestValidationFailed.from_pydantic(exc) from None
+
+
+def validate_payload(model: type[ModelT], payload: Any, limits: Limits) -> ModelT:
+    """Validate an already-decoded payload (WebSocket) with the same model and limits as HTTP."""
+    try:
+        return model.model_validate(payload, context=limits)
+    except PydanticValidationError as exc:
+        raise RequestValidationFailed.from_pydantic(exc, ("payload",)) from None
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a body that the handler parses itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }

@@ -1,0 +1,116 @@
+"""The one door to the processor: serialises every call and shapes what comes out.
+
+All HTTP and WebSocket handlers go through :class:`ProcessorGate`, so requests touch the processor
+strictly one at a time, in arrival order (``asyncio.Lock`` is FIFO). Fast operations run on the
+event loop (no thread hop); long ones (whole sequences, clear-all, state transfer) run in a worker
+thread while the lock is held so ``/health`` keeps answering.
+
+Outputs are always fresh objects (QUIRK-11 fixed): prediction names carry ``PTRN|`` everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from kato.processor import KatoProcessor, Observation
+from kato.services.models import ObservationData
+
+T = TypeVar("T")
+
+PATTERN_PREFIX = "PTRN|"
+
+
+def generate_id(prefix: str) -> str:
+    """``<prefix>-<32 hex>-<unix micros>``, the upstream id format."""
+    return f"{prefix}-{uuid.uuid4().hex}-{int(time.time() * 1e6)}"
+
+
+def to_observation(data: ObservationData, id_prefix: str) -> Observation:
+    return Observation(
+        strings=data.strings,
+        vectors=data.vectors,
+        emotives=data.emotives,
+        unique_id=data.unique_id or generate_id(id_prefix),
+    )
+
+
+def prefixed(name: str) -> str:
+    return name if name.startswith(PATTERN_PREFIX) else PATTERN_PREFIX + name
+
+
+def bare(name: str) -> str:
+    return name[len(PATTERN_PREFIX) :] if name.startswith(PATTERN_PREFIX) else name
+
+
+def shape_predictions(predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fresh copies whose ``name`` is always ``PTRN|<sha1>``."""
+    return [{**p, "name": prefixed(str(p.get("name", "")))} for p in predictions]
+
+
+class ProcessorGate:
+    """Owns the processor, its lock and the service clock."""
+
+    def __init__(self, processor: KatoProcessor) -> None:
+        self.processor = processor
+        self.processor_id = processor.processor_id
+        self.lock = asyncio.Lock()
+        self.started = time.monotonic()
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a fast processor operation under the lock on the event loop."""
+        async with self.lock:
+            return fn(*args)
+
+    async def call_slow(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a long processor operation under the lock in a worker thread."""
+        async with self.lock:
+            return await run_in_threadpool(fn, *args)
+
+    def observe_result(self, data: ObservationData, id_prefix: str) -> dict[str, Any]:
+        """Observe one validated observation; the HTTP-level result dict (spec §7.3)."""
+        result = self.processor.observe(to_observation(data, id_prefix))
+        return {
+            "status": "okay",
+            "processor_id": self.processor_id,
+            "auto_learned_pattern": result.auto_learned_pattern,
+            "time": result.time,
+            "unique_id": result.unique_id,
+        }
+
+    def learn_result(self) -> dict[str, Any]:
+        name = self.processor.learn()
+        message = f"Learned pattern: {name}" if name else "Insufficient data for learning"
+        return {"pattern_name": name, "processor_id": self.processor_id, "message": message}
+
+    def predictions(self, unique_id: str | None) -> dict[str, Any]:
+        found = self.processor.get_predictions(unique_id or None)
+        return {"predictions": shape_predictions(found), "processor_id": self.processor_id}
+
+    def stm(self) -> dict[str, Any]:
+        return {
+            "stm": [list(event) for event in self.processor.stm],
+            "processor_id": self.processor_id,
+        }
+
+    def status_message(self, message: str) -> dict[str, Any]:
+        return {"status": "okay", "message": message, "processor_id": self.processor_id}
+
+    def counters(self) -> dict[str, Any]:
+        """The spec's ``/metrics`` object (spec §7.13)."""
+        return {
+            "processor_id": self.processor_id,
+            "observations_processed": self.processor.time,
+            "patterns_learned": self.processor.pattern_count,
+            "stm_size": len(self.processor.stm),
+            "uptime_seconds": self.uptime,
+        }

@@ -1,0 +1,242 @@
+"""Pydantic models of the HTTP/WebSocket edge.
+
+Request models are validated with :class:`Limits` passed as the pydantic validation *context*, so
+the same model enforces the deployment's size limits for HTTP and WebSocket alike (QUIRK-10
+fixed). Without a context (e.g. when only rendering the schema) no limits apply.
+
+Response models exist for the OpenAPI docs only; handlers build plain dicts on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request size limits (from the ``KATO_MAX_*`` settings)."""
+
+    max_symbols_per_event: int = 1000
+    max_symbol_length: int = 1024
+    max_vectors: int = 64
+    max_vector_dim: int = 4096
+    max_emotives: int = 64
+    max_sequence_length: int = 1000
+
+
+def _limits(info: ValidationInfo) -> Limits | None:
+    context = info.context
+    if isinstance(context, Limits):
+        return context
+    return None
+
+
+def _too_many(what: str, count: int, limit: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "too_many",
+        "{what}: {count} exceeds the limit of {limit}",
+        {"what": what, "count": count, "limit": limit},
+    )
+
+
+class ObservationData(BaseModel):
+    """One observation (spec §2.1). Missing fields default to empty; numbers are never strings."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    strings: list[StrictStr] = Field(default_factory=list, description="Symbols of this event.")
+    vectors: list[list[FiniteFloat]] = Field(
+        default_factory=list, description="Vectors of equal length, summed into one VCTR| symbol."
+    )
+    emotives: dict[str, FiniteFloat] = Field(default_factory=dict, description="Emotive values.")
+    unique_id: StrictStr | None = Field(None, description="Generated when absent or empty.")
+
+    @field_validator("strings")
+    @classmethod
+    def _check_strings(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        limits = _limits(info)
+        if limits is None:
+            return value
+        if len(value) > limits.max_symbols_per_event:
+            raise _too_many("strings", len(value), limits.max_symbols_per_event)
+        for symbol in value:
+            if len(symbol) > limits.max_symbol_length:
+                raise PydanticCustomError(
+                    "symbol_too_long",
+                    "a symbol of {length} characters exceeds the limit of {limit}",
+                    {"length": len(symbol), "limit": limits.max_symbol_length},
+                )
+        return value
+
+    @field_validator("vectors")
+    @classmethod
+    def _check_vectors(cls, value: list[list[float]], info: ValidationInfo) -> list[list[float]]:
+        if value and any(len(vector) != len(value[0]) for vector in value):
+            raise PydanticCustomError(
+                "unequal_vector_lengths",
+                "all vectors of one observation must have the same length, got {lengths}",
+                {"lengths": [len(vector) for vector in value]},
+            )
+        limits = _limits(info)
+        if limits is None:
+            return value
+        if len(value) > limits.max_vectors:
+            raise _too_many("vectors", len(value), limits.max_vectors)
+        if value and len(value[0]) > limits.max_vector_dim:
+            raise _too_many("vector dimension", len(value[0]), limits.max_vector_dim)
+        return value
+
+    @field_validator("emotives")
+    @classmethod
+    def _check_emotives(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        limits = _limits(info)
+        if limits is not None and len(value) > limits.max_emotives:
+            raise _too_many("emotives", len(value), limits.max_emotives)
+        return value
+
+
+class ObserveSequenceRequest(BaseModel):
+    """Body of ``POST /observe-sequence``; validated completely before anything is observed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observations: list[ObservationData]
+    learn_after_each: bool = False
+    learn_at_end: bool = False
+    clear_stm_between: bool = False
+
+    @field_validator("observations")
+    @classmethod
+    def _check_count(
+        cls, value: list[ObservationData], info: ValidationInfo
+    ) -> list[ObservationData]:
+        limits = _limits(info)
+        if limits is not None and len(value) > limits.max_sequence_length:
+            raise _too_many("observations", len(value), limits.max_sequence_length)
+        return value
+
+
+class GenesUpdate(BaseModel):
+    """Body of ``POST /genes/update``; names and values are checked by the processor."""
+
+    genes: dict[str, Any]
+
+
+class StateSnapshot(BaseModel):
+    """Body of ``PUT /state``: exactly what ``GET /state`` returned (validated by the processor)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class WsMessage(BaseModel):
+    """A WebSocket request: ``{"type": ..., "payload": {...}}`` (payload optional)."""
+
+    type: StrictStr
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class PredictionsQuery(BaseModel):
+    """Payload of the WebSocket ``get_predictions`` message."""
+
+    unique_id: StrictStr | None = None
+
+
+# --- response models (documentation only) ---------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["KATO_VALIDATION_ERROR"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """Every error: ``{"error": {...}, "status": N}`` (422s also carry FastAPI's ``detail``)."""
+
+    error: ErrorDetail
+    status: int
+
+
+class ObserveResponse(BaseModel):
+    status: str = "okay"
+    processor_id: str
+    auto_learned_pattern: str | None
+    time: int
+    unique_id: str
+
+
+class ObserveSequenceResponse(BaseModel):
+    status: str = "okay"
+    processor_id: str
+    observations_processed: int
+    patterns_learned: list[str]
+    individual_results: list[ObserveResponse]
+    final_predictions: list[dict[str, Any]] | None
+
+
+class StmResponse(BaseModel):
+    stm: list[list[str]]
+    processor_id: str
+
+
+class LearnResponse(BaseModel):
+    pattern_name: str
+    processor_id: str
+    message: str
+
+
+class StatusMessage(BaseModel):
+    status: str = "okay"
+    message: str
+    processor_id: str
+
+
+class PredictionsResponse(BaseModel):
+    predictions: list[dict[str, Any]]
+    processor_id: str
+
+
+class PatternResponse(BaseModel):
+    pattern: dict[str, Any]
+    processor_id: str
+
+
+class GeneResponse(BaseModel):
+    gene_name: str
+    gene_value: Any
+    processor_id: str
+
+
+class HealthResponse(BaseModel):
+    status: str = "healthy"
+    processor_id: str
+    uptime: float
+
+
+class StatusResponse(BaseModel):
+    status: str = "okay"
+    processor_id: str
+    processor_name: str
+    uptime: float
+    stm_length: int
+    time: int
+
+
+class MetricsResponse(BaseModel):
+    processor_id: str
+    observations_processed: int
+    patterns_learned: int
+    stm_size: int
+    uptime_seconds: float

@@ -1,0 +1,215 @@
+"""The HTTP API of spec §7 (with its aliases), plus ``GET``/``PUT /state`` for hibernation.
+
+Handlers take the raw :class:`Request`, parse bodies themselves (see :mod:`kato.services.body`)
+and return :class:`FastJSONResponse` objects, which keeps FastAPI's per-request work minimal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import PlainTextResponse, Response
+
+from kato.services.body import openapi_body, parse_body
+from kato.services.errors import FastJSONResponse
+from kato.services.gate import ProcessorGate, prefixed, shape_predictions
+from kato.services.metrics import wants_prometheus
+from kato.services.models import (
+    ErrorResponse,
+    GeneResponse,
+    GenesUpdate,
+    HealthResponse,
+    LearnResponse,
+    MetricsResponse,
+    ObservationData,
+    ObserveResponse,
+    ObserveSequenceRequest,
+    ObserveSequenceResponse,
+    PatternResponse,
+    PredictionsResponse,
+    StateSnapshot,
+    StatusMessage,
+    StatusResponse,
+    StmResponse,
+)
+from kato.services.runtime import runtime_of
+from kato.services.sequence import run_sequence
+
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 500, 503)
+}
+
+
+def _docs(model: type[Any]) -> dict[str, Any]:
+    return {"response_model": None, "responses": {200: {"model": model}, **_ERRORS}}
+
+
+def _ok(content: Any) -> Response:
+    return FastJSONResponse(content)
+
+
+def _gate(request: Request) -> ProcessorGate:
+    return runtime_of(request).gate
+
+
+@router.get("/health", **_docs(HealthResponse))
+async def health(request: Request) -> Response:
+    """Liveness; never waits for the processor lock (and needs no token)."""
+    gate = _gate(request)
+    return _ok({"status": "healthy", "processor_id": gate.processor_id, "uptime": gate.uptime})
+
+
+@router.get("/status", **_docs(StatusResponse))
+async def status(request: Request) -> Response:
+    gate = _gate(request)
+
+    def read() -> dict[str, Any]:
+        processor = gate.processor
+        return {
+            "status": "okay",
+            "processor_id": gate.processor_id,
+            "processor_name": processor.name,
+            "uptime": gate.uptime,
+            "stm_length": len(processor.stm),
+            "time": processor.time,
+        }
+
+    return _ok(await gate.call(read))
+
+
+@router.post("/observe", openapi_extra=openapi_body(ObservationData), **_docs(ObserveResponse))
+async def observe(request: Request) -> Response:
+    """Observe one event; predictions are fetched separately with ``/predictions``."""
+    runtime = runtime_of(request)
+    data = await parse_body(request, ObservationData, runtime.limits, runtime.max_body_bytes)
+    return _ok(await runtime.gate.call(runtime.gate.observe_result, data, "obs"))
+
+
+@router.post(
+    "/observe-sequence",
+    openapi_extra=openapi_body(ObserveSequenceRequest),
+    **_docs(ObserveSequenceResponse),
+)
+async def observe_sequence(request: Request) -> Response:
+    runtime = runtime_of(request)
+    body = await parse_body(request, ObserveSequenceRequest, runtime.limits, runtime.max_body_bytes)
+    return _ok(await runtime.gate.call_slow(run_sequence, runtime.gate, body))
+
+
+@router.get("/stm", **_docs(StmResponse))
+@router.get("/short-term-memory", **_docs(StmResponse))
+async def stm(request: Request) -> Response:
+    gate = _gate(request)
+    return _ok(await gate.call(gate.stm))
+
+
+@router.post("/learn", **_docs(LearnResponse))
+async def learn(request: Request) -> Response:
+    """Learn STM as a pattern; ``pattern_name`` is ``""`` when STM holds < 2 symbols."""
+    gate = _gate(request)
+    return _ok(await gate.call(gate.learn_result))
+
+
+@router.post("/clear-stm", **_docs(StatusMessage))
+@router.post("/clear-short-term-memory", **_docs(StatusMessage))
+async def clear_stm(request: Request) -> Response:
+    gate = _gate(request)
+    await gate.call(gate.processor.clear_stm)
+    return _ok(gate.status_message("stm-cleared"))
+
+
+@router.post("/clear-all", **_docs(StatusMessage))
+@router.post("/clear-all-memory", **_docs(StatusMessage))
+async def clear_all(request: Request) -> Response:
+    """Forget STM and every learned pattern (runtime genes are kept, QUIRK-22)."""
+    gate = _gate(request)
+    await gate.call_slow(gate.processor.clear_all)
+    return _ok(gate.status_message("all-cleared"))
+
+
+@router.get("/predictions", **_docs(PredictionsResponse))
+@router.post("/predictions", **_docs(PredictionsResponse))
+async def predictions(request: Request, unique_id: str | None = None) -> Response:
+    """Cached predictions of the last observation, or the logged ones of ``unique_id``."""
+    gate = _gate(request)
+    return _ok(await gate.call(gate.predictions, unique_id))
+
+
+@router.get("/pattern/{pattern_id}", **_docs(PatternResponse))
+async def pattern(request: Request, pattern_id: str) -> Response:
+    """``pattern_id`` with or without ``PTRN|`` (encode ``|`` as ``%7C``)."""
+    gate = _gate(request)
+    record = dict(await gate.call(gate.processor.get_pattern, pattern_id))
+    record["name"] = prefixed(str(record.get("name", "")))
+    return _ok({"pattern": record, "processor_id": gate.processor_id})
+
+
+@router.post("/genes/update", openapi_extra=openapi_body(GenesUpdate), **_docs(StatusMessage))
+async def update_genes(request: Request) -> Response:
+    """Atomic: an unknown gene (400 KATO_UNKNOWN_GENE) or bad value changes nothing."""
+    runtime = runtime_of(request)
+    body = await parse_body(request, GenesUpdate, runtime.limits, runtime.max_body_bytes)
+    await runtime.gate.call(runtime.gate.processor.update_genes, body.genes)
+    return _ok(runtime.gate.status_message("genes-updated"))
+
+
+@router.get("/gene/{gene_name}", **_docs(GeneResponse))
+async def gene(request: Request, gene_name: str) -> Response:
+    gate = _gate(request)
+    value = await gate.call(gate.processor.get_gene, gene_name)
+    return _ok({"gene_name": gene_name, "gene_value": value, "processor_id": gate.processor_id})
+
+
+@router.get("/percept-data")
+async def percept_data(request: Request) -> Response:
+    gate = _gate(request)
+    data = await gate.call(gate.processor.percept_data)
+    return _ok({"percept_data": data, "processor_id": gate.processor_id})
+
+
+@router.get("/cognition-data")
+async def cognition_data(request: Request) -> Response:
+    gate = _gate(request)
+    data = dict(await gate.call(gate.processor.cognition_data))
+    data["predictions"] = shape_predictions(data.get("predictions", []))
+    return _ok({"cognition_data": data, "processor_id": gate.processor_id})
+
+
+@router.get("/state")
+async def get_state(request: Request) -> Response:
+    """Everything the processor holds in memory (STM, time, genes, caches) for a later PUT."""
+    gate = _gate(request)
+    return _ok(await gate.call_slow(gate.processor.export_state))
+
+
+@router.put("/state", openapi_extra=openapi_body(StateSnapshot))
+async def put_state(request: Request) -> Response:
+    """Exact restore of a ``GET /state`` snapshot; a bad snapshot → 422 and nothing changes."""
+    runtime = runtime_of(request)
+    body = await parse_body(request, StateSnapshot, runtime.limits, runtime.max_state_bytes)
+    await runtime.gate.call_slow(runtime.gate.processor.import_state, body.model_dump())
+    return _ok(runtime.gate.status_message("state-restored"))
+
+
+@router.get("/metrics", **_docs(MetricsResponse))
+async def metrics(request: Request) -> Response:
+    """The spec's JSON counters; Prometheus text when the ``Accept`` header asks for it."""
+    runtime = runtime_of(request)
+    counters = await runtime.gate.call(runtime.gate.counters)
+    accept = request.headers.get("accept", "")
+    if wants_prometheus(accept):
+        body, content_type = runtime.metrics.render(counters, accept)
+        return Response(body, media_type=content_type)
+    return _ok(counters)
+
+
+@router.get("/metrics/prometheus", response_class=PlainTextResponse)
+async def metrics_prometheus(request: Request) -> Response:
+    """Prometheus exposition regardless of ``Accept`` (OpenMetrics if preferred)."""
+    runtime = runtime_of(request)
+    counters = await runtime.gate.call(runtime.gate.counters)
+    body, content_type = runtime.metrics.render(counters, request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)

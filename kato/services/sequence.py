@@ -1,0 +1,47 @@
+"""``POST /observe-sequence`` (spec §7.4): many observations under one lock acquisition.
+
+The whole request is validated before the first observation is processed, so a malformed
+element changes nothing. A processor failure part-way (e.g. storage) stops the batch with that
+error; observations already processed stay processed, as upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kato.services.gate import ProcessorGate, bare, shape_predictions
+from kato.services.models import ObserveSequenceRequest
+
+
+def run_sequence(gate: ProcessorGate, request: ObserveSequenceRequest) -> dict[str, Any]:
+    """Observe, optionally learn/clear, and report like upstream (with fresh prediction objects)."""
+    processor = gate.processor
+    learned: list[str] = []
+    results: list[dict[str, Any]] = []
+    for index, data in enumerate(request.observations):
+        if index > 0 and request.clear_stm_between:
+            processor.clear_stm()
+        results.append(gate.observe_result(data, f"batch-obs-{index}"))
+        if request.learn_after_each:
+            name = processor.learn()
+            if name:
+                learned.append(name)
+    # Cached at the last observation; learning does not replace the cache (QUIRK-12).
+    final = processor.get_predictions()
+    if request.learn_at_end and not request.clear_stm_between:
+        name = processor.learn()
+        if name:
+            learned.append(name)
+    final_predictions: list[dict[str, Any]] | None = None
+    if not (request.clear_stm_between and request.learn_after_each):
+        final_predictions = [
+            {**p, "pattern_name": bare(p["name"])} for p in shape_predictions(final)
+        ]
+    return {
+        "status": "okay",
+        "processor_id": gate.processor_id,
+        "observations_processed": len(results),
+        "patterns_learned": learned,
+        "individual_results": results,
+        "final_predictions": final_predictions,
+    }

@@ -1,0 +1,132 @@
+"""Configuration of one processor service, read once from the environment at start-up.
+
+Every field below names its environment variable and default. The processor genes (``PERSISTENCE``
+…) only seed the processor; runtime changes go through ``POST /genes/update``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kato.processor import ProcessorConfig
+
+
+def default_data_dir() -> Path:
+    """``/data`` in a container (or wherever ``/data`` is a writable dir), else ``./data``."""
+    data = Path("/data")
+    if Path("/.dockerenv").exists() or (data.is_dir() and os.access(data, os.W_OK)):
+        return data
+    return Path("data")
+
+
+def _limit(default: int, env: str, what: str) -> Any:
+    """A size limit read from ``env``; requests above it get 422 KATO_VALIDATION_ERROR."""
+    return Field(
+        default,
+        ge=0,
+        validation_alias=AliasChoices(env, env.removeprefix("KATO_").lower()),
+        description=f"{env} ({default}): maximum {what}.",
+    )
+
+
+class ServiceSettings(BaseSettings):
+    """One processor container's settings (env var names are the upper-case field names)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    # --- processor identity and genes -----------------------------------------------------------
+    processor_id: str = Field(min_length=1, description="PROCESSOR_ID (required): database name.")
+    processor_name: str = Field("KatoProcessor", description="PROCESSOR_NAME (KatoProcessor).")
+    max_pattern_length: int = Field(0, ge=0, description="MAX_PATTERN_LENGTH (0 = manual learn).")
+    persistence: int = Field(5, ge=1, le=100, description="PERSISTENCE (5): emotive window.")
+    recall_threshold: float = Field(0.1, ge=0.0, le=1.0, description="RECALL_THRESHOLD (0.1).")
+    max_predictions: int = Field(100, ge=1, le=10000, description="MAX_PREDICTIONS (100).")
+    sort: bool = Field(
+        True,
+        validation_alias=AliasChoices("SORT_SYMBOLS", "SORT", "sort"),
+        description="SORT_SYMBOLS or SORT (true): sort symbols inside an event.",
+    )
+    use_indexing: bool = Field(
+        True,
+        validation_alias=AliasChoices("KATO_USE_INDEXING", "use_indexing"),
+        description="KATO_USE_INDEXING (true): reference candidate pre-filter; false = exhaustive.",
+    )
+
+    # --- storage --------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validation_alias=AliasChoices("KATO_DATA_DIR", "data_dir"),
+        description="KATO_DATA_DIR (/data in a container, else ./data): SQLite files.",
+    )
+    mongo_url: str | None = Field(None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR).")
+
+    # --- serving --------------------------------------------------------------------------------
+    log_level: str = Field("INFO", description="LOG_LEVEL (INFO); per-request lines at INFO.")
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias=AliasChoices("KATO_HOST", "host"),
+        description="KATO_HOST (127.0.0.1) for `python -m kato.services`; containers pass 0.0.0.0.",
+    )
+    port: int = Field(8000, description="PORT (8000) for `python -m kato.services`.")
+    processor_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KATO_PROCESSOR_TOKEN", "processor_token"),
+        description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
+    )
+
+    # --- input limits ---------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1,
+        validation_alias=AliasChoices("KATO_MAX_BODY_BYTES", "max_body_bytes"),
+        description="KATO_MAX_BODY_BYTES (4 MiB): larger request bodies get 413.",
+    )
+    max_state_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        validation_alias=AliasChoices("KATO_MAX_STATE_BYTES", "max_state_bytes"),
+        description="KATO_MAX_STATE_BYTES (256 MiB): body limit of PUT /state only.",
+    )
+    max_symbols_per_event: int = _limit(1000, "KATO_MAX_SYMBOLS_PER_EVENT", "strings per event")
+    max_symbol_length: int = _limit(1024, "KATO_MAX_SYMBOL_LENGTH", "characters per symbol")
+    max_vectors: int = _limit(64, "KATO_MAX_VECTORS", "vectors per observation")
+    max_vector_dim: int = _limit(4096, "KATO_MAX_VECTOR_DIM", "components per vector")
+    max_emotives: int = _limit(64, "KATO_MAX_EMOTIVES", "emotives per observation")
+    max_sequence_length: int = _limit(
+        1000, "KATO_MAX_SEQUENCE_LENGTH", "observations per /observe-sequence"
+    )
+
+    def processor_config(self) -> ProcessorConfig:
+        """The engine's start-up configuration derived from these settings."""
+        return ProcessorConfig(
+            processor_id=self.processor_id,
+            name=self.processor_name,
+            max_pattern_length=self.max_pattern_length,
+            persistence=self.persistence,
+            recall_threshold=self.recall_threshold,
+            max_predictions=self.max_predictions,
+            sort=self.sort,
+            exhaustive_search=not self.use_indexing,
+        )
+
+
+class SettingsError(SystemExit):
+    """Start-up configuration is unusable; the message says which variable to fix."""
+
+
+def load_settings() -> ServiceSettings:
+    """Read the environment once; a missing ``PROCESSOR_ID`` or bad value stops start-up clearly."""
+    try:
+        return ServiceSettings()  # type: ignore[call-arg]  # fields come from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        if any(err["loc"] == ("processor_id",) for err in exc.errors()):
+            problems = "PROCESSOR_ID is required (set it to this processor's id). " + problems
+        raise SettingsError(f"kato.services: invalid configuration: {problems}") from None
