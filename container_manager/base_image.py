@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from docker.errors import DockerException
@@ -43,7 +43,7 @@ class ImageStore(Protocol):
     def pull(self, repository: str, tag: str | None = None) -> object: ...
 
 
-class BaseImageSource(str, Enum):
+class BaseImageSource(StrEnum):
     """How the chosen base image was obtained (reported to the user, asserted in tests)."""
 
     GIVEN = "given"

@@ -144,7 +144,8 @@ def _runner(step: str, report: Progress) -> Runner:
                 text=True,
             )
         except OSError as exc:
-            raise ImageBuildError(f"cannot run {command[0]}: {exc}", details={"step": step}) from exc
+            message = f"cannot run {command[0]}: {exc}"
+            raise ImageBuildError(message, details={"step": step}) from exc
         assert process.stdout is not None
         tail: deque[str] = deque(maxlen=20)
         for line in process.stdout:

@@ -36,6 +36,7 @@ PACKAGES = ("kato", "session_manager", "container_manager", "cli")
 """Top-level packages shipped in the project wheel (pyproject's packages.find include)."""
 
 STAMP = ".stamp"
+PIP_QUIET = ("--progress-bar", "off", "--disable-pip-version-check")
 
 Runner = Callable[[Sequence[str]], None]
 """Runs one command to completion; raises when it fails (the image builder streams its output)."""
@@ -108,7 +109,7 @@ def ensure_wheelhouse(
     project_cached = _ensure(
         house.project,
         project_fingerprint(context),
-        lambda: run([*pip, "wheel", "--no-deps", "--wheel-dir", str(house.project), str(context)]),
+        lambda: _build_project(house.project, context, run, pip),
     )
     return WheelhouseResult(deps_cached=deps_cached, project_cached=project_cached)
 
@@ -125,10 +126,18 @@ def _ensure(directory: Path, fingerprint: str, build: Callable[[], None]) -> boo
     return False
 
 
-def _build_deps(directory: Path, requirements: Sequence[str], run: Runner, pip: Sequence[str]) -> None:
+def _build_deps(
+    directory: Path, requirements: Sequence[str], run: Runner, pip: Sequence[str]
+) -> None:
     requirements_file = directory / "requirements.txt"
     requirements_file.write_text("".join(f"{line}\n" for line in requirements))
-    run([*pip, "wheel", "--wheel-dir", str(directory), "--requirement", str(requirements_file)])
+    run([*pip, "wheel", *PIP_QUIET, "--wheel-dir", str(directory), "-r", str(requirements_file)])
+
+
+def _build_project(directory: Path, context: Path, run: Runner, pip: Sequence[str]) -> None:
+    # setuptools stages sources in build/lib and would ship modules deleted since the last build.
+    shutil.rmtree(context / "build" / "lib", ignore_errors=True)
+    run([*pip, "wheel", *PIP_QUIET, "--no-deps", "--wheel-dir", str(directory), str(context)])
 
 
 def _source_files(context: Path) -> Iterable[Path]:
