@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers `docker info`.
+# Make sure a Docker engine answers `docker info` and a Compose CLI is there.
 # Where Docker already runs (a developer laptop, a CI runner with Docker) this returns at once.
 # On a fresh Debian machine with no engine it installs docker.io and starts dockerd in the
 # background, logging to ${KATO_DOCKERD_LOG:-/tmp/kato-dockerd.log}, and says so.
+# When neither `docker compose` nor `docker-compose` works it installs Debian's docker-compose
+# (tests/integration/test_compose.py validates docker-compose.fastapi.yml with it).
 set -euo pipefail
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
 
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null; }
+}
+
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    log "no Compose CLI (docker compose / docker-compose) and installing one needs root: skipping"
+    return 0
+  fi
+  log "no Compose CLI found: installing docker-compose (apt-get)"
+  apt_install docker-compose
+}
+
 if docker info >/dev/null 2>&1; then
+  ensure_compose
   exit 0
 fi
 
@@ -16,9 +37,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
     log "installing Docker needs root; install Docker yourself and re-run"; exit 1
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq docker.io >/dev/null
+  apt_install docker.io
 fi
 
 if [ "$(id -u)" != 0 ]; then
@@ -33,6 +52,7 @@ nohup dockerd >"$logfile" 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     log "Docker engine is up"
+    ensure_compose
     exit 0
   fi
   sleep 1
