@@ -24,6 +24,7 @@ from pathlib import Path
 
 __all__ = [
     "PACKAGES",
+    "STAMP",
     "Runner",
     "Wheelhouse",
     "WheelhouseResult",
