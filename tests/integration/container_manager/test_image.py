@@ -1,0 +1,131 @@
+"""The real image on the real engine: build cache, non-root, hardened run, /health, HEALTHCHECK.
+
+`build_image()` runs here (seconds when `katoctl build` already ran); every container carries
+this run's `kato.test` label and is removed, with its anonymous /data volume, at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import httpx
+import pytest
+from docker.models.containers import Container
+
+from container_manager.image import DEFAULT_TAG, build_image
+from container_manager.testing import remove_labelled, run_label
+
+pytestmark = pytest.mark.docker
+
+HARDENED: dict[str, Any] = {
+    "read_only": True,
+    "tmpfs": {"/tmp": "rw,size=16m"},
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+}
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll `probe` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def image_id() -> str:
+    return build_image(DEFAULT_TAG)
+
+
+@pytest.fixture(scope="module")
+def labels() -> Iterator[dict[str, str]]:
+    labels = run_label()
+    yield labels
+    client = docker.from_env()
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    for container in client.containers.list(all=True, filters=filters):
+        container.remove(force=True, v=True)
+    assert remove_labelled(labels) == []
+
+
+@pytest.fixture(scope="module")
+def processor(image_id: str, labels: dict[str, str]) -> Container:
+    """One hardened processor container, published on a Docker-chosen loopback port."""
+    container = docker.from_env().containers.run(
+        image_id,
+        detach=True,
+        environment={"PROCESSOR_ID": "t"},
+        labels=labels,
+        ports={"8000/tcp": ("127.0.0.1", None)},
+        **HARDENED,
+    )
+    container.reload()
+    return container
+
+
+def health_url(container: Container) -> str:
+    (binding,) = container.attrs["NetworkSettings"]["Ports"]["8000/tcp"]
+    return f"http://127.0.0.1:{binding['HostPort']}/health"
+
+
+def answers_health(url: str) -> httpx.Response | None:
+    try:
+        response = httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return None
+    return response if response.status_code == 200 else None
+
+
+def test_second_build_reuses_wheels_base_and_every_layer(image_id: str) -> None:
+    lines: list[str] = []
+    again = build_image(DEFAULT_TAG, progress=lines.append)
+
+    assert again == image_id
+    assert "[wheelhouse] dependency wheels: cached" in lines
+    assert "[wheelhouse] project wheel: cached" in lines
+    assert any(re.fullmatch(r"\[base\] \S+ \((local|given)\)", line) for line in lines)
+    steps = [line for line in lines if re.match(r"\[build\] Step \d+/\d+ : ", line)]
+    layered = [step for step in steps if not re.search(r" : (ARG|FROM) ", step)]
+    cached = [line for line in lines if line.endswith("---> Using cache")]
+    assert layered and len(cached) == len(layered)  # the pre-FROM ARG and FROM make no layer
+
+
+def test_image_runs_as_uid_10001_with_a_read_only_workdir(image_id: str) -> None:
+    client = docker.from_env()
+    config = client.images.get(image_id).attrs["Config"]
+    assert config["User"] == "10001:10001"
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert "/data" in config["Volumes"]
+    assert "KATO_DATA_DIR=/data" in config["Env"]
+
+    output = client.containers.run(
+        image_id,
+        ["sh", "-c", "id -u; touch . 2>/dev/null || echo workdir-read-only; touch /data/p && echo ok"],
+        remove=True,
+        **HARDENED,
+    )
+    assert output.decode().split() == ["10001", "workdir-read-only", "ok"]
+
+
+def test_hardened_container_answers_health_without_a_token(processor: Container) -> None:
+    response = wait_for("GET /health", lambda: answers_health(health_url(processor)))
+
+    assert response.headers["content-type"].startswith("application/json")
+    assert isinstance(response.json(), dict)
+
+
+def test_healthcheck_reports_healthy(processor: Container) -> None:
+    def status() -> bool:
+        processor.reload()
+        return bool(processor.attrs["State"]["Health"]["Status"] == "healthy")
+
+    wait_for("HEALTHCHECK to pass", status)
+    assert processor.attrs["State"]["Health"]["Log"][-1]["ExitCode"] == 0
