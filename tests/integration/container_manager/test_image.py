@@ -50,7 +50,7 @@ def labels() -> Iterator[dict[str, str]]:
     labels = run_label()
     yield labels
     client = docker.from_env()
-    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
     for container in client.containers.list(all=True, filters=filters):
         container.remove(force=True, v=True)
     assert remove_labelled(labels) == []
@@ -59,12 +59,13 @@ def labels() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def processor(image_id: str, labels: dict[str, str]) -> Container:
     """One hardened processor container, published on a Docker-chosen loopback port."""
+    loopback_any_port: dict[str, Any] = {"8000/tcp": ("127.0.0.1", None)}
     container = docker.from_env().containers.run(
         image_id,
         detach=True,
         environment={"PROCESSOR_ID": "t"},
         labels=labels,
-        ports={"8000/tcp": ("127.0.0.1", None)},
+        ports=loopback_any_port,
         **HARDENED,
     )
     container.reload()
@@ -98,7 +99,9 @@ def test_second_build_reuses_wheels_base_and_every_layer(image_id: str) -> None:
     assert layered and len(cached) == len(layered)  # the pre-FROM ARG and FROM make no layer
 
 
-def test_image_runs_as_uid_10001_with_a_read_only_workdir(image_id: str) -> None:
+def test_image_runs_as_uid_10001_with_a_read_only_workdir(
+    image_id: str, labels: dict[str, str]
+) -> None:
     client = docker.from_env()
     config = client.images.get(image_id).attrs["Config"]
     assert config["User"] == "10001:10001"
@@ -106,13 +109,13 @@ def test_image_runs_as_uid_10001_with_a_read_only_workdir(image_id: str) -> None
     assert "/data" in config["Volumes"]
     assert "KATO_DATA_DIR=/data" in config["Env"]
 
-    output = client.containers.run(
-        image_id,
-        ["sh", "-c", "id -u; touch . 2>/dev/null || echo workdir-read-only; touch /data/p && echo ok"],
-        remove=True,
-        **HARDENED,
+    script = "id -u; touch . 2>/dev/null || echo workdir-read-only; touch /data/p && echo ok"
+    # Not remove=True: docker-py would leave the anonymous /data volume behind; `labels` cleans up.
+    container = client.containers.run(
+        image_id, ["sh", "-c", script], detach=True, labels=labels, **HARDENED
     )
-    assert output.decode().split() == ["10001", "workdir-read-only", "ok"]
+    assert container.wait(timeout=60)["StatusCode"] == 0
+    assert container.logs().decode().split() == ["10001", "workdir-read-only", "ok"]
 
 
 def test_hardened_container_answers_health_without_a_token(processor: Container) -> None:
