@@ -6,6 +6,7 @@ has no side effects; ``processor_factory`` is the seam unit tests use to inject 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,6 +52,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         processor = processor_factory(settings)
+        # Everything loaded so far (the whole pattern index) lives as long as the process:
+        # keep it out of the cyclic GC's full collections, which would otherwise rescan it.
+        gc.collect()
+        gc.freeze()
         runtime.attach(ProcessorGate(processor))
         logger.info("processor open", extra={"detail": {"patterns": processor.pattern_count}})
         try:

@@ -66,7 +66,10 @@ class ServiceSettings(BaseSettings):
     mongo_url: str | None = Field(None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR).")
 
     # --- serving --------------------------------------------------------------------------------
-    log_level: str = Field("INFO", description="LOG_LEVEL (INFO); per-request lines at INFO.")
+    log_level: str = Field(
+        "INFO",
+        description="LOG_LEVEL (INFO): JSON lines; failed requests at INFO, all at DEBUG.",
+    )
     host: str = Field(
         "127.0.0.1",
         validation_alias=AliasChoices("KATO_HOST", "host"),

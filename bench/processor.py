@@ -1,0 +1,144 @@
+"""Processor benchmark: observe-with-predictions in-process and over HTTP, learn, service memory.
+
+    .venv/bin/python bench/processor.py [--patterns 2000] [--ops 1000] [--log-level INFO]
+
+Learns N random patterns (3–12 events of 1–3 symbols from a 1,000-symbol vocabulary, fixed
+seed) into a SQLite store, then replays the same observe operations (STM cleared every 4
+events) against the in-process processor and against the real service (uvicorn subprocess on
+that store, keep-alive httpx client). Prints p50/p99 of observe in both, learn p50, the
+service's RSS, and checks that HTTP predictions equal the in-process ones. Target: HTTP p50 ≤ 2 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from kato.processor import KatoProcessor, Observation, ProcessorConfig, open_store
+from kato.services.testing import ServiceProcess
+
+PROCESSOR_ID = "bench"
+SEED = 20260906
+STM_WINDOW = 4
+MIB = 2**20
+
+Event = list[str]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (a reported p99 is a measured value)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
+def random_patterns(rng: random.Random, count: int) -> list[list[Event]]:
+    vocabulary = [f"s{i:04d}" for i in range(1000)]
+    return [
+        [rng.sample(vocabulary, rng.randint(1, 3)) for _ in range(rng.randint(3, 12))]
+        for _ in range(count)
+    ]
+
+
+def observe_ops(rng: random.Random, patterns: list[list[Event]], count: int) -> list[Event]:
+    """Prefixes of learned patterns, so most observations find real predictions."""
+    ops: list[Event] = []
+    while len(ops) < count:
+        ops.extend(rng.choice(patterns)[:STM_WINDOW])
+    return ops[:count]
+
+
+def learn_all(processor: KatoProcessor, patterns: list[list[Event]]) -> list[float]:
+    durations = []
+    for index, pattern in enumerate(patterns):
+        for event_index, event in enumerate(pattern):
+            processor.observe(Observation(event, [], {}, f"learn-{index}-{event_index}"))
+        started = time.perf_counter()
+        processor.learn()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def run_in_process(processor: KatoProcessor, ops: list[Event]) -> tuple[list[float], list[Any]]:
+    durations, results = [], []
+    for index, event in enumerate(ops):
+        if index % STM_WINDOW == 0:
+            processor.clear_stm()
+        observation = Observation(event, [], {}, f"op-{index}")
+        started = time.perf_counter()
+        processor.observe(observation)
+        durations.append(time.perf_counter() - started)
+        results.append(processor.get_predictions())
+    return durations, results
+
+
+def run_http(url: str, ops: list[Event]) -> tuple[list[float], list[Any]]:
+    durations, results = [], []
+    with httpx.Client(base_url=url, timeout=30) as http:
+        http.post("/observe", json={"strings": ["warm-up"]}).raise_for_status()
+        for index, event in enumerate(ops):
+            if index % STM_WINDOW == 0:
+                http.post("/clear-stm").raise_for_status()
+            body = {"strings": event, "unique_id": f"op-{index}"}
+            started = time.perf_counter()
+            http.post("/observe", json=body).raise_for_status()
+            durations.append(time.perf_counter() - started)
+            results.append(http.get("/predictions").json()["predictions"])
+    return durations, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patterns", type=int, default=2000)
+    parser.add_argument("--ops", type=int, default=1000)
+    parser.add_argument("--log-level", default="INFO", help="service LOG_LEVEL (DEBUG: log all)")
+    args = parser.parse_args()
+
+    rng = random.Random(SEED)
+    patterns = random_patterns(rng, args.patterns)
+    ops = observe_ops(rng, patterns, args.ops)
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="kato-bench-") as tmp:
+        data_dir = Path(tmp)
+        processor = KatoProcessor(
+            ProcessorConfig(PROCESSOR_ID), open_store(PROCESSOR_ID, data_dir=data_dir)
+        )
+        try:
+            learn = learn_all(processor, patterns)
+            local, local_results = run_in_process(processor, ops)
+        finally:
+            processor.close()
+        env = {"PROCESSOR_ID": PROCESSOR_ID, "KATO_DATA_DIR": tmp, "LOG_LEVEL": args.log_level}
+        with ServiceProcess(env, data_dir / "service.log") as service:
+            remote, remote_results = run_http(service.url, ops)
+            rss = service.rss_bytes()
+
+    with_predictions = sum(1 for result in local_results if result)
+    table = Table(title=f"KATO processor: {args.patterns} patterns, {args.ops} observe ops")
+    for column in ("measure", "p50 (ms)", "p99 (ms)"):
+        table.add_column(column, justify="right" if column != "measure" else "left")
+    for label, values in (
+        ("observe, in-process", local),
+        (f"observe, HTTP (LOG_LEVEL={args.log_level})", remote),
+        ("learn, in-process (SQLite)", learn),
+    ):
+        table.add_row(label, *(f"{percentile(values, pct) * 1e3:.3f}" for pct in (50, 99)))
+    console.print(table)
+    console.print(f"service RSS after the run: {rss / MIB:.1f} MiB")
+    console.print(f"observations with predictions: {with_predictions}/{len(ops)}")
+    same = local_results == remote_results
+    console.print(f"HTTP predictions equal in-process: {'yes' if same else 'NO'}")
+    if not same:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
