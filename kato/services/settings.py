@@ -27,7 +27,7 @@ def default_data_dir() -> Path:
 def _limit(default: int, env: str, what: str) -> Any:
     """A size limit read from ``env``; requests above it get 422 KATO_VALIDATION_ERROR."""
     return Field(
-        default,
+        default=default,
         ge=0,
         validation_alias=AliasChoices(env, env.removeprefix("KATO_").lower()),
         description=f"{env} ({default}): maximum {what}.",
@@ -41,18 +41,26 @@ class ServiceSettings(BaseSettings):
 
     # --- processor identity and genes -----------------------------------------------------------
     processor_id: str = Field(min_length=1, description="PROCESSOR_ID (required): database name.")
-    processor_name: str = Field("KatoProcessor", description="PROCESSOR_NAME (KatoProcessor).")
-    max_pattern_length: int = Field(0, ge=0, description="MAX_PATTERN_LENGTH (0 = manual learn).")
-    persistence: int = Field(5, ge=1, le=100, description="PERSISTENCE (5): emotive window.")
-    recall_threshold: float = Field(0.1, ge=0.0, le=1.0, description="RECALL_THRESHOLD (0.1).")
-    max_predictions: int = Field(100, ge=1, le=10000, description="MAX_PREDICTIONS (100).")
+    processor_name: str = Field(
+        default="KatoProcessor", description="PROCESSOR_NAME (KatoProcessor)."
+    )
+    max_pattern_length: int = Field(
+        default=0, ge=0, description="MAX_PATTERN_LENGTH (0 = manual learn)."
+    )
+    persistence: int = Field(
+        default=5, ge=1, le=100, description="PERSISTENCE (5): emotive window."
+    )
+    recall_threshold: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="RECALL_THRESHOLD (0.1)."
+    )
+    max_predictions: int = Field(default=100, ge=1, le=10000, description="MAX_PREDICTIONS (100).")
     sort: bool = Field(
-        True,
+        default=True,
         validation_alias=AliasChoices("SORT_SYMBOLS", "SORT", "sort"),
         description="SORT_SYMBOLS or SORT (true): sort symbols inside an event.",
     )
     use_indexing: bool = Field(
-        True,
+        default=True,
         validation_alias=AliasChoices("KATO_USE_INDEXING", "use_indexing"),
         description="KATO_USE_INDEXING (true): reference candidate pre-filter; false = exhaustive.",
     )
@@ -63,34 +71,36 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("KATO_DATA_DIR", "data_dir"),
         description="KATO_DATA_DIR (/data in a container, else ./data): SQLite files.",
     )
-    mongo_url: str | None = Field(None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR).")
+    mongo_url: str | None = Field(
+        default=None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR)."
+    )
 
     # --- serving --------------------------------------------------------------------------------
     log_level: str = Field(
-        "INFO",
+        default="INFO",
         description="LOG_LEVEL (INFO): JSON lines; failed requests at INFO, all at DEBUG.",
     )
     host: str = Field(
-        "127.0.0.1",
+        default="127.0.0.1",
         validation_alias=AliasChoices("KATO_HOST", "host"),
         description="KATO_HOST (127.0.0.1) for `python -m kato.services`; containers pass 0.0.0.0.",
     )
-    port: int = Field(8000, description="PORT (8000) for `python -m kato.services`.")
+    port: int = Field(default=8000, description="PORT (8000) for `python -m kato.services`.")
     processor_token: str | None = Field(
-        None,
+        default=None,
         validation_alias=AliasChoices("KATO_PROCESSOR_TOKEN", "processor_token"),
         description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
     )
 
     # --- input limits ---------------------------------------------------------------------------
     max_body_bytes: int = Field(
-        4 * 1024 * 1024,
+        default=4 * 1024 * 1024,
         ge=1,
         validation_alias=AliasChoices("KATO_MAX_BODY_BYTES", "max_body_bytes"),
         description="KATO_MAX_BODY_BYTES (4 MiB): larger request bodies get 413.",
     )
     max_state_bytes: int = Field(
-        256 * 1024 * 1024,
+        default=256 * 1024 * 1024,
         ge=1,
         validation_alias=AliasChoices("KATO_MAX_STATE_BYTES", "max_state_bytes"),
         description="KATO_MAX_STATE_BYTES (256 MiB): body limit of PUT /state only.",

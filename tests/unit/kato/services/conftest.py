@@ -1,0 +1,40 @@
+"""In-process apps on the real engine with an in-memory store (no files, no sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from svc_app_helpers import MakeClient
+
+from kato.processor import KatoProcessor, PatternStore
+from kato.processor.store.memory import MemoryStore
+from kato.services.app import create_app
+from kato.services.settings import ServiceSettings
+
+
+@pytest.fixture
+def make_client() -> Iterator[MakeClient]:
+    """``make_client(store=None, **settings)`` → a started TestClient (closed at teardown)."""
+    clients: list[TestClient] = []
+
+    def make(store: PatternStore | None = None, **overrides: Any) -> TestClient:
+        settings = ServiceSettings(processor_id="unit", **overrides)
+
+        def factory(config: ServiceSettings) -> KatoProcessor:
+            return KatoProcessor(config.processor_config(), store or MemoryStore())
+
+        client = TestClient(create_app(settings, factory))
+        clients.append(client)
+        return client.__enter__()
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
+    return make_client()

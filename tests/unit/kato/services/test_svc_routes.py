@@ -1,0 +1,157 @@
+"""Response shapes of every endpoint (spec §7), with the QUIRK-11 fix (fresh, prefixed names)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from svc_app_helpers import MakeClient, learn_abc, observe
+
+
+def test_health_and_status(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "healthy" and health["processor_id"] == "unit"
+    assert isinstance(health["uptime"], float)
+    observe(client, "a")
+    status = client.get("/status").json()
+    assert {k: status[k] for k in ("status", "processor_id", "processor_name", "stm_length")} == {
+        "status": "okay",
+        "processor_id": "unit",
+        "processor_name": "KatoProcessor",
+        "stm_length": 1,
+    }
+    assert status["time"] == 1
+
+
+def test_observe_shape_and_generated_id(client: TestClient) -> None:
+    body = client.post("/observe", json={"strings": ["b", "a"]}).json()
+    assert set(body) == {"status", "processor_id", "auto_learned_pattern", "time", "unique_id"}
+    assert body["unique_id"].startswith("obs-") and len(body["unique_id"].split("-")[1]) == 32
+    assert body["auto_learned_pattern"] is None
+    assert client.post("/observe", json={"unique_id": ""}).json()["unique_id"].startswith("obs-")
+    assert client.post("/observe", json={"unique_id": "mine"}).json()["unique_id"] == "mine"
+
+
+def test_empty_observation_leaves_stm_alone(client: TestClient) -> None:
+    observe(client, "a")
+    assert client.post("/observe", json={}).status_code == 200
+    assert client.get("/stm").json() == {"stm": [["a"]], "processor_id": "unit"}
+
+
+def test_learn_messages(client: TestClient) -> None:
+    observe(client, "a")
+    assert client.post("/learn").json() == {
+        "pattern_name": "",
+        "processor_id": "unit",
+        "message": "Insufficient data for learning",
+    }
+    name = learn_abc(client)
+    assert name.startswith("PTRN|")
+    assert client.get("/short-term-memory").json()["stm"] == []
+
+
+def test_predictions_pattern_and_cognition_use_prefixed_names(client: TestClient) -> None:
+    name = learn_abc(client)
+    observe(client, "a")
+    uid = client.post("/observe", json={"strings": ["b"], "unique_id": "u"}).json()["unique_id"]
+    for answer in (
+        client.get("/predictions"),
+        client.post("/predictions"),
+        client.get("/predictions", params={"unique_id": uid}),
+    ):
+        assert [p["name"] for p in answer.json()["predictions"]] == [name]
+    assert client.get("/predictions", params={"unique_id": "unknown"}).json()["predictions"] == []
+    cognition = client.get("/cognition-data").json()["cognition_data"]
+    assert [p["name"] for p in cognition["predictions"]] == [name]
+    assert cognition["short_term_memory"] == [["a"], ["b"]]
+    bare = name.removeprefix("PTRN|")
+    for pattern_id in (name.replace("|", "%7C"), bare):
+        record = client.get(f"/pattern/{pattern_id}").json()
+        assert record["pattern"]["name"] == name
+        assert record["pattern"]["pattern_data"] == [["a"], ["b"], ["c"]]
+
+
+def test_observe_sequence(client: TestClient) -> None:
+    name = learn_abc(client)
+    body = {
+        "observations": [{"strings": ["a"]}, {"strings": ["b"]}],
+        "learn_at_end": True,
+    }
+    result = client.post("/observe-sequence", json=body).json()
+    assert result["observations_processed"] == 2
+    assert [r["time"] for r in result["individual_results"]] == [4, 5]
+    assert result["individual_results"][0]["unique_id"].startswith("batch-obs-0-")
+    assert len(result["patterns_learned"]) == 1
+    (prediction,) = result["final_predictions"]
+    assert prediction["name"] == name and prediction["pattern_name"] == name.removeprefix("PTRN|")
+    # the cached objects were not renamed (QUIRK-11 fixed)
+    assert client.get("/predictions").json()["predictions"][0]["name"] == name
+
+
+def test_observe_sequence_clear_and_learn_each_gives_null(client: TestClient) -> None:
+    body = {
+        "observations": [{"strings": ["a", "b"]}, {"strings": ["c", "d"]}],
+        "learn_after_each": True,
+        "clear_stm_between": True,
+    }
+    result = client.post("/observe-sequence", json=body).json()
+    assert result["final_predictions"] is None
+    assert len(result["patterns_learned"]) == 2
+
+
+def test_clear_endpoints_and_aliases(client: TestClient) -> None:
+    learn_abc(client)
+    for path, message in (
+        ("/clear-stm", "stm-cleared"),
+        ("/clear-short-term-memory", "stm-cleared"),
+        ("/clear-all", "all-cleared"),
+        ("/clear-all-memory", "all-cleared"),
+    ):
+        answer = client.post(path).json()
+        assert answer == {"status": "okay", "message": message, "processor_id": "unit"}
+    assert client.get("/metrics").json()["patterns_learned"] == 0
+
+
+def test_genes(client: TestClient) -> None:
+    answer = client.post("/genes/update", json={"genes": {"recall_threshold": 0.5}})
+    assert answer.json() == {"status": "okay", "message": "genes-updated", "processor_id": "unit"}
+    assert client.get("/gene/recall_threshold").json() == {
+        "gene_name": "recall_threshold",
+        "gene_value": 0.5,
+        "processor_id": "unit",
+    }
+
+
+def test_percept_data(client: TestClient) -> None:
+    assert client.get("/percept-data").json() == {"percept_data": {}, "processor_id": "unit"}
+    client.post("/observe", json={"strings": ["b", "a"], "emotives": {"joy": 1}})
+    percept = client.get("/percept-data").json()["percept_data"]
+    assert percept["strings"] == ["b", "a"] and percept["emotives"] == {"joy": 1.0}
+    assert percept["path"] == ["KatoProcessor-unit-process"]
+
+
+def test_state_round_trip_in_process(make_client: MakeClient) -> None:
+    first, second = make_client(), make_client()
+    learn_abc(first)
+    observe(first, "a", "b")
+    snapshot = first.get("/state").json()
+    assert second.put("/state", json=snapshot).json()["message"] == "state-restored"
+    assert second.get("/state").json() == snapshot
+    assert second.get("/stm").json()["stm"] == [["a"], ["b"]]
+
+
+def test_openapi_documents_self_parsed_bodies(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    observe_body = schema["paths"]["/observe"]["post"]["requestBody"]["content"]
+    assert observe_body["application/json"]["schema"]["$ref"].endswith("/ObservationData")
+    for model in ("ObservationData", "ObserveSequenceRequest", "GenesUpdate", "StateSnapshot"):
+        assert model in schema["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_cors_allows_any_origin(client: TestClient) -> None:
+    answer = client.get("/status", headers={"Origin": "https://example.org"})
+    assert answer.headers["access-control-allow-origin"] == "*"
+    preflight = client.options(
+        "/observe",
+        headers={"Origin": "https://x.org", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
