@@ -1,18 +1,20 @@
 """docker-compose.fastapi.yml: Compose accepts it, it says what the deployment promises, and its
 `primary` processor really starts hardened and healthy.
 
-The `up` test runs under a throw-away project name with an override file that renames the private
-network and labels the containers (`kato.test`), so it never touches a real deployment; `down -v`
-removes everything at the end.
+The tests that start containers use a throw-away project name with an override file that renames
+the private network and labels the containers (`kato.test`), so they never touch a real
+deployment; `down -v` removes everything at the end.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.fastapi.yml"
 IMAGE = "kato:fastapi"
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 def compose_cli() -> list[str]:
@@ -95,42 +98,60 @@ def test_primary_processor_is_private_and_hardened(spec: dict[str, Any]) -> None
     assert set(spec["volumes"]) == {"manager-state", "primary-data"}
 
 
+@dataclass(frozen=True)
+class Project:
+    """A throw-away Compose project: `command` is the CLI prefix with `-p` and both files."""
+
+    name: str
+    labels: dict[str, str]
+    command: list[str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KATO_DOCKER_GID": str(os.stat(DOCKER_SOCKET).st_gid)}
+        return subprocess.run(
+            [*self.command, *args], capture_output=True, text=True, check=False, env=env
+        )
+
+
 @pytest.fixture
-def primary_up(compose: list[str], tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """`up -d primary` as a throw-away project on its own network; `down -v` at the end."""
+def project(compose: list[str], tmp_path: Path) -> Iterator[Project]:
+    """The deployment under a unique project name, network name and `kato.test` label."""
     if not image_available(IMAGE):
         pytest.skip(f"image {IMAGE} is absent: build it with `make image` (katoctl build)")
-    project = f"kato-test-{uuid.uuid4().hex[:10]}"
-    labels = {"kato.test": project}
+    name = f"kato-test-{uuid.uuid4().hex[:10]}"
+    labels = {"kato.test": name}
     override = tmp_path / "override.yml"
     override.write_text(
         yaml.safe_dump(
             {
-                "services": {"primary": {"labels": labels}},
-                "networks": {"kato": {"name": project}},
+                "services": {
+                    "primary": {"labels": labels},
+                    "session-manager": {"labels": labels, "environment": {"KATO_NETWORK": name}},
+                },
+                "networks": {"kato": {"name": name}},
             }
         )
     )
-    command = [*compose, "-p", project, "-f", str(COMPOSE_FILE), "-f", str(override)]
+    project = Project(
+        name, labels, [*compose, "-p", name, "-f", str(COMPOSE_FILE), "-f", str(override)]
+    )
     try:
-        subprocess.run([*command, "up", "-d", "primary"], check=True, capture_output=True)
-        yield project, labels
+        yield project
     finally:
-        subprocess.run([*command, "down", "-v", "--remove-orphans"], capture_output=True)
-    filters: dict[str, Any] = {"label": [f"com.docker.compose.project={project}"]}
+        project.run("down", "-v", "--remove-orphans")
+    filters: dict[str, Any] = {"label": [f"com.docker.compose.project={name}"]}
     client = docker.from_env()
     assert client.containers.list(all=True, filters=filters) == []
     assert client.volumes.list(filters=filters) == []
-    assert client.networks.list(names=[project]) == []
+    assert client.networks.list(names=[name]) == []
 
 
-def test_primary_starts_hardened_and_becomes_healthy(
-    primary_up: tuple[str, dict[str, str]],
-) -> None:
-    project, labels = primary_up
+def test_primary_starts_hardened_and_becomes_healthy(project: Project) -> None:
+    started = project.run("up", "-d", "primary")
+    assert started.returncode == 0, started.stderr
     client = docker.from_env()
     (container,) = client.containers.list(
-        filters={"label": [f"{key}={value}" for key, value in labels.items()]}
+        filters={"label": [f"{key}={value}" for key, value in project.labels.items()]}
     )
 
     deadline = time.monotonic() + 60
@@ -146,4 +167,13 @@ def test_primary_starts_hardened_and_becomes_healthy(
     assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["PidsLimit"] > 0
     assert not host["PortBindings"]
     assert container.attrs["Config"]["User"] == "10001:10001"
-    assert list(container.attrs["NetworkSettings"]["Networks"]) == [project]
+    assert list(container.attrs["NetworkSettings"]["Networks"]) == [project.name]
+
+
+def test_manager_reaches_the_engine_as_uid_10001_without_capabilities(project: Project) -> None:
+    """The socket mount plus `group_add` is all the hardened manager needs to drive Docker."""
+    probe = "import docker, os; print(os.getuid(), docker.from_env().ping())"
+    result = project.run("run", "--rm", "session-manager", "python", "-c", probe)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["10001", "True"]
