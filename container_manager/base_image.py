@@ -62,14 +62,19 @@ def choose_base_image(
     images: ImageStore,
     requested: str | None,
     create_local: Callable[[str], None],
+    announce: Callable[[str], None] = lambda _line: None,
 ) -> BaseImage:
-    """Pick the base (see module docstring); `create_local(tag)` builds the debootstrap base."""
+    """Pick the base (see module docstring); `create_local(tag)` builds the debootstrap base.
+
+    `announce` hears about the slow paths (a pull) before they start.
+    """
     given = requested or os.environ.get("KATO_BASE_IMAGE")
     if given:
         return BaseImage(given, BaseImageSource.GIVEN)
     for name in (DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE):
         if _exists(images, name):
             return BaseImage(name, BaseImageSource.LOCAL)
+    announce(f"[base] trying to pull {DEFAULT_BASE_IMAGE}")
     if _pulled(images, DEFAULT_BASE_IMAGE):
         return BaseImage(DEFAULT_BASE_IMAGE, BaseImageSource.PULLED)
     create_local(LOCAL_BASE_IMAGE)

@@ -16,10 +16,12 @@ With nothing changed a rebuild reuses both wheel sets and every Docker layer: it
 from __future__ import annotations
 
 import argparse
+import fcntl
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +52,30 @@ def build_image(
     context = (context or default_context()).resolve()
     report = progress or (lambda _line: None)
     client = _engine(report)
-    _wheelhouse(context, report)
-    base = _base(client, context, base_image, report)
-    return _docker_build(client, context, tag, base, report)
+    with _exclusive(context, report):
+        _wheelhouse(context, report)
+        base = _base(client, context, base_image, report)
+        return _docker_build(client, context, tag, base, report)
 
 
 def default_context() -> Path:
     """The checkout this package lives in (an editable install), else the working directory."""
     checkout = Path(__file__).resolve().parents[1]
     return checkout if (checkout / DOCKERFILE).is_file() else Path.cwd()
+
+
+@contextmanager
+def _exclusive(context: Path, report: Progress) -> Iterator[None]:
+    """One build per context at a time: a second one would rewrite the wheelhouse being sent."""
+    lock_path = context / "build" / ".image-build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report("[wheelhouse] another build of this checkout is running: waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _engine(report: Progress) -> docker.DockerClient:
@@ -91,7 +108,7 @@ def _base(
         report(f"[base] no registry answers: creating {tag} with debootstrap (once)")
         _runner("base", report)(["bash", str(script), tag])
 
-    base = choose_base_image(client.images, requested, create_local)
+    base = choose_base_image(client.images, requested, create_local, announce=report)
     report(f"[base] {base.name} ({base.source.value})")
     return base
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,3 +233,27 @@ def test_missing_program_fails_its_step() -> None:
         run(["/nonexistent/kato-no-such-program"])
 
     assert caught.value.details["step"] == "base"
+
+
+def test_a_second_build_of_the_same_checkout_waits_for_the_first(
+    monkeypatch: pytest.MonkeyPatch, context: Path
+) -> None:
+    client = fake_engine(monkeypatch, [{"stream": "Step 1/1 : FROM base\n"}], {LOCAL_BASE_IMAGE})
+    lines: list[str] = []
+    with (context / "build" / ".image-build.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        builder = threading.Thread(
+            target=image_module.build_image, kwargs={"context": context, "progress": lines.append}
+        )
+        builder.start()
+        waiting = "[wheelhouse] another build of this checkout is running: waiting for it"
+        deadline = time.monotonic() + 10
+        while waiting not in lines:
+            assert builder.is_alive() and time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.api.calls == []
+        fcntl.flock(held, fcntl.LOCK_UN)
+    builder.join(timeout=10)
+
+    assert not builder.is_alive()
+    assert len(client.api.calls) == 1
