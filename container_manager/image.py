@@ -19,6 +19,7 @@ import argparse
 import fcntl
 import subprocess
 import sys
+import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -93,7 +94,13 @@ def _engine(report: Progress) -> docker.DockerClient:
 
 def _wheelhouse(context: Path, report: Progress) -> None:
     report("[wheelhouse] checking build/wheelhouse")
-    result = ensure_wheelhouse(context, _runner("wheelhouse", report))
+    try:
+        result = ensure_wheelhouse(context, _runner("wheelhouse", report))
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise ImageBuildError(
+            f"cannot prepare the wheelhouse in {context}: {exc!r} (is it the project checkout?)",
+            details={"step": "wheelhouse"},
+        ) from exc
     report(f"[wheelhouse] dependency wheels: {'cached' if result.deps_cached else 'built'}")
     report(f"[wheelhouse] project wheel: {'cached' if result.project_cached else 'built'}")
 

@@ -257,3 +257,14 @@ def test_a_second_build_of_the_same_checkout_waits_for_the_first(
 
     assert not builder.is_alive()
     assert len(client.api.calls) == 1
+
+
+def test_a_context_without_pyproject_fails_the_wheelhouse_step(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_engine(monkeypatch, [], {LOCAL_BASE_IMAGE})
+
+    with pytest.raises(ImageBuildError) as caught:
+        image_module.build_image(context=tmp_path)
+
+    assert caught.value.details["step"] == "wheelhouse"
