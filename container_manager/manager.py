@@ -64,11 +64,11 @@ class KatoContainerManager:
         """Create a processor and block until its `/health` answers.
 
         With `processor_id`, re-create that processor on its existing data volume (resume
-        after hibernation); session and user default to the recorded ones. Any existing
+        after hibernation); session, user and config default to the recorded ones. Any existing
         container of that processor is removed first, never restarted, so the new container
         always runs with the current settings and config.
         """
-        parsed = parse_config(config)
+        parse_config(config)  # fail on a bad config before touching anything
         if processor_id is None:
             processor_id = secrets.token_hex(6)
         validate_processor_id(processor_id)
@@ -77,6 +77,8 @@ class KatoContainerManager:
             if record is not None:
                 session_id = session_id if session_id is not None else record.session_id
                 user_id = user_id if user_id is not None else record.user_id
+                config = config if config is not None else record.config
+            config = dict(config or {})
             created_at = record.created_at if record else _now()
             for stale in self._containers_of(processor_id):
                 self.backend.remove(stale.container_id)
@@ -89,14 +91,14 @@ class KatoContainerManager:
             )
             spec = build_spec(
                 self.settings,
-                parsed,
+                parse_config(config),
                 processor_id=processor_id,
                 token=secrets.token_urlsafe(32),
                 labels=labels,
             )
             # Recorded before launch so that a concurrent prune() never takes a starting
             # container for an orphan; a failed first launch leaves no record behind.
-            self.records.put(ProcessorRecord(processor_id, session_id, user_id, created_at))
+            self.records.put(ProcessorRecord(processor_id, session_id, user_id, created_at, config))
             try:
                 return self._launch(spec)
             except ContainerManagerError:

@@ -1,17 +1,19 @@
 """The manager's memory of the processors it created: a small SQLite file.
 
 Containers carry their own labels, so the records are only needed to tell which managed
-containers someone still claims (`prune`) and to remember session/user of a hibernated
-processor whose container is gone. A connection per call keeps it safe across threads.
+containers someone still claims (`prune`) and to remember session, user and config of a
+hibernated processor whose container is gone. A connection per call keeps it safe across threads.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ProcessorRecord", "RecordStore"]
 
@@ -22,6 +24,7 @@ class ProcessorRecord:
     session_id: str | None
     user_id: str | None
     created_at: str
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class RecordStore:
@@ -34,7 +37,7 @@ class RecordStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS processors ("
                 " processor_id TEXT PRIMARY KEY, session_id TEXT, user_id TEXT,"
-                " created_at TEXT NOT NULL)"
+                " created_at TEXT NOT NULL, config TEXT NOT NULL DEFAULT '{}')"
             )
 
     @contextmanager
@@ -49,18 +52,27 @@ class RecordStore:
     def put(self, record: ProcessorRecord) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO processors VALUES (?, ?, ?, ?)",
-                (record.processor_id, record.session_id, record.user_id, record.created_at),
+                "INSERT OR REPLACE INTO processors VALUES (?, ?, ?, ?, ?)",
+                (
+                    record.processor_id,
+                    record.session_id,
+                    record.user_id,
+                    record.created_at,
+                    json.dumps(record.config),
+                ),
             )
 
     def get(self, processor_id: str) -> ProcessorRecord | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT processor_id, session_id, user_id, created_at FROM processors"
+                "SELECT processor_id, session_id, user_id, created_at, config FROM processors"
                 " WHERE processor_id = ?",
                 (processor_id,),
             ).fetchone()
-        return ProcessorRecord(*row) if row else None
+        if row is None:
+            return None
+        processor_id, session_id, user_id, created_at, config = row
+        return ProcessorRecord(processor_id, session_id, user_id, created_at, json.loads(config))
 
     def delete(self, processor_id: str) -> None:
         with self._connect() as db:

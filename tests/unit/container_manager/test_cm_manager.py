@@ -230,3 +230,14 @@ def test_prune_during_start_spares_the_starting_container(settings: ContainerSet
     info = manager.create_processor()
     assert pruned_while_starting == [[]]
     assert manager.get_processor(info.processor_id) is not None
+
+
+def test_resume_without_config_reuses_the_recorded_genes(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    info = manager.create_processor(config={"max_pattern_length": 4, "cpu_limit": 0.5})
+    manager.remove_processor(info.processor_id, keep_data=True)
+    resumed = manager.create_processor(processor_id=info.processor_id)
+    spec = fake.containers[resumed.container_id].spec
+    assert spec.env["MAX_PATTERN_LENGTH"] == "4"
+    assert spec.limits.cpu == 0.5

@@ -9,7 +9,7 @@ from container_manager.records import ProcessorRecord, RecordStore
 
 def test_put_get_delete_and_reopen(tmp_path: Path) -> None:
     store = RecordStore(tmp_path / "state")
-    record = ProcessorRecord("p1", "s1", None, "2026-01-01T00:00:00Z")
+    record = ProcessorRecord("p1", "s1", None, "2026-01-01T00:00:00Z", {"sort": False})
     store.put(record)
     reopened = RecordStore(tmp_path / "state")
     assert reopened.get("p1") == record
