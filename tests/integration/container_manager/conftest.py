@@ -13,8 +13,6 @@ from container_manager.testing import image_available, remove_labelled, run_labe
 
 IMAGE = "kato:fastapi"
 
-pytestmark = pytest.mark.docker
-
 
 @pytest.fixture(scope="session")
 def test_labels() -> Iterator[dict[str, str]]:
