@@ -29,7 +29,7 @@ def _limit(default: int, env: str, what: str) -> Any:
     return Field(
         default=default,
         ge=0,
-        validation_alias=AliasChoices(env, env.removeprefix("KATO_").lower()),
+        validation_alias=env,
         description=f"{env} ({default}): maximum {what}.",
     )
 
@@ -37,7 +37,9 @@ def _limit(default: int, env: str, what: str) -> Any:
 class ServiceSettings(BaseSettings):
     """One processor container's settings (env var names are the upper-case field names)."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+    # No populate_by_name: it would also read bare HOST, DATA_DIR, ... from the environment.
+    # Code constructing settings passes the documented names (e.g. KATO_DATA_DIR=...).
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     # --- processor identity and genes -----------------------------------------------------------
     processor_id: str = Field(min_length=1, description="PROCESSOR_ID (required): database name.")
@@ -56,19 +58,19 @@ class ServiceSettings(BaseSettings):
     max_predictions: int = Field(default=100, ge=1, le=10000, description="MAX_PREDICTIONS (100).")
     sort: bool = Field(
         default=True,
-        validation_alias=AliasChoices("SORT_SYMBOLS", "SORT", "sort"),
+        validation_alias=AliasChoices("SORT_SYMBOLS", "SORT"),
         description="SORT_SYMBOLS or SORT (true): sort symbols inside an event.",
     )
     use_indexing: bool = Field(
         default=True,
-        validation_alias=AliasChoices("KATO_USE_INDEXING", "use_indexing"),
+        validation_alias="KATO_USE_INDEXING",
         description="KATO_USE_INDEXING (true): reference candidate pre-filter; false = exhaustive.",
     )
 
     # --- storage --------------------------------------------------------------------------------
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        validation_alias=AliasChoices("KATO_DATA_DIR", "data_dir"),
+        validation_alias="KATO_DATA_DIR",
         description="KATO_DATA_DIR (/data in a container, else ./data): SQLite files.",
     )
     mongo_url: str | None = Field(
@@ -82,13 +84,13 @@ class ServiceSettings(BaseSettings):
     )
     host: str = Field(
         default="127.0.0.1",
-        validation_alias=AliasChoices("KATO_HOST", "host"),
+        validation_alias="KATO_HOST",
         description="KATO_HOST (127.0.0.1) for `python -m kato.services`; containers pass 0.0.0.0.",
     )
     port: int = Field(default=8000, description="PORT (8000) for `python -m kato.services`.")
     processor_token: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("KATO_PROCESSOR_TOKEN", "processor_token"),
+        validation_alias="KATO_PROCESSOR_TOKEN",
         description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
     )
 
@@ -96,13 +98,13 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1,
-        validation_alias=AliasChoices("KATO_MAX_BODY_BYTES", "max_body_bytes"),
+        validation_alias="KATO_MAX_BODY_BYTES",
         description="KATO_MAX_BODY_BYTES (4 MiB): larger request bodies get 413.",
     )
     max_state_bytes: int = Field(
         default=256 * 1024 * 1024,
         ge=1,
-        validation_alias=AliasChoices("KATO_MAX_STATE_BYTES", "max_state_bytes"),
+        validation_alias="KATO_MAX_STATE_BYTES",
         description="KATO_MAX_STATE_BYTES (256 MiB): body limit of PUT /state only.",
     )
     max_symbols_per_event: int = _limit(1000, "KATO_MAX_SYMBOLS_PER_EVENT", "strings per event")

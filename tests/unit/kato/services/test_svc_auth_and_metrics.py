@@ -31,7 +31,7 @@ def test_token_check() -> None:
 
 
 def test_auth_in_the_app(make_client: MakeClient) -> None:
-    client: TestClient = make_client(processor_token="tok")
+    client: TestClient = make_client(KATO_PROCESSOR_TOKEN="tok")
     assert client.get("/health").status_code == 200
     denied = client.get("/stm")
     assert denied.status_code == 401

@@ -69,7 +69,7 @@ def test_missing_body_is_422(client: TestClient) -> None:
 
 
 def test_content_length_over_limit_is_413(make_client: MakeClient) -> None:
-    client: TestClient = make_client(max_body_bytes=10)
+    client: TestClient = make_client(KATO_MAX_BODY_BYTES=10)
     answer = client.post("/observe", json={"strings": ["abcdefghijkl"]})
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "KATO_PAYLOAD_TOO_LARGE"

@@ -79,3 +79,13 @@ def test_data_dir_outside_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_data_dir_inside_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings_module.Path, "exists", lambda self: str(self) == "/.dockerenv")
     assert settings_module.default_data_dir() == Path("/data")
+
+
+def test_only_documented_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "p")
+    monkeypatch.setenv("HOST", "10.0.0.1")
+    monkeypatch.setenv("PROCESSOR_TOKEN", "leak")
+    monkeypatch.setenv("USE_INDEXING", "false")
+    settings = load_settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.processor_token is None and settings.use_indexing is True
