@@ -42,7 +42,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     # --- processor identity and genes -----------------------------------------------------------
-    processor_id: str = Field(min_length=1, description="PROCESSOR_ID (required): database name.")
+    processor_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="PROCESSOR_ID (required; 1-64 of A-Za-z0-9_-): SQLite file / database name.",
+    )
     processor_name: str = Field(
         default="KatoProcessor", description="PROCESSOR_NAME (KatoProcessor)."
     )

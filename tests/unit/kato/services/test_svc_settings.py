@@ -89,3 +89,9 @@ def test_only_documented_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert settings.host == "127.0.0.1"
     assert settings.processor_token is None and settings.use_indexing is True
+
+
+def test_processor_id_must_be_a_safe_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "../etc")
+    with pytest.raises(SettingsError, match="PROCESSOR_ID"):
+        load_settings()
