@@ -17,7 +17,7 @@ from fastapi import APIRouter, WebSocket
 
 from kato.processor.errors import KatoError
 from kato.services.body import validate_payload
-from kato.services.errors import internal_error_body
+from kato.services.errors import internal_error_body, payload_too_large
 from kato.services.logs import LOGGER_NAME
 from kato.services.models import ObservationData, PredictionsQuery, WsMessage
 from kato.services.runtime import Runtime, runtime_of
@@ -119,11 +119,18 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
-        raw_bytes = message.get("bytes")
+        raw: str | bytes = text if text is not None else message.get("bytes") or b""
+        if len(raw) > runtime.max_body_bytes:
+            too_large = payload_too_large(len(raw), runtime.max_body_bytes)
+            await _send(websocket, error_reply(too_large.to_dict()["error"]))
+            continue
         try:
-            decoded = orjson.loads(text if text is not None else raw_bytes or b"")
+            decoded = orjson.loads(raw)
         except orjson.JSONDecodeError:
             await websocket.close(code=WS_INTERNAL_ERROR, reason="message is not JSON")
             return
-        reply = await handle_message(runtime, decoded)
-        await websocket.send_text(orjson.dumps(reply, option=orjson.OPT_NON_STR_KEYS).decode())
+        await _send(websocket, await handle_message(runtime, decoded))
+
+
+async def _send(websocket: WebSocket, reply: Reply) -> None:
+    await websocket.send_text(orjson.dumps(reply, option=orjson.OPT_NON_STR_KEYS).decode())

@@ -93,3 +93,15 @@ def test_websocket_in_process(client: TestClient) -> None:
         ]
     text = client.get("/metrics/prometheus").text
     assert 'kato_ws_messages_total{type="observe"} 1.0' in text
+
+
+def test_websocket_oversized_message_is_an_error_reply(make_client: MakeClient) -> None:
+    client = make_client(KATO_MAX_BODY_BYTES=64)
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "observe", "payload": {"strings": ["x" * 100]}})
+        reply = ws.receive_json()
+        assert reply["type"] == "error"
+        assert reply["data"]["error"]["code"] == "KATO_PAYLOAD_TOO_LARGE"
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json()["type"] == "pong"
+    assert client.get("/status").json()["time"] == 0
