@@ -16,8 +16,19 @@ base_tag=kato-base:measure-$run_id
 tag=kato:measure-$run_id
 work=$(mktemp -d /tmp/kato-measure.XXXXXX)
 
+# Multi-stage builds leave their stage images untagged: remove every image on our base layer.
 cleanup() {
-  docker image rm -f "$tag" "$base_tag" >/dev/null 2>&1 || true
+  local base_layer image
+  base_layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$base_tag" 2>/dev/null || true)
+  docker image rm -f "$tag" >/dev/null 2>&1 || true
+  if [ -n "$base_layer" ]; then
+    for image in $(docker image ls -q -f dangling=true); do
+      if [ "$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$image")" = "$base_layer" ]; then
+        docker image rm -f "$image" >/dev/null 2>&1 || true
+      fi
+    done
+  fi
+  docker image rm -f "$base_tag" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
