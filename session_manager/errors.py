@@ -1,0 +1,99 @@
+"""The session manager's error hierarchy; each maps to one JSON error body and HTTP status.
+
+Body shape (shared by every KATO service):
+`{"error": {"code": "KATO_…", "message": "…", "details": {…}}, "status": <http status>}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BadGatewayError",
+    "CapacityError",
+    "PayloadTooLargeError",
+    "SessionError",
+    "SessionNotFoundError",
+    "SpawnError",
+    "UnauthorizedError",
+    "ValidationFailedError",
+    "error_body",
+]
+
+
+def error_body(
+    code: str, message: str, status: int, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}, "status": status}
+
+
+class SessionError(Exception):
+    """Base class: `code`, `status` and optional response `headers` describe the HTTP answer."""
+
+    code = "KATO_INTERNAL_ERROR"
+    status = 500
+
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.status, self.details)
+
+
+class SessionNotFoundError(SessionError):
+    code = "KATO_SESSION_NOT_FOUND"
+    status = 404
+
+
+class CapacityError(SessionError):
+    """No room for another running container or spawn; the client should retry later."""
+
+    code = "KATO_CAPACITY"
+    status = 503
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None):
+        super().__init__(message, details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class BadGatewayError(SessionError):
+    """The session's container did not answer (connection refused, reset, timeout)."""
+
+    code = "KATO_PROCESSOR_UNAVAILABLE"
+    status = 502
+
+
+class SpawnError(SessionError):
+    """A container could not be started; `code`/`status` come from the container manager."""
+
+    code = "KATO_PROCESSOR_START_FAILED"
+    status = 502
+
+
+class ValidationFailedError(SessionError):
+    code = "KATO_VALIDATION_ERROR"
+    status = 422
+
+
+class PayloadTooLargeError(SessionError):
+    code = "KATO_PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnauthorizedError(SessionError):
+    code = "KATO_UNAUTHORIZED"
+    status = 401

@@ -1,0 +1,69 @@
+"""Prometheus metrics on the manager's own registry (never the global default one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["ManagerMetrics"]
+
+_SPAWN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class _SessionsByStatus(Collector):
+    """Read at scrape time from the registry, so the gauge can never drift from the records."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily("kato_sessions", "Sessions by status.", labels=["status"])
+        for status, count in self._counts().items():
+            gauge.add_metric([status], count)
+        yield gauge
+
+
+class ManagerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.spawns = Counter(
+            "kato_spawns",
+            "Containers started, by reason (create, wake) and outcome (ok, error).",
+            ["reason", "outcome"],
+            registry=self.registry,
+        )
+        self.spawn_seconds = Histogram(
+            "kato_spawn_duration_seconds",
+            "Time from spawn request to a ready container.",
+            ["reason"],
+            buckets=_SPAWN_BUCKETS,
+            registry=self.registry,
+        )
+        self.proxied = Counter(
+            "kato_proxied_requests",
+            "Requests proxied to processors, by HTTP status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.proxy_seconds = Histogram(
+            "kato_proxy_latency_seconds",
+            "Time to proxy one request (container time included).",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reaps = Counter(
+            "kato_reaps",
+            "Sessions reaped, by kind (hibernation, expiry).",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_SessionsByStatus(counts))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,293 @@
+"""`SessionService`: the lifecycle of sessions (create, route, wake, hibernate, delete).
+
+Concurrency rules, all on the event loop:
+- every change to one session happens under that session's `asyncio.Lock`, so two requests
+  that wake the same hibernated session make one container (single flight);
+- `acquire` looks up the route and counts the request in flight without awaiting in between,
+  and `hibernate` removes the route only when nothing is in flight, so no request can slip
+  between the state snapshot and the container's removal;
+- activity is recorded in memory per request and flushed to the registry in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from container_manager import (
+    ConfigValidationError,
+    ContainerManagerError,
+    EngineUnavailableError,
+    KatoContainerManager,
+    ProcessorInfo,
+    ProcessorNotFoundError,
+)
+
+from .errors import CapacityError, SessionNotFoundError, SpawnError, ValidationFailedError
+from .metrics import ManagerMetrics
+from .processor_client import fetch_state, restore_state
+from .registry import SessionRecord, SessionRegistry
+from .settings import ManagerSettings
+
+__all__ = ["Route", "SessionService"]
+
+log = logging.getLogger("session_manager.sessions")
+
+
+@dataclass
+class Route:
+    """Where a running session's container answers; `inflight` counts requests and sockets."""
+
+    internal_url: str
+    token: str
+    inflight: int = 0
+
+
+class SessionService:
+    def __init__(
+        self,
+        settings: ManagerSettings,
+        registry: SessionRegistry,
+        containers: KatoContainerManager,
+        client: aiohttp.ClientSession,
+        metrics: ManagerMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.containers = containers
+        self.client = client
+        self.metrics = metrics
+        self.clock = clock
+        self.routes: dict[str, Route] = {}
+        self.activity: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._spawn_slots = asyncio.Semaphore(settings.max_concurrent_spawns)
+        self._spawn_waiting = 0
+        self._spawning = 0
+
+    # -- API operations ----------------------------------------------------------------------
+    async def create(
+        self, user_id: str | None, genes: dict[str, Any], ttl_seconds: int | None
+    ) -> SessionRecord:
+        """Record the session first (so reconcile never takes its container for an orphan),
+        then start its container; a failed start leaves no record behind."""
+        session_id = uuid.uuid4().hex
+        now = self.clock()
+        record = SessionRecord(
+            session_id=session_id,
+            processor_id=secrets.token_hex(6),
+            user_id=user_id,
+            status="starting",
+            created_at=now,
+            last_activity=now,
+            genes=genes,
+            ttl_seconds=ttl_seconds,
+            expires_at=now + ttl_seconds if ttl_seconds else None,
+        )
+        async with self.lock(session_id):
+            self._check_room()
+            self.registry.put(record)
+            try:
+                info = await self._spawn(record, reason="create")
+            except BaseException:
+                self.registry.delete(session_id)
+                raise
+            return self._mark_running(record, info)
+
+    def get(self, session_id: str) -> SessionRecord:
+        record = self.registry.get(session_id)
+        if record is None:
+            raise SessionNotFoundError(f"no session {session_id}", {"session_id": session_id})
+        return record
+
+    def list(self, user_id: str | None = None) -> list[SessionRecord]:
+        return self.registry.all(user_id)
+
+    async def delete(self, session_id: str, *, reason: str | None = None) -> None:
+        """Remove container, volume and record; `reason` ("expiry") counts it as a reap."""
+        async with self.lock(session_id):
+            record = self.get(session_id)
+            self.routes.pop(session_id, None)
+            with contextlib.suppress(ProcessorNotFoundError):
+                await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
+            self.registry.delete(session_id)
+            self.activity.pop(session_id, None)
+        self._locks.pop(session_id, None)
+        if reason:
+            self.metrics.reaps.labels(reason).inc()
+        log.info("session deleted", extra={"session_id": session_id, "reason": reason or "api"})
+
+    # -- routing -----------------------------------------------------------------------------
+    async def acquire(self, session_id: str) -> Route:
+        """The session's route, waking its container if needed; pair with `release`."""
+        route = self.routes.get(session_id)
+        if route is None:
+            route = await self._wake(session_id)
+        route.inflight += 1
+        self.activity[session_id] = self.clock()
+        return route
+
+    def release(self, session_id: str, route: Route) -> None:
+        route.inflight -= 1
+        self.activity[session_id] = self.clock()
+
+    def touch(self, session_id: str) -> None:
+        self.activity[session_id] = self.clock()
+
+    def forget_route(self, session_id: str, route: Route) -> None:
+        """Drop a route whose container stopped answering, so the next request checks it."""
+        if self.routes.get(session_id) is route:
+            self.routes.pop(session_id)
+
+    async def _wake(self, session_id: str) -> Route:
+        async with self.lock(session_id):
+            route = self.routes.get(session_id)
+            if route is not None:
+                return route
+            record = self.get(session_id)
+            if record.expires_at is not None and record.expires_at <= self.clock():
+                raise SessionNotFoundError(
+                    f"session {session_id} expired", {"session_id": session_id}
+                )
+            self._check_room()
+            info = await self._spawn(record, reason="wake")
+            if record.snapshot is not None:
+                try:
+                    await restore_state(self.client, info.internal_url, info.token, record.snapshot)
+                except BaseException:
+                    await asyncio.to_thread(
+                        self.containers.remove_processor, record.processor_id, keep_data=True
+                    )
+                    raise
+            self._mark_running(record, info)
+            log.info("session woken", extra={"session_id": session_id, "status": record.status})
+            return self.routes[session_id]
+
+    # -- reaping -----------------------------------------------------------------------------
+    def last_activity(self, record: SessionRecord) -> float:
+        return max(record.last_activity, self.activity.get(record.session_id, 0.0))
+
+    async def hibernate(self, session_id: str) -> bool:
+        """Snapshot, record, then remove the container keeping its volume. False if the
+        session became busy or active meanwhile (nothing is changed then)."""
+        async with self.lock(session_id):
+            route = self.routes.get(session_id)
+            record = self.registry.get(session_id)
+            if route is None or record is None or route.inflight:
+                return False
+            if self.clock() - self.last_activity(record) < self.settings.idle_timeout:
+                return False
+            del self.routes[session_id]
+            try:
+                snapshot = await fetch_state(self.client, route.internal_url, route.token)
+            except BaseException:
+                self.routes[session_id] = route
+                raise
+            self.registry.put(
+                record.with_changes(
+                    status="hibernated",
+                    snapshot=snapshot,
+                    last_activity=self.last_activity(record),
+                    url=None,
+                    internal_url=None,
+                    token=None,
+                )
+            )
+            self.activity.pop(session_id, None)
+            await asyncio.to_thread(
+                self.containers.remove_processor, record.processor_id, keep_data=True
+            )
+        self.metrics.reaps.labels("hibernation").inc()
+        log.info("session hibernated", extra={"session_id": session_id})
+        return True
+
+    def flush_activity(self) -> None:
+        """Write the coalesced last-activity times to the registry."""
+        pending, self.activity = self.activity, {}
+        self.registry.touch_many(pending.items())
+
+    # -- helpers -----------------------------------------------------------------------------
+    def lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
+
+    def running_count(self) -> int:
+        return len(self.routes) + self._spawning
+
+    def _check_room(self) -> None:
+        if self.running_count() >= self.settings.max_sessions:
+            raise CapacityError(
+                "all session slots are in use",
+                self.settings.retry_after,
+                {"max_sessions": self.settings.max_sessions},
+            )
+
+    def _mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+        running = record.with_changes(
+            status="running",
+            snapshot=None,
+            url=info.external_url,
+            internal_url=info.internal_url,
+            token=info.token,
+        )
+        self.registry.put(running)
+        self.routes[record.session_id] = Route(info.internal_url, info.token)
+        return running
+
+    async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
+        """Start the session's container within the spawn cap; a full queue is a 503."""
+        self._spawning += 1
+        try:
+            if self._spawn_slots.locked() and self._spawn_waiting >= self.settings.spawn_queue:
+                raise CapacityError(
+                    "too many containers are starting",
+                    self.settings.retry_after,
+                    {"max_concurrent_spawns": self.settings.max_concurrent_spawns},
+                )
+            self._spawn_waiting += 1
+            try:
+                await self._spawn_slots.acquire()
+            finally:
+                self._spawn_waiting -= 1
+            try:
+                return await self._start_container(record, reason)
+            finally:
+                self._spawn_slots.release()
+        finally:
+            self._spawning -= 1
+
+    async def _start_container(self, record: SessionRecord, reason: str) -> ProcessorInfo:
+        started = time.perf_counter()
+        try:
+            info = await asyncio.to_thread(
+                self.containers.create_processor,
+                user_id=record.user_id,
+                session_id=record.session_id,
+                config=record.genes,
+                processor_id=record.processor_id,
+            )
+        except ContainerManagerError as exc:
+            self.metrics.spawns.labels(reason, "error").inc()
+            raise _spawn_error(exc) from exc
+        self.metrics.spawns.labels(reason, "ok").inc()
+        self.metrics.spawn_seconds.labels(reason).observe(time.perf_counter() - started)
+        return info
+
+
+def _spawn_error(exc: ContainerManagerError) -> Exception:
+    if isinstance(exc, ConfigValidationError):
+        return ValidationFailedError(exc.message, exc.details)
+    status = 503 if isinstance(exc, EngineUnavailableError) else 502
+    return SpawnError(exc.message, exc.details, status=status, code=exc.code)
