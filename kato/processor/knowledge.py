@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kato.processor.emotives import mean_emotives, next_window, nonzero
+from kato.processor.metrics import SymbolTerms
 from kato.processor.naming import pattern_name
 from kato.processor.prediction import Events
 from kato.processor.store.base import PatternRecord, StoreSnapshot, SymbolRecord, Totals
@@ -25,23 +26,50 @@ class IndexedPattern:
     record: PatternRecord
     events: Events
     flat: tuple[str, ...]
-    counts: Mapping[str, int]
+    offsets: tuple[int, ...]  # flattened start of every event, then the total length
+    positions: dict[str, tuple[int, ...]]  # symbol -> flattened positions
     emotives: Mapping[str, float]
+    bucket: int  # length bucket of the reference pre-filter: len(flat) // 10
 
     @classmethod
     def of(cls, record: PatternRecord) -> IndexedPattern:
         events = tuple(tuple(event) for event in record.pattern_data)
         flat = tuple(symbol for event in events for symbol in event)
-        return cls(record, events, flat, Counter(flat), mean_emotives(record.emotives))
+        offsets = [0]
+        for event in events:
+            offsets.append(offsets[-1] + len(event))
+        positions: dict[str, list[int]] = {}
+        for index, symbol in enumerate(flat):
+            positions.setdefault(symbol, []).append(index)
+        return cls(
+            record, events, flat, tuple(offsets),
+            {symbol: tuple(found) for symbol, found in positions.items()},
+            mean_emotives(record.emotives),
+            len(flat) // 10,
+        )
 
     @property
     def name(self) -> str:
         return self.record.name
 
-    @property
-    def bucket(self) -> int:
-        """Length bucket used by the reference pre-filter (``len(flat) // 10``)."""
-        return len(self.flat) // 10
+
+
+class TermCache(dict[str, SymbolTerms]):
+    """Lazily computed :class:`SymbolTerms` of every symbol; the knowledge base drops it on
+    every change of the statistics."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        super().__init__()
+        self._kb = kb
+
+    def __missing__(self, symbol: str) -> SymbolTerms:
+        kb = self._kb
+        total = kb.totals.total_symbols_in_patterns_frequencies
+        record = kb.symbols.get(symbol)
+        member = record.pattern_member_frequency if record else 0
+        terms = SymbolTerms.of(member / total if total else 0.0, len(kb.symbols))
+        self[symbol] = terms
+        return terms
 
 
 @dataclass(frozen=True)
@@ -62,6 +90,10 @@ class KnowledgeBase:
     bucket_sizes: Counter[int] = field(default_factory=Counter)
     symbols: dict[str, SymbolRecord] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
+    terms: TermCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.terms = TermCache(self)
 
     @classmethod
     def from_snapshot(cls, snapshot: StoreSnapshot) -> KnowledgeBase:
@@ -101,6 +133,7 @@ class KnowledgeBase:
         for symbol in plan.symbols:
             self.symbols[symbol.name] = symbol
         self.totals = plan.totals
+        self.terms = TermCache(self)
 
     def _next_symbol(
         self, name: str, count: int, emotives: Mapping[str, float]
@@ -114,6 +147,6 @@ class KnowledgeBase:
     def _index(self, pattern: IndexedPattern) -> None:
         if pattern.name not in self.patterns:
             self.bucket_sizes[pattern.bucket] += 1
-            for symbol, count in pattern.counts.items():
-                self.by_symbol.setdefault(symbol, {})[pattern.name] = count
+            for symbol, found in pattern.positions.items():
+                self.by_symbol.setdefault(symbol, {})[pattern.name] = len(found)
         self.patterns[pattern.name] = pattern

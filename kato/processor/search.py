@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from difflib import SequenceMatcher
 
 from kato.processor import metrics
 from kato.processor.extraction import Extraction, extract
 from kato.processor.knowledge import IndexedPattern, KnowledgeBase
+from kato.processor.matching import equal_pairs, matching_blocks
 from kato.processor.prediction import Prediction
 
 _PREFILTER_SYMBOLS = 10
@@ -74,8 +74,9 @@ def generate(
     names = candidate_names(
         kb, state, overlap, exhaustive=exhaustive, include_disjoint=recall_threshold == 0
     )
-    matcher = SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(state)
+    state_positions: dict[str, list[int]] = {}
+    for index, symbol in enumerate(state):
+        state_positions.setdefault(symbol, []).append(index)
     state_len = len(state)
     found: list[tuple[IndexedPattern, Extraction, float]] = []
     for name in names:
@@ -83,33 +84,33 @@ def generate(
         total_len = len(pattern.flat) + state_len
         if 2.0 * overlap.get(name, 0) / total_len < recall_threshold:
             continue
-        matcher.set_seq1(pattern.flat)
-        blocks = matcher.get_matching_blocks()[:-1]
-        similarity = 2.0 * sum(block.size for block in blocks) / total_len
+        pairs = equal_pairs(pattern.positions, state_positions)
+        blocks = matching_blocks(pattern.flat, state, pairs)
+        similarity = 2.0 * sum(block[2] for block in blocks) / total_len
         if similarity < recall_threshold or (not blocks and recall_threshold != 0):
             continue
-        extraction = extract(pattern.events, len(pattern.flat), blocks, state)
-        found.append((pattern, extraction, similarity))
+        found.append((pattern, extract(pattern, blocks, state), similarity))
     if not found:
         return []
-    stats = _statistics(kb, found)
-    return _rank(found, state, stats, max_predictions)
+    stats = _statistics(kb, found, state)
+    return _rank(kb, found, stats, max_predictions)
 
 
 def _statistics(
-    kb: KnowledgeBase, found: Sequence[tuple[IndexedPattern, Extraction, float]]
+    kb: KnowledgeBase,
+    found: Sequence[tuple[IndexedPattern, Extraction, float]],
+    state: Sequence[str],
 ) -> metrics.Statistics:
     """Ensemble inputs; P(s) only for symbols some candidate matched or misses (QUIRK-5)."""
-    total = kb.totals.total_symbols_in_patterns_frequencies
+    terms = kb.terms
     probabilities: dict[str, float] = {}
     for _, extraction, _ in found:
         for symbol in (*extraction.matches, *extraction.missing):
             if symbol not in probabilities:
-                record = kb.symbols.get(symbol)
-                member = record.pattern_member_frequency if record else 0
-                probabilities[symbol] = member / total if total else 0.0
-    return metrics.Statistics(
-        probabilities=probabilities,
+                probabilities[symbol] = terms[symbol].probability
+    return metrics.Statistics.build(
+        probabilities,
+        state,
         symbol_count=len(kb.symbols),
         total_pattern_frequencies=kb.totals.total_pattern_frequencies,
         ensemble_frequency=sum(pattern.record.frequency for pattern, _, _ in found),
@@ -117,27 +118,28 @@ def _statistics(
 
 
 def _rank(
+    kb: KnowledgeBase,
     found: Sequence[tuple[IndexedPattern, Extraction, float]],
-    state: Sequence[str],
     stats: metrics.Statistics,
     max_predictions: int,
 ) -> list[Prediction]:
     """Potential descending, ties by bare name ascending (QUIRK-2 fix), then the cap."""
-    state_counts = Counter(state)
     scored = []
     for pattern, extraction, similarity in found:
-        present = [s for event in extraction.present for s in event]
+        offsets = pattern.offsets
+        present = pattern.flat[offsets[extraction.first]:offsets[extraction.end]]
         matched = len(extraction.matches)
         evidence = matched / pattern.record.length if pattern.record.length else 0.0
         noise = 2 * matched + len(extraction.extras)
         snr = (2 * matched - len(extraction.extras)) / noise if noise else 0.0
-        itfdf = metrics.itfdf_similarity(present, state_counts, pattern.record.frequency, stats)
+        itfdf = metrics.itfdf_similarity(present, pattern.record.frequency, stats)
         value = metrics.potential(
             evidence, extraction.confidence, snr, itfdf, extraction.fragmentation
         )
         scored.append((-value, pattern.name, pattern, extraction, similarity, present,
                        evidence, snr, itfdf))
     scored.sort(key=lambda item: (item[0], item[1]))
+    terms = kb.terms
     result = []
     for negated, _, pattern, extraction, similarity, present, evidence, snr, itfdf in scored[
         :max_predictions
@@ -149,8 +151,8 @@ def _rank(
                 frequency=record.frequency,
                 emotives=pattern.emotives,
                 matches=extraction.matches,
-                past=extraction.past,
-                present=extraction.present,
+                past=pattern.events[:extraction.first],
+                present=pattern.events[extraction.first:extraction.end],
                 missing=extraction.missing,
                 extras=extraction.extras,
                 potential=-negated,
@@ -158,12 +160,14 @@ def _rank(
                 similarity=similarity,
                 fragmentation=extraction.fragmentation,
                 snr=snr,
-                entropy=metrics.entropy(present, stats),
-                hamiltonian=metrics.hamiltonian(present, stats),
-                grand_hamiltonian=metrics.grand_hamiltonian(present, stats),
-                confluence=metrics.confluence(present, record.frequency, stats),
+                entropy=metrics.entropy(present, terms),
+                hamiltonian=metrics.hamiltonian(present, stats.symbol_count),
+                grand_hamiltonian=metrics.grand_hamiltonian(present, terms),
+                confluence=metrics.confluence(
+                    present, record.frequency, stats.total_pattern_frequencies, terms
+                ),
                 sequence=pattern.events,
-                future=extraction.future,
+                future=pattern.events[extraction.end:],
                 confidence=extraction.confidence,
                 itfdf_similarity=itfdf,
             )

@@ -9,8 +9,8 @@ from kato.processor.errors import ValidationError
 from kato.processor.store.base import PatternStore
 from kato.processor.store.sqlite import SQLiteStore
 
-# Used as a file name and a MongoDB database name: no separators, no dots first, Mongo's limit.
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+# Used as a file name and a MongoDB database name: no path separators, no dots (Mongo forbids them).
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def open_store(
@@ -21,8 +21,7 @@ def open_store(
     directory). pymongo is imported only when MongoDB is used."""
     if not _SAFE_ID.fullmatch(processor_id):
         raise ValidationError(
-            "processor_id must be 1-64 characters of letters, digits, '.', '_' or '-' "
-            "and not start with '.'",
+            "processor_id must be 1-64 letters, digits, '_' or '-'",
             {"processor_id": processor_id},
         )
     if mongo_url:
