@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
@@ -74,9 +73,7 @@ def create_app(
             await client.close()
             registry.close()
 
-    app = FastAPI(
-        title="KATO session manager", lifespan=lifespan, default_response_class=ORJSONResponse
-    )
+    app = FastAPI(title="KATO session manager", lifespan=lifespan)
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,

@@ -36,6 +36,8 @@ _HOP_BY_HOP = frozenset(
         "authorization",
     }
 )
+# uvicorn writes its own; passing the container's too would duplicate them.
+_NOT_RETURNED = _HOP_BY_HOP | {"date", "server"}
 _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
@@ -90,7 +92,7 @@ async def forward(
             reply_headers = {
                 key: value
                 for key, value in upstream.headers.items()
-                if key.lower() not in _HOP_BY_HOP
+                if key.lower() not in _NOT_RETURNED
             }
     except (TimeoutError, aiohttp.ClientError) as exc:
         service.forget_route(session_id, route)

@@ -1,0 +1,76 @@
+"""Session manager unit fixtures: the app on a FakeBackend whose containers all answer through
+one fake processor server on loopback, driven with Starlette's TestClient."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sm_fake_processor import FakeProcessor
+from starlette.testclient import TestClient
+
+from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
+from session_manager import ManagerSettings, create_app
+
+
+@pytest.fixture
+def processor() -> Iterator[FakeProcessor]:
+    server = FakeProcessor()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(processor: FakeProcessor) -> FakeBackend:
+    backend = FakeBackend()
+    backend._ports = itertools.repeat(processor.port)  # every fake container answers here
+    return backend
+
+
+@pytest.fixture
+def containers(tmp_path: Path, fake: FakeBackend) -> KatoContainerManager:
+    settings = ContainerSettings(
+        state_dir=tmp_path / "state", ready_timeout=0.3, extra_labels={"kato.test": "unit"}
+    )
+    return KatoContainerManager(settings, fake)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., ManagerSettings]:
+    def make(**overrides: object) -> ManagerSettings:
+        values: dict[str, object] = {
+            "state_dir": tmp_path / "state",
+            "reap_interval": 3600,
+            "reconcile_interval": 3600,
+            "idle_timeout": 60,
+            **overrides,
+        }
+        return ManagerSettings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def make_client(
+    make_settings: Callable[..., ManagerSettings], containers: KatoContainerManager
+) -> Iterator[Callable[..., TestClient]]:
+    """Start the app (lifespan included); several calls simulate manager restarts."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: object) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides), containers))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()

@@ -1,0 +1,94 @@
+"""A tiny stand-in for a processor container, served by aiohttp on loopback in its own thread.
+
+Every fake container of a `FakeBackend` is pointed at this one server; state is kept per
+bearer token, so a recreated container (new token) starts empty until `PUT /state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+__all__ = ["FakeProcessor"]
+
+
+class FakeProcessor:
+    def __init__(self) -> None:
+        self.state: dict[str, dict[str, Any]] = defaultdict(lambda: {"stm": []})
+        self.requests: list[dict[str, Any]] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(5)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/ws", self._ws)
+        app.router.add_route("*", "/{tail:.*}", self._http)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _http(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        token = request.headers.get("Authorization", "")
+        self.requests.append(
+            {
+                "method": request.method,
+                "raw_path": request.raw_path,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
+        state = self.state[token]
+        path = request.path
+        if path == "/state" and request.method == "GET":
+            return web.json_response(state)
+        if path == "/state" and request.method == "PUT":
+            self.state[token] = json.loads(body)
+            return web.json_response({"message": "state-restored"})
+        if path == "/observe" and request.method == "POST":
+            strings = json.loads(body).get("strings")
+            if not isinstance(strings, list):
+                error = {"code": "KATO_VALIDATION_ERROR", "message": "bad", "details": {}}
+                return web.json_response({"error": error, "status": 422}, status=422)
+            state["stm"].append(strings)
+            return web.json_response({"status": "okay", "time": len(state["stm"])})
+        if path == "/stm":
+            return web.json_response({"stm": state["stm"]})
+        if path.startswith("/teapot"):
+            return web.Response(status=418, body=b"short and stout", headers={"X-Tea": "yes"})
+        return web.json_response(
+            {"error": {"code": "KATO_NOT_FOUND", "message": path, "details": {}}, "status": 404},
+            status=404,
+        )
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                if message.data == "close-4001":
+                    await ws.close(code=4001, message=b"asked to")
+                    break
+                await ws.send_str(f"echo:{message.data}")
+            elif message.type == WSMsgType.BINARY:
+                await ws.send_bytes(message.data[::-1])
+        return ws
