@@ -26,7 +26,7 @@ def processor() -> Iterator[FakeProcessor]:
 @pytest.fixture
 def fake(processor: FakeProcessor) -> FakeBackend:
     backend = FakeBackend()
-    backend._ports = itertools.repeat(processor.port)  # every fake container answers here
+    backend._ports = itertools.repeat(processor.port)  # type: ignore[assignment]  # one server
     return backend
 
 

@@ -123,7 +123,7 @@ def test_spawn_queue_full_gives_503(
     service = service_of(client)
     fake.ready = False  # the first spawn holds its slot until the readiness timeout
 
-    async def two_creates() -> list[Any]:
+    async def two_creates() -> tuple[Any, ...]:
         return await asyncio.gather(
             service.create(None, {}, None), service.create(None, {}, None), return_exceptions=True
         )
