@@ -8,6 +8,7 @@ deployment; `down -v` removes everything at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 import yaml
+from docker.models.containers import Container
 
-from container_manager.testing import image_available
+from container_manager.testing import image_available, remove_labelled
 
 pytestmark = pytest.mark.docker
 
@@ -74,7 +77,7 @@ def test_manager_is_published_on_loopback_and_drives_the_private_network(
 
     assert manager["image"] == IMAGE
     assert manager["command"] == ["katoctl", "up", "--host", "0.0.0.0", "--port", "8080"]
-    assert manager["ports"] == ["127.0.0.1:8080:8080"]
+    assert manager["ports"] == ["127.0.0.1:${KATO_MANAGER_PORT-8080}:8080"]
     assert manager["environment"]["KATO_NETWORK"] == network_name
     assert manager["networks"] == ["kato"]
     assert "/var/run/docker.sock:/var/run/docker.sock" in manager["volumes"]
@@ -107,26 +110,46 @@ class Project:
     command: list[str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KATO_DOCKER_GID": str(os.stat(DOCKER_SOCKET).st_gid)}
+        """Run a Compose subcommand; the manager gets the socket's group and a free host port."""
+        env = {
+            **os.environ,
+            "KATO_DOCKER_GID": str(os.stat(DOCKER_SOCKET).st_gid),
+            "KATO_MANAGER_PORT": "",
+        }
         return subprocess.run(
             [*self.command, *args], capture_output=True, text=True, check=False, env=env
         )
 
+    def containers(self, **labels: str) -> list[Container]:
+        """Running containers with this project's label (Compose's and the manager's own)."""
+        wanted = {**self.labels, **labels}
+        filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
+        return docker.from_env().containers.list(filters=filters)
+
 
 @pytest.fixture
 def project(compose: list[str], tmp_path: Path) -> Iterator[Project]:
-    """The deployment under a unique project name, network name and `kato.test` label."""
+    """The deployment under a unique project name, network name and `kato.test` label.
+
+    The manager is told to label (and name) the processors it creates the same way, so the
+    finalizer finds them too: they go first, then `down -v` removes network and volumes.
+    """
     if not image_available(IMAGE):
         pytest.skip(f"image {IMAGE} is absent: build it with `make image` (katoctl build)")
     name = f"kato-test-{uuid.uuid4().hex[:10]}"
     labels = {"kato.test": name}
+    manager_env = {
+        "KATO_NETWORK": name,
+        "KATO_EXTRA_LABELS": json.dumps(labels),
+        "KATO_CONTAINER_PREFIX": name,
+    }
     override = tmp_path / "override.yml"
     override.write_text(
         yaml.safe_dump(
             {
                 "services": {
                     "primary": {"labels": labels},
-                    "session-manager": {"labels": labels, "environment": {"KATO_NETWORK": name}},
+                    "session-manager": {"labels": labels, "environment": manager_env},
                 },
                 "networks": {"kato": {"name": name}},
             }
@@ -138,27 +161,30 @@ def project(compose: list[str], tmp_path: Path) -> Iterator[Project]:
     try:
         yield project
     finally:
+        for container in project.containers(**{"kato.managed": "true"}):
+            container.remove(force=True, v=True)
         project.run("down", "-v", "--remove-orphans")
     filters: dict[str, Any] = {"label": [f"com.docker.compose.project={name}"]}
     client = docker.from_env()
     assert client.containers.list(all=True, filters=filters) == []
     assert client.volumes.list(filters=filters) == []
     assert client.networks.list(names=[name]) == []
+    assert remove_labelled(labels) == []
+
+
+def wait_healthy(container: Container, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while container.attrs["State"]["Health"]["Status"] != "healthy":
+        assert time.monotonic() < deadline, container.logs(tail=20).decode()
+        time.sleep(0.5)
+        container.reload()
 
 
 def test_primary_starts_hardened_and_becomes_healthy(project: Project) -> None:
     started = project.run("up", "-d", "primary")
     assert started.returncode == 0, started.stderr
-    client = docker.from_env()
-    (container,) = client.containers.list(
-        filters={"label": [f"{key}={value}" for key, value in project.labels.items()]}
-    )
-
-    deadline = time.monotonic() + 60
-    while container.attrs["State"]["Health"]["Status"] != "healthy":
-        assert time.monotonic() < deadline, container.logs(tail=20).decode()
-        time.sleep(0.5)
-        container.reload()
+    (container,) = project.containers()
+    wait_healthy(container)
 
     host = container.attrs["HostConfig"]
     assert host["ReadonlyRootfs"] is True
@@ -177,3 +203,25 @@ def test_manager_reaches_the_engine_as_uid_10001_without_capabilities(project: P
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["10001", "True"]
+
+
+def test_manager_serves_sessions_with_processors_on_the_private_network(project: Project) -> None:
+    started = project.run("up", "-d")
+    assert started.returncode == 0, started.stderr
+    (manager,) = project.containers(**{"com.docker.compose.service": "session-manager"})
+    wait_healthy(manager)
+    (binding,) = manager.attrs["NetworkSettings"]["Ports"]["8080/tcp"]
+    assert binding["HostIp"] == "127.0.0.1"
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{binding['HostPort']}", timeout=60) as api:
+        created = api.post("/session/create", json={"genes": {"max_pattern_length": 3}})
+        assert created.status_code == 201, created.text
+        session_id = created.json()["session_id"]
+        assert api.get(f"/session/{session_id}/health").status_code == 200
+
+        (processor,) = project.containers(**{"kato.managed": "true"})
+        assert list(processor.attrs["NetworkSettings"]["Networks"]) == [project.name]
+        assert not processor.attrs["HostConfig"]["PortBindings"]
+        assert processor.attrs["HostConfig"]["ReadonlyRootfs"] is True
+
+        assert api.delete(f"/session/{session_id}").status_code == 204
