@@ -34,7 +34,7 @@ def _session(manager: ManagerProcess, session_id: str) -> httpx.Client:
 
 def _containers(labels: dict[str, str], processor_id: str | None = None) -> list[Any]:
     wanted = {**labels, **({"kato.processor_id": processor_id} if processor_id else {})}
-    filters = {"label": [f"{k}={v}" for k, v in wanted.items()]}
+    filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
     return list(docker.from_env().containers.list(all=True, filters=filters))
 
 
