@@ -1,5 +1,6 @@
 """Run the real session manager (`python -m session_manager`) in a subprocess on loopback,
-so tests can `kill -9` it and start it again on the same state directory."""
+so integration tests and benchmarks can `kill -9` it and start it again on the same state
+directory. Every container it makes carries `labels` (KATO_EXTRA_LABELS) for clean-up."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sm_process import ManagerProcess
 
 from container_manager.testing import image_available, remove_labelled, run_label
+from session_manager.testing import ManagerProcess
 
 IMAGE = "kato:fastapi"
 

@@ -11,10 +11,10 @@ import docker
 import httpx
 import pytest
 import websockets
-from sm_process import ManagerProcess
 from svc_replay import load_cases, replay_case
 
 from container_manager import ContainerSettings, KatoContainerManager
+from session_manager.testing import ManagerProcess
 
 pytestmark = pytest.mark.docker
 
