@@ -54,7 +54,7 @@ def wait_all_hibernated(http: httpx.Client, labels: dict[str, str], timeout: flo
 
 def remaining(labels: dict[str, str]) -> list[str]:
     filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    return [c.name for c in docker.from_env().containers.list(all=True, filters=filters)]
+    return [str(c.name) for c in docker.from_env().containers.list(all=True, filters=filters)]
 
 
 def main() -> None:
