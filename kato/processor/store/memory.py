@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from kato.processor.errors import StorageError
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
@@ -17,16 +16,15 @@ from kato.processor.store.base import (
 
 class MemoryStore(PatternStore):
     """Keeps records in dicts; nothing survives the process. Records are copied in and out so
-    callers can never alias the stored state."""
+    callers can never alias the stored state. There is nothing to release, so ``close`` is a
+    no-op and the same object can stand in for a reopened store in restart tests."""
 
     def __init__(self) -> None:
         self._patterns: dict[str, PatternRecord] = {}
         self._symbols: dict[str, SymbolRecord] = {}
         self._totals = Totals()
-        self._closed = False
 
     def load(self) -> StoreSnapshot:
-        self._check_open()
         return StoreSnapshot(
             [_copy_pattern(p) for p in self._patterns.values()],
             [replace(s, emotives=dict(s.emotives)) for s in self._symbols.values()],
@@ -36,24 +34,18 @@ class MemoryStore(PatternStore):
     def save_learn(
         self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
     ) -> None:
-        self._check_open()
         self._patterns[pattern.name] = _copy_pattern(pattern)
         for symbol in symbols:
             self._symbols[symbol.name] = replace(symbol, emotives=dict(symbol.emotives))
         self._totals = totals
 
     def clear(self) -> None:
-        self._check_open()
         self._patterns.clear()
         self._symbols.clear()
         self._totals = Totals()
 
     def close(self) -> None:
-        self._closed = True
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError("Store is closed")
+        pass
 
 
 def _copy_pattern(pattern: PatternRecord) -> PatternRecord:

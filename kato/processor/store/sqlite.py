@@ -120,7 +120,7 @@ class SQLiteStore(PatternStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; rolled back and raised as StorageError on any error."""
+        """BEGIN IMMEDIATE … COMMIT; on any error rolled back and raised as StorageError."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -129,5 +129,7 @@ class SQLiteStore(PatternStore):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        except sqlite3.Error as error:
+        except StorageError:
+            raise
+        except Exception as error:  # sqlite3.Error, or a record that does not serialise
             raise StorageError(f"SQLite failure on {self.path}: {error}") from error
