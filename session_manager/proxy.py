@@ -95,7 +95,10 @@ async def forward(
                 if key.lower() not in _NOT_RETURNED
             }
     except (TimeoutError, aiohttp.ClientError) as exc:
-        service.forget_route(session_id, route)
+        metrics.proxied.labels("502").inc()
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            # Nothing listens: the next request re-checks the container (see `_wake`).
+            service.forget_route(session_id, route)
         raise BadGatewayError(
             f"session container did not answer: {type(exc).__name__}",
             {"session_id": session_id},

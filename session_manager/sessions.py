@@ -145,7 +145,8 @@ class SessionService:
         self.activity[session_id] = self.clock()
 
     def forget_route(self, session_id: str, route: Route) -> None:
-        """Drop a route whose container stopped answering, so the next request checks it."""
+        """Drop a route whose container refused a connection, so the next request checks it:
+        still running → routed again as is; gone → recreated on its volume."""
         if self.routes.get(session_id) is route:
             self.routes.pop(session_id)
 
@@ -159,6 +160,12 @@ class SessionService:
                 raise SessionNotFoundError(
                     f"session {session_id} expired", {"session_id": session_id}
                 )
+            if record.status in ("running", "starting"):
+                # The route was dropped after a connection error: keep a container that runs.
+                info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
+                if info is not None and info.status == "running":
+                    route = self.routes[session_id] = Route(info.internal_url, info.token)
+                    return route
             self._check_room()
             info = await self._spawn(record, reason="wake")
             if record.snapshot is not None:

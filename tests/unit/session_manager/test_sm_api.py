@@ -143,6 +143,10 @@ def test_unreachable_container_is_502(client: TestClient, fake: FakeBackend) -> 
     answer = client.get(f"/session/{session['session_id']}/stm")
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "KATO_PROCESSOR_UNAVAILABLE"
+    # The container still runs: the next request finds it again instead of replacing it.
+    assert client.get(f"/session/{session['session_id']}/stm").status_code == 200
+    assert len(fake.containers) == 1
+    assert client.get(f"/session/{session['session_id']}").json()["token"] == session["token"]
 
 
 def test_health_ready_metrics(client: TestClient) -> None:
