@@ -21,6 +21,7 @@ class FakeProcessor:
     def __init__(self) -> None:
         self.state: dict[str, dict[str, Any]] = defaultdict(lambda: {"stm": []})
         self.requests: list[dict[str, Any]] = []
+        self.ws_close_codes: list[int | None] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -91,4 +92,5 @@ class FakeProcessor:
                 await ws.send_str(f"echo:{message.data}")
             elif message.type == WSMsgType.BINARY:
                 await ws.send_bytes(message.data[::-1])
+        self.ws_close_codes.append(ws.close_code)
         return ws

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import pytest
 from sm_fake_processor import FakeProcessor
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
-from container_manager import FakeBackend
+from container_manager import EngineUnavailableError, FakeBackend
 
 
 def _create(client: TestClient, **body: object) -> dict[str, object]:
@@ -173,3 +176,47 @@ def test_websocket_relay(client: TestClient) -> None:
         closed = ws.receive()
         assert closed["type"] == "websocket.close"
         assert closed["code"] == 4001
+
+
+def test_websocket_client_close_code_reaches_the_container(
+    client: TestClient, processor: FakeProcessor
+) -> None:
+    session = _create(client)
+    with client.websocket_connect(f"/session/{session['session_id']}/ws") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "echo:hi"
+        ws.close(code=4002)
+    deadline = time.monotonic() + 5
+    while not processor.ws_close_codes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert processor.ws_close_codes == [4002]
+
+
+def test_websocket_to_unknown_session_is_refused(client: TestClient) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/session/nope/ws"),
+    ):
+        pass
+    assert refused.value.code == 1008
+
+
+def test_trace_id_is_echoed_as_request_id(client: TestClient) -> None:
+    answer = client.get("/sessions", headers={"X-Trace-ID": "trace-9"})
+    assert answer.headers["x-request-id"] == "trace-9"
+    assert len(client.get("/sessions").headers["x-request-id"]) == 32
+
+
+def test_ready_is_503_without_engine(
+    make_client: Callable[..., TestClient], fake: FakeBackend
+) -> None:
+    client = make_client()
+
+    def unreachable(labels: object) -> list[object]:
+        raise EngineUnavailableError("cannot reach the Docker engine")
+
+    fake.list = unreachable  # type: ignore[method-assign,assignment]
+    answer = client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "KATO_NOT_READY"
+    assert answer.json()["error"]["details"] == {"cause": "KATO_ENGINE_UNAVAILABLE"}
