@@ -119,7 +119,9 @@ def create_app(
     async def list_sessions(request: Request, user_id: str | None = None) -> SessionList:
         service = service_of(request)
         return SessionList(
-            sessions=[SessionView.of(r, service.last_activity(r)) for r in service.list(user_id)]
+            sessions=[
+                SessionView.of(r, service.last_activity(r)) for r in service.list_sessions(user_id)
+            ]
         )
 
     @app.get("/session/{session_id}")

@@ -110,7 +110,7 @@ class SessionService:
             raise SessionNotFoundError(f"no session {session_id}", {"session_id": session_id})
         return record
 
-    def list(self, user_id: str | None = None) -> list[SessionRecord]:
+    def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
         return self.registry.all(user_id)
 
     async def delete(self, session_id: str, *, reason: str | None = None) -> None:
@@ -151,6 +151,7 @@ class SessionService:
             self.routes.pop(session_id)
 
     async def _wake(self, session_id: str) -> Route:
+        self.get(session_id)  # unknown ids get a 404 before a lock is made for them
         async with self.lock(session_id):
             route = self.routes.get(session_id)
             if route is not None:
