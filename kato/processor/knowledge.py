@@ -91,9 +91,18 @@ class KnowledgeBase:
     symbols: dict[str, SymbolRecord] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
     terms: TermCache = field(init=False)
+    #: (pattern, first, end) -> present-only metrics; see search._present_metrics.
+    present_metrics: dict[tuple[str, int, int], tuple[float, float, float, float]] = field(
+        init=False
+    )
 
     def __post_init__(self) -> None:
+        self._statistics_changed()
+
+    def _statistics_changed(self) -> None:
+        """Drop everything derived from symbol statistics and totals."""
         self.terms = TermCache(self)
+        self.present_metrics = {}
 
     @classmethod
     def from_snapshot(cls, snapshot: StoreSnapshot) -> KnowledgeBase:
@@ -133,7 +142,7 @@ class KnowledgeBase:
         for symbol in plan.symbols:
             self.symbols[symbol.name] = symbol
         self.totals = plan.totals
-        self.terms = TermCache(self)
+        self._statistics_changed()
 
     def _next_symbol(
         self, name: str, count: int, emotives: Mapping[str, float]

@@ -127,14 +127,19 @@ def _h(p: float, base: int) -> float:
 
 def hamiltonian(present: Sequence[str], symbol_count: int) -> float:
     """One term per occurrence of the in-present relative frequency, log base N_sym."""
-    if not present:
-        return 0.0
-    counts = Counter(present)
     size = len(present)
-    by_count = {count: _h(count / size, symbol_count) for count in set(counts.values())}
+    if not size:
+        return 0.0
     total = 0.0
-    for symbol in present:
-        total += by_count[counts[symbol]]
+    if len(set(present)) == size:  # all distinct: every term is h(1/size)
+        term = _h(1 / size, symbol_count)
+        for _ in range(size):
+            total += term
+    else:
+        counts = Counter(present)
+        by_count = {count: _h(count / size, symbol_count) for count in set(counts.values())}
+        for symbol in present:
+            total += by_count[counts[symbol]]
     return round(total, 12)
 
 

@@ -20,6 +20,7 @@ from kato.processor.matching import equal_pairs, matching_blocks
 from kato.processor.prediction import Prediction
 
 _PREFILTER_SYMBOLS = 10
+_PRESENT_MEMO_LIMIT = 100_000
 
 
 def overlaps(kb: KnowledgeBase, state: Sequence[str]) -> dict[str, int]:
@@ -138,21 +139,21 @@ def _rank(
         )
         scored.append((-value, pattern.name, pattern, extraction, similarity, present,
                        evidence, snr, itfdf))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    terms = kb.terms
+    scored.sort()  # (-potential, unique name) decides; later items are never compared
     result = []
     for negated, _, pattern, extraction, similarity, present, evidence, snr, itfdf in scored[
         :max_predictions
     ]:
-        record = pattern.record
+        record, first, end = pattern.record, extraction.first, extraction.end
+        entropy, hamiltonian, grand, confluence = _present_metrics(kb, pattern, first, end, present)
         result.append(
             Prediction(
                 name=record.name,
                 frequency=record.frequency,
                 emotives=pattern.emotives,
                 matches=extraction.matches,
-                past=pattern.events[:extraction.first],
-                present=pattern.events[extraction.first:extraction.end],
+                past=pattern.events[:first],
+                present=pattern.events[first:end],
                 missing=extraction.missing,
                 extras=extraction.extras,
                 potential=-negated,
@@ -160,16 +161,41 @@ def _rank(
                 similarity=similarity,
                 fragmentation=extraction.fragmentation,
                 snr=snr,
-                entropy=metrics.entropy(present, terms),
-                hamiltonian=metrics.hamiltonian(present, stats.symbol_count),
-                grand_hamiltonian=metrics.grand_hamiltonian(present, terms),
-                confluence=metrics.confluence(
-                    present, record.frequency, stats.total_pattern_frequencies, terms
-                ),
+                entropy=entropy,
+                hamiltonian=hamiltonian,
+                grand_hamiltonian=grand,
+                confluence=confluence,
                 sequence=pattern.events,
-                future=pattern.events[extraction.end:],
+                future=pattern.events[end:],
                 confidence=extraction.confidence,
                 itfdf_similarity=itfdf,
             )
         )
     return result
+
+
+def _present_metrics(
+    kb: KnowledgeBase, pattern: IndexedPattern, first: int, end: int, present: Sequence[str]
+) -> tuple[float, float, float, float]:
+    """entropy, hamiltonian, grand_hamiltonian, confluence of one present span.
+
+    They depend only on the span and on statistics that change with the next learn, so they
+    are memoised per (pattern, span) in the knowledge base, which drops the memo on learn.
+    """
+    key = (pattern.name, first, end)
+    cache = kb.present_metrics
+    values = cache.get(key)
+    if values is None:
+        terms, totals = kb.terms, kb.totals
+        values = (
+            metrics.entropy(present, terms),
+            metrics.hamiltonian(present, len(kb.symbols)),
+            metrics.grand_hamiltonian(present, terms),
+            metrics.confluence(
+                present, pattern.record.frequency, totals.total_pattern_frequencies, terms
+            ),
+        )
+        if len(cache) >= _PRESENT_MEMO_LIMIT:
+            cache.clear()
+        cache[key] = values
+    return values
