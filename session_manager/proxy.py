@@ -15,6 +15,7 @@ from starlette.responses import Response
 from yarl import URL
 
 from .errors import BadGatewayError, PayloadTooLargeError
+from .logs import request_id_var
 from .metrics import ManagerMetrics
 from .sessions import SessionService
 
@@ -77,6 +78,8 @@ async def forward(
     )
     headers = [(key, value) for key, value in request.headers.items() if key not in _HOP_BY_HOP]
     headers.append(("Authorization", f"Bearer {route.token}"))
+    if "x-trace-id" not in request.headers:  # the processor logs under the same id as we do
+        headers.append(("X-Trace-ID", request_id_var.get() or ""))
     try:
         async with service.client.request(
             request.method,

@@ -59,6 +59,7 @@ def test_proxy_passes_everything_through(client: TestClient, processor: FakeProc
     assert answer.headers["x-request-id"] == "req-1"
     seen = processor.requests[-1]
     assert seen["headers"]["Authorization"] == f"Bearer {session['token']}"
+    assert seen["headers"]["X-Trace-ID"] == "req-1"
     assert seen["body"] == b'{"strings":["a","b"]}'
 
     teapot = client.get(f"{base}/teapot/PTRN%7Cabc", params={"x": "1 2"})
