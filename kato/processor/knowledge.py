@@ -19,9 +19,14 @@ from kato.processor.prediction import Events
 from kato.processor.store.base import PatternRecord, StoreSnapshot, SymbolRecord, Totals
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class IndexedPattern:
-    """A stored pattern plus what the search needs of it, computed once per learn."""
+    """A stored pattern plus what the search needs of it, computed once per pattern.
+
+    Hashed by identity: the inverted index maps symbols straight to these objects. A re-learn
+    replaces ``record`` and ``emotives`` in place (the structure never changes), so index entries
+    stay valid; predictions keep the values they were built with.
+    """
 
     record: PatternRecord
     events: Events
@@ -86,7 +91,7 @@ class KnowledgeBase:
     """Patterns by bare name, an inverted index symbol -> {pattern: count}, statistics."""
 
     patterns: dict[str, IndexedPattern] = field(default_factory=dict)
-    by_symbol: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_symbol: dict[str, dict[IndexedPattern, int]] = field(default_factory=dict)
     bucket_sizes: Counter[int] = field(default_factory=Counter)
     symbols: dict[str, SymbolRecord] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
@@ -108,7 +113,7 @@ class KnowledgeBase:
     def from_snapshot(cls, snapshot: StoreSnapshot) -> KnowledgeBase:
         kb = cls(symbols={s.name: s for s in snapshot.symbols}, totals=snapshot.totals)
         for record in snapshot.patterns:
-            kb._index(IndexedPattern.of(record))
+            kb._index(record)
         return kb
 
     def plan_learn(
@@ -138,7 +143,7 @@ class KnowledgeBase:
 
     def apply(self, plan: LearnPlan) -> None:
         """Install a persisted plan."""
-        self._index(IndexedPattern.of(plan.pattern))
+        self._index(plan.pattern)
         for symbol in plan.symbols:
             self.symbols[symbol.name] = symbol
         self.totals = plan.totals
@@ -153,9 +158,14 @@ class KnowledgeBase:
             merged[key] = merged.get(key, 0) + value
         return SymbolRecord(name, old.frequency + count, old.pattern_member_frequency + 1, merged)
 
-    def _index(self, pattern: IndexedPattern) -> None:
-        if pattern.name not in self.patterns:
-            self.bucket_sizes[pattern.bucket] += 1
-            for symbol, found in pattern.positions.items():
-                self.by_symbol.setdefault(symbol, {})[pattern.name] = len(found)
-        self.patterns[pattern.name] = pattern
+    def _index(self, record: PatternRecord) -> None:
+        known = self.patterns.get(record.name)
+        if known is not None:
+            known.record = record
+            known.emotives = mean_emotives(record.emotives)
+            return
+        pattern = IndexedPattern.of(record)
+        self.patterns[record.name] = pattern
+        self.bucket_sizes[pattern.bucket] += 1
+        for symbol, found in pattern.positions.items():
+            self.by_symbol.setdefault(symbol, {})[pattern] = len(found)

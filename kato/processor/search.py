@@ -23,21 +23,21 @@ _PREFILTER_SYMBOLS = 10
 _PRESENT_MEMO_LIMIT = 100_000
 
 
-def overlaps(kb: KnowledgeBase, state: Sequence[str]) -> dict[str, int]:
+def overlaps(kb: KnowledgeBase, state: Sequence[str]) -> dict[IndexedPattern, int]:
     """Multiset overlap with the state of every pattern sharing at least one state symbol."""
-    result: dict[str, int] = {}
+    result: dict[IndexedPattern, int] = {}
     get = result.get
     for symbol, count in Counter(state).items():
-        for name, in_pattern in kb.by_symbol.get(symbol, {}).items():
-            result[name] = get(name, 0) + (count if count < in_pattern else in_pattern)
+        for pattern, in_pattern in kb.by_symbol.get(symbol, {}).items():
+            result[pattern] = get(pattern, 0) + (count if count < in_pattern else in_pattern)
     return result
 
 
-def candidate_names(
-    kb: KnowledgeBase, state: Sequence[str], overlap: dict[str, int], *, exhaustive: bool,
-    include_disjoint: bool,
-) -> Iterable[str]:
-    """Names to match. Patterns sharing no state symbol are only worth listing when
+def candidates(
+    kb: KnowledgeBase, state: Sequence[str], overlap: dict[IndexedPattern, int], *,
+    exhaustive: bool, include_disjoint: bool,
+) -> Iterable[IndexedPattern]:
+    """Patterns to match. Patterns sharing no state symbol are only worth listing when
     ``include_disjoint`` (threshold 0.0): at any positive threshold their similarity 0 fails.
 
     Exhaustive mode lists every pattern; otherwise the reference pre-filter applies (QUIRK-1):
@@ -45,20 +45,19 @@ def candidate_names(
     widens (states of ≤ 2 symbols) or narrows (longer states, when the window is non-empty).
     """
     if exhaustive:
-        return kb.patterns if include_disjoint else overlap
+        return kb.patterns.values() if include_disjoint else overlap
     size = len(state)
     centre, tolerance = size // 10, max(1, int(0.5 * size / 10))
     low, high = centre - tolerance, centre + tolerance
-    selected: set[str] = set()
+    selected: set[IndexedPattern] = set()
     for symbol in set(state[:_PREFILTER_SYMBOLS]):
         selected.update(kb.by_symbol.get(symbol, ()))
-    patterns = kb.patterns
     if size <= 2:
         if include_disjoint:
-            selected.update(n for n, p in patterns.items() if low <= p.bucket <= high)
+            selected.update(p for p in kb.patterns.values() if low <= p.bucket <= high)
         return selected
     if any(kb.bucket_sizes.get(bucket) for bucket in range(low, high + 1)):
-        return [n for n in selected if low <= patterns[n].bucket <= high]
+        return [p for p in selected if low <= p.bucket <= high]
     return selected
 
 
@@ -72,7 +71,7 @@ def generate(
 ) -> list[Prediction]:
     """Ranked predictions for ``state`` (flattened STM of ≥ 2 symbols), bare names."""
     overlap = overlaps(kb, state)
-    names = candidate_names(
+    chosen = candidates(
         kb, state, overlap, exhaustive=exhaustive, include_disjoint=recall_threshold == 0
     )
     state_positions: dict[str, list[int]] = {}
@@ -80,10 +79,9 @@ def generate(
         state_positions.setdefault(symbol, []).append(index)
     state_len = len(state)
     found: list[tuple[IndexedPattern, Extraction, float]] = []
-    for name in names:
-        pattern = kb.patterns[name]
+    for pattern in chosen:
         total_len = len(pattern.flat) + state_len
-        if 2.0 * overlap.get(name, 0) / total_len < recall_threshold:
+        if 2.0 * overlap.get(pattern, 0) / total_len < recall_threshold:
             continue
         pairs = equal_pairs(pattern.positions, state_positions)
         blocks = matching_blocks(pattern.flat, state, pairs)
