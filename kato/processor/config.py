@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kato.processor.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class ProcessorConfig:
@@ -32,3 +34,14 @@ class ProcessorConfig:
     always_update_frequencies: bool = False
     process_predictions: bool = True
     indexer_type: str = "VI"
+
+    def __post_init__(self) -> None:
+        """Gene fields are checked by the gene table when the processor starts; the engine
+        switches are checked here."""
+        if isinstance(self.prediction_log_size, bool) or not isinstance(
+            self.prediction_log_size, int
+        ) or self.prediction_log_size < 0:
+            raise ValidationError(
+                "prediction_log_size must be a non-negative integer",
+                {"prediction_log_size": self.prediction_log_size},
+            )

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from processor_helpers import learn_sequence, make_processor, observe_all
 
-from kato.processor import GeneNotFoundError, InvalidGeneValueError, UnknownGeneError
+from kato.processor import (
+    GeneNotFoundError,
+    InvalidGeneValueError,
+    ProcessorConfig,
+    UnknownGeneError,
+    ValidationError,
+)
 
 
 def test_reference_answers_of_a_default_processor() -> None:
@@ -86,3 +92,10 @@ def test_predict_false_disables_predictions() -> None:
     processor.update_genes({"predict": False})
     observe_all(processor, "a", "b")
     assert processor.get_predictions() == []
+
+
+def test_start_up_values_are_validated_like_updates() -> None:
+    with pytest.raises(InvalidGeneValueError):
+        make_processor(recall_threshold=1.5)
+    with pytest.raises(ValidationError):
+        ProcessorConfig(processor_id="x", prediction_log_size=-1)
