@@ -13,8 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 
 from kato.processor import KatoProcessor, open_store
 from kato.services import routes, websocket
@@ -88,9 +90,20 @@ def create_app(
         tokens=TokenCheck(settings.processor_token),
         metrics=runtime.metrics,
         logger=logger,
+        direct=direct_routes(),
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def direct_routes() -> dict[tuple[str, str], BaseRoute]:
+    """``(method, path)`` → route for the endpoints of ``routes.DIRECT_PATHS``."""
+    return {
+        (method, route.path): route
+        for route in routes.router.routes
+        if isinstance(route, APIRoute) and route.path in routes.DIRECT_PATHS
+        for method in route.methods or ()
+    }
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

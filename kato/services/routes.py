@@ -38,6 +38,10 @@ from kato.services.sequence import run_sequence
 
 router = APIRouter()
 
+# Endpoints served by ServiceMiddleware's direct lane (kato.services.middleware): each must take
+# only the request and return a Response, raising nothing but KatoError for expected failures.
+DIRECT_PATHS = frozenset({"/observe"})
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 422, 500, 503)
 }

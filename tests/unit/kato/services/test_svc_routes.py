@@ -155,3 +155,18 @@ def test_cors_allows_any_origin(client: TestClient) -> None:
         headers={"Origin": "https://x.org", "Access-Control-Request-Method": "POST"},
     )
     assert preflight.status_code == 200
+
+
+def test_direct_lane_answers_like_the_full_stack(client: TestClient) -> None:
+    """POST /observe skips the inner layers unless the request has an Origin (see middleware)."""
+    cors = {"access-control-allow-origin", "access-control-expose-headers"}
+    for body in ({"strings": ["a"], "unique_id": "u"}, {"strings": [1]}):
+        direct = client.post("/observe", json=body, headers={"X-Trace-ID": "t"})
+        full = client.post(
+            "/observe", json=body, headers={"X-Trace-ID": "t", "Origin": "https://x.org"}
+        )
+        assert direct.status_code == full.status_code
+        assert direct.json() == full.json() | ({"time": 1} if "time" in full.json() else {})
+        assert [
+            (k, v) for k, v in full.headers.multi_items() if k not in cors | {"content-length"}
+        ] == [(k, v) for k, v in direct.headers.multi_items() if k != "content-length"]
