@@ -134,11 +134,22 @@ class KatoProcessor:
 
     def get_predictions(self, unique_id: str | None = None) -> list[dict[str, Any]]:
         """Cached list of the last observation with content, or the logged list of an id."""
-        if unique_id is None:
-            predictions = self._state.predictions
-        else:
-            predictions = self._state.log.get(unique_id, [])
-        return [prediction.to_dict() for prediction in predictions]
+        if unique_id is not None:
+            return self._state.logged(unique_id)
+        return [prediction.to_dict() for prediction in self._state.predictions]
+
+    @property
+    def log_pending(self) -> bool:
+        """Whether :meth:`compact_log` has work to do."""
+        return self._state.log_pending
+
+    def compact_log(self) -> None:
+        """Pack recently logged predictions into their compact form (same reads, less memory).
+
+        Logging keeps the objects so an observation pays nothing for it; the service calls this
+        after answering. Without it the log simply stays as objects, as before.
+        """
+        self._state.compact_log()
 
     def get_pattern(self, pattern_id: str) -> dict[str, Any]:
         """Stored record of a pattern named with or without ``PTRN|``."""

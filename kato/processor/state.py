@@ -14,9 +14,12 @@ from typing import Any
 
 from kato.processor.errors import InvalidStateError, KatoError
 from kato.processor.genes import GENE_KEYS, validate_updates
-from kato.processor.prediction import Prediction, number
+from kato.processor.prediction import Prediction, number, pack, unpack_dicts
 
 STATE_VERSION = 1
+
+# A prediction-log entry: packed bytes (see prediction.pack), or the objects until compacted.
+LogEntry = bytes | list[Prediction]
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class SessionState:
     last_symbols: list[str] = field(default_factory=list)
     predictions: list[Prediction] = field(default_factory=list)
     percept: Percept | None = None
-    log: OrderedDict[str, list[Prediction]] = field(default_factory=OrderedDict)
+    log: OrderedDict[str, LogEntry] = field(default_factory=OrderedDict)
 
     def reset_short_term(self) -> None:
         """clear-STM (spec §4.6); time, genes and the prediction log survive."""
@@ -59,6 +62,34 @@ class SessionState:
         self.log[unique_id] = predictions
         while len(self.log) > bound:
             self.log.popitem(last=False)
+
+    @property
+    def log_pending(self) -> bool:
+        """True when the newest log entry is still held as objects (see :meth:`compact_log`)."""
+        return bool(self.log) and isinstance(next(reversed(self.log.values())), list)
+
+    def compact_log(self) -> None:
+        """Pack the entries logged since the last call. New entries are appended, so they form
+        the tail of the log; an entry that cannot be packed exactly stays as objects."""
+        pending: list[tuple[str, list[Prediction]]] = []
+        for unique_id, entry in reversed(self.log.items()):
+            if not isinstance(entry, list):
+                break
+            pending.append((unique_id, entry))
+        for unique_id, predictions in pending:
+            packed = pack(predictions)
+            if packed is not None:
+                self.log[unique_id] = packed
+
+    def logged(self, unique_id: str, *, prefix: bool = True) -> list[dict[str, Any]]:
+        """Fresh ``to_dict`` objects of the list logged for ``unique_id`` (``[]`` if none)."""
+        return _entry_dicts(self.log.get(unique_id, []), prefix)
+
+
+def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
+    if isinstance(entry, bytes):
+        return unpack_dicts(entry, prefix=prefix)
+    return [prediction.to_dict(prefix=prefix) for prediction in entry]
 
 
 def export_state(state: SessionState) -> dict[str, Any]:
@@ -79,8 +110,8 @@ def export_state(state: SessionState) -> dict[str, Any]:
             "emotives": dict(percept.emotives),
         },
         "prediction_log": [
-            {"unique_id": uid, "predictions": [p.to_dict(prefix=False) for p in predictions]}
-            for uid, predictions in state.log.items()
+            {"unique_id": uid, "predictions": _entry_dicts(entry, False)}
+            for uid, entry in state.log.items()
         ],
     }
 
@@ -118,11 +149,16 @@ def _parse(data: Mapping[str, Any]) -> SessionState:
             vectors=[[number(x) for x in vector] for vector in percept["vectors"]],
             emotives=_emotives(percept["emotives"]),
         ),
-        log=OrderedDict(
-            (_string(entry["unique_id"]), [Prediction.from_dict(p) for p in entry["predictions"]])
-            for entry in data["prediction_log"]
-        ),
+        log=OrderedDict(_log_entry(entry) for entry in data["prediction_log"]),
     )
+
+
+def _log_entry(entry: Mapping[str, Any]) -> tuple[str, LogEntry]:
+    """A snapshot's log entry, packed right away (imports run off the event loop)."""
+    unique_id = _string(entry["unique_id"])
+    predictions = [Prediction.from_dict(p) for p in entry["predictions"]]
+    packed = pack(predictions)
+    return unique_id, predictions if packed is None else packed
 
 
 def _string(value: Any) -> str:

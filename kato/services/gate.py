@@ -6,6 +6,9 @@ event loop (no thread hop); long ones (whole sequences, clear-all, state transfe
 thread while the lock is held so ``/health`` keeps answering.
 
 Outputs are always fresh objects (QUIRK-11 fixed): prediction names carry ``PTRN|`` everywhere.
+
+Packing the prediction log (``KatoProcessor.compact_log``) is the one piece of work done after
+answering: a task queued behind the call takes the lock once the response is on its way.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class ProcessorGate:
         self.processor_id = processor.processor_id
         self.lock = asyncio.Lock()
         self.started = time.monotonic()
+        self._compaction: asyncio.Task[None] | None = None
 
     @property
     def uptime(self) -> float:
@@ -69,12 +73,27 @@ class ProcessorGate:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a fast processor operation under the lock on the event loop."""
         async with self.lock:
-            return fn(*args)
+            result = fn(*args)
+        self._compact_later()
+        return result
 
     async def call_slow(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a long processor operation under the lock in a worker thread."""
         async with self.lock:
-            return await run_in_threadpool(fn, *args)
+            result = await run_in_threadpool(fn, *args)
+        self._compact_later()
+        return result
+
+    def _compact_later(self) -> None:
+        if self._compaction is None and self.processor.log_pending:
+            self._compaction = asyncio.get_running_loop().create_task(self._compact())
+
+    async def _compact(self) -> None:
+        try:
+            async with self.lock:
+                self.processor.compact_log()
+        finally:
+            self._compaction = None
 
     def observe_result(self, data: ObservationData, id_prefix: str) -> dict[str, Any]:
         """Observe one validated observation; the HTTP-level result dict (spec §7.3)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any
 
 import pytest
@@ -82,3 +83,30 @@ def test_prediction_log_keeps_the_most_recent_ids() -> None:
     assert [e["unique_id"] for e in processor.export_state()["prediction_log"]] == [
         "two", "three"
     ]
+
+
+def test_compacted_log_reads_and_exports_the_same() -> None:
+    processor = _busy_processor()
+    before = (processor.get_predictions("first"), processor.get_predictions("second"))
+    state = processor.export_state()
+    assert processor.log_pending
+    processor.compact_log()
+    assert not processor.log_pending
+    assert all(isinstance(entry, bytes) for entry in processor._state.log.values())
+    after = (processor.get_predictions("first"), processor.get_predictions("second"))
+    assert after == before
+    assert [type(p["potential"]) for p in after[1]] == [type(p["potential"]) for p in before[1]]
+    assert processor.export_state() == state
+    assert json.dumps(processor.export_state()) == json.dumps(state)
+    assert processor.get_predictions("second") is not processor.get_predictions("second")
+
+
+def test_imported_log_is_packed_unless_a_value_would_change() -> None:
+    state = _busy_processor().export_state()
+    state["prediction_log"][1]["predictions"][0]["emotives"] = {"joy": float("nan")}
+    target = make_processor()
+    target.import_state(state)
+    first, second = (target._state.log[uid] for uid in ("first", "second"))
+    assert isinstance(first, bytes) and isinstance(second, list)
+    assert math.isnan(target.get_predictions("second")[0]["emotives"]["joy"])  # not JSON null
+    assert target.get_predictions("first") == _busy_processor().get_predictions("first")

@@ -170,3 +170,13 @@ def test_direct_lane_answers_like_the_full_stack(client: TestClient) -> None:
         assert [
             (k, v) for k, v in full.headers.multi_items() if k not in cors | {"content-length"}
         ] == [(k, v) for k, v in direct.headers.multi_items() if k != "content-length"]
+
+
+def test_prediction_log_is_packed_after_answering(client: TestClient) -> None:
+    learn_abc(client)
+    observe(client, "a")
+    client.post("/observe", json={"strings": ["b"], "unique_id": "u"})
+    latest = client.get("/predictions").json()["predictions"]
+    log = client.app.state.runtime.gate.processor._state.log  # type: ignore[attr-defined]
+    assert isinstance(log["u"], bytes)
+    assert client.get("/predictions", params={"unique_id": "u"}).json()["predictions"] == latest
