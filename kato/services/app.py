@@ -109,6 +109,7 @@ def direct_routes() -> dict[tuple[str, str], BaseRoute]:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the body models that handlers parse themselves."""
     if app.openapi_schema is None:
+        routes.document_responses()
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )

@@ -180,3 +180,16 @@ def test_prediction_log_is_packed_after_answering(client: TestClient) -> None:
     log = client.app.state.runtime.gate.processor._state.log  # type: ignore[attr-defined]
     assert isinstance(log["u"], bytes)
     assert client.get("/predictions", params={"unique_id": "u"}).json()["predictions"] == latest
+
+
+def test_response_models_are_documented_on_demand(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    health = schema["paths"]["/health"]["get"]["responses"]
+    assert health["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/HealthResponse"
+    )
+    assert health["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorResponse"
+    )
+    assert "ObserveResponse" in schema["components"]["schemas"]
+    assert client.get("/openapi.json").json() == schema
