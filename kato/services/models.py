@@ -155,8 +155,13 @@ class PredictionsQuery(BaseModel):
 
 # --- response models (documentation only) ---------------------------------------------------------
 
+# Built when the OpenAPI schema is first rendered, not at import (start-up time).
+_DOCS_ONLY = ConfigDict(defer_build=True)
+
 
 class ErrorDetail(BaseModel):
+    model_config = _DOCS_ONLY
+
     code: str = Field(examples=["KATO_VALIDATION_ERROR"])
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
@@ -165,11 +170,15 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every error: ``{"error": {...}, "status": N}`` (422s also carry FastAPI's ``detail``)."""
 
+    model_config = _DOCS_ONLY
+
     error: ErrorDetail
     status: int
 
 
 class ObserveResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     status: str = "okay"
     processor_id: str
     auto_learned_pattern: str | None
@@ -178,6 +187,8 @@ class ObserveResponse(BaseModel):
 
 
 class ObserveSequenceResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     status: str = "okay"
     processor_id: str
     observations_processed: int
@@ -187,45 +198,61 @@ class ObserveSequenceResponse(BaseModel):
 
 
 class StmResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     stm: list[list[str]]
     processor_id: str
 
 
 class LearnResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     pattern_name: str
     processor_id: str
     message: str
 
 
 class StatusMessage(BaseModel):
+    model_config = _DOCS_ONLY
+
     status: str = "okay"
     message: str
     processor_id: str
 
 
 class PredictionsResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     predictions: list[dict[str, Any]]
     processor_id: str
 
 
 class PatternResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     pattern: dict[str, Any]
     processor_id: str
 
 
 class GeneResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     gene_name: str
     gene_value: Any
     processor_id: str
 
 
 class HealthResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     status: str = "healthy"
     processor_id: str
     uptime: float
 
 
 class StatusResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     status: str = "okay"
     processor_id: str
     processor_name: str
@@ -235,6 +262,8 @@ class StatusResponse(BaseModel):
 
 
 class MetricsResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
     processor_id: str
     observations_processed: int
     patterns_learned: int
