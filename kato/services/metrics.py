@@ -46,6 +46,7 @@ class ServiceMetrics:
             ("type",),
             registry=self.registry,
         )
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._gauges = {
             key: Gauge(f"kato_{key}", help_text, registry=self.registry)
             for key, help_text in (
@@ -57,8 +58,15 @@ class ServiceMetrics:
         }
 
     def record_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:  # labels() validates and locks on every call: look it up once
+            series = self._series[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self, counters: dict[str, Any], accept: str) -> tuple[bytes, str]:
         """Prometheus exposition of the counters (OpenMetrics when the scraper prefers it)."""

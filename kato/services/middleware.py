@@ -4,7 +4,8 @@ A single small layer (rather than several ``BaseHTTPMiddleware``\\ s) keeps the 
 a few microseconds. Being outermost, it also guarantees ``X-Trace-ID`` and the JSON error shape on
 answers the inner layers never produced (401, unhandled exceptions).
 
-Hot routes (``POST /observe``) take a direct lane: their endpoint is called here with a plain
+Hot routes (``POST /observe``, ``/learn``, ``/clear-stm``, ``/stm``, ``/status``, ``/health``, see
+``routes.DIRECT_PATHS``) take a direct lane: their endpoint is called here with a plain
 :class:`Request` instead of through CORS, exception and routing layers and FastAPI's request
 handler, which cost about as much as the endpoint's own HTTP work. The answer is byte for byte the
 same: the endpoint is the very same function, processor errors get the same handler, and the

@@ -46,7 +46,10 @@ router = APIRouter()
 
 # Endpoints served by ServiceMiddleware's direct lane (kato.services.middleware): each must take
 # only the request and return a Response, raising nothing but KatoError for expected failures.
-DIRECT_PATHS = frozenset({"/observe"})
+DIRECT_PATHS = frozenset({
+    "/observe", "/learn", "/clear-stm", "/clear-short-term-memory", "/stm", "/short-term-memory",
+    "/status", "/health",
+})
 
 _ERROR_STATUSES = (400, 401, 404, 413, 422, 500, 503)
 _RESPONSE_MODELS: dict[Callable[..., Any], type[Any]] = {}

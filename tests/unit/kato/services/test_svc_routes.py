@@ -158,18 +158,31 @@ def test_cors_allows_any_origin(client: TestClient) -> None:
 
 
 def test_direct_lane_answers_like_the_full_stack(client: TestClient) -> None:
-    """POST /observe skips the inner layers unless the request has an Origin (see middleware)."""
+    """Direct-lane routes skip the inner layers unless the request has an Origin (middleware)."""
     cors = {"access-control-allow-origin", "access-control-expose-headers"}
-    for body in ({"strings": ["a"], "unique_id": "u"}, {"strings": [1]}):
-        direct = client.post("/observe", json=body, headers={"X-Trace-ID": "t"})
-        full = client.post(
-            "/observe", json=body, headers={"X-Trace-ID": "t", "Origin": "https://x.org"}
-        )
-        assert direct.status_code == full.status_code
-        assert direct.json() == full.json() | ({"time": 1} if "time" in full.json() else {})
+    volatile = {"time", "uptime", "unique_id"}
+    for method, path, body in (
+        ("POST", "/observe", {"strings": ["a"], "unique_id": "u"}),
+        ("POST", "/observe", {"strings": [1]}),
+        ("POST", "/observe", None),
+        ("GET", "/stm", None),
+        ("GET", "/short-term-memory", None),
+        ("GET", "/status", None),
+        ("GET", "/health", None),
+        ("POST", "/clear-stm", None),
+        ("POST", "/clear-short-term-memory", None),
+        ("POST", "/learn", None),
+    ):
+        answers = [
+            client.request(method, path, json=body, headers={"X-Trace-ID": "t", **origin})
+            for origin in ({}, {"Origin": "https://x.org"})
+        ]
+        direct, full = ({k: v for k, v in a.json().items() if k not in volatile} for a in answers)
+        assert (answers[0].status_code, direct) == (answers[1].status_code, full), path
         assert [
-            (k, v) for k, v in full.headers.multi_items() if k not in cors | {"content-length"}
-        ] == [(k, v) for k, v in direct.headers.multi_items() if k != "content-length"]
+            (k, v) for k, v in answers[1].headers.multi_items()
+            if k not in cors | {"content-length"}
+        ] == [(k, v) for k, v in answers[0].headers.multi_items() if k != "content-length"]
 
 
 def test_prediction_log_is_packed_after_answering(client: TestClient) -> None:
