@@ -1,19 +1,26 @@
 """Processor benchmark: observe-with-predictions in-process and over HTTP, learn, service memory.
 
     .venv/bin/python bench/processor.py [--patterns 2000] [--ops 1000] [--log-level INFO]
+                                        [--starts 5]
 
 Learns N random patterns (3–12 events of 1–3 symbols from a 1,000-symbol vocabulary, fixed
 seed) into a SQLite store, then replays the same observe operations (STM cleared every 4
 events) against the in-process processor and against the real service (uvicorn subprocess on
 that store, keep-alive httpx client). Prints p50/p99 of observe in both, learn p50, the
 service's RSS, and checks that HTTP predictions equal the in-process ones. Target: HTTP p50 ≤ 2 ms.
+Then starts ``python -m kato.services`` on an empty store and on the learned one ``--starts`` times
+each and prints process start → first 200 on ``/health``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kato.processor import KatoProcessor, Observation, ProcessorConfig, open_store
-from kato.services.testing import ServiceProcess
+from kato.services.testing import ServiceProcess, free_port
 
 PROCESSOR_ID = "bench"
 SEED = 20260906
@@ -95,11 +102,42 @@ def run_http(url: str, ops: list[Event]) -> tuple[list[float], list[Any]]:
     return durations, results
 
 
+def _health_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            return sock.recv(16).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def start_to_ready(data_dir: str, processor_id: str) -> float:
+    """Seconds from spawning ``python -m kato.services`` to its first 200 on /health."""
+    port = free_port()
+    env = {**os.environ, "PROCESSOR_ID": processor_id, "KATO_DATA_DIR": data_dir,
+           "PORT": str(port)}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kato.services"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not _health_ok(port):
+            if process.poll() is not None:
+                raise RuntimeError("service exited during start-up")
+            time.sleep(0.005)
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patterns", type=int, default=2000)
     parser.add_argument("--ops", type=int, default=1000)
     parser.add_argument("--log-level", default="INFO", help="service LOG_LEVEL (DEBUG: log all)")
+    parser.add_argument("--starts", type=int, default=5, help="start-up measurements per store")
     args = parser.parse_args()
 
     rng = random.Random(SEED)
@@ -120,6 +158,10 @@ def main() -> None:
         with ServiceProcess(env, data_dir / "service.log") as service:
             remote, remote_results = run_http(service.url, ops)
             rss = service.rss_bytes()
+        starts = {
+            label: [start_to_ready(tmp, processor_id) for _ in range(args.starts)]
+            for label, processor_id in (("empty store", "empty"), ("learned store", PROCESSOR_ID))
+        }
 
     with_predictions = sum(1 for result in local_results if result)
     table = Table(title=f"KATO processor: {args.patterns} patterns, {args.ops} observe ops")
@@ -131,6 +173,10 @@ def main() -> None:
         ("learn, in-process (SQLite)", learn),
     ):
         table.add_row(label, *(f"{percentile(values, pct) * 1e3:.3f}" for pct in (50, 99)))
+    for label, values in starts.items():
+        if values:
+            table.add_row(f"start → /health 200, {label}",
+                          *(f"{percentile(values, pct) * 1e3:.0f}" for pct in (50, 99)))
     console.print(table)
     console.print(f"service RSS after the run: {rss / MIB:.1f} MiB")
     console.print(f"observations with predictions: {with_predictions}/{len(ops)}")
