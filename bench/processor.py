@@ -15,7 +15,6 @@ each and prints process start → first 200 on ``/health``.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
 import socket
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+from stats import percentile
 
 from kato.processor import KatoProcessor, Observation, ProcessorConfig, open_store
 from kato.services.testing import ServiceProcess, free_port
@@ -39,12 +39,6 @@ STM_WINDOW = 4
 MIB = 2**20
 
 Event = list[str]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (a reported p99 is a measured value)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
 
 
 def random_patterns(rng: random.Random, count: int) -> list[list[Event]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -24,17 +23,12 @@ import aiohttp
 import httpx
 from rich.console import Console
 from rich.table import Table
+from stats import percentile
 
 from container_manager.testing import remove_labelled, run_label
 from session_manager.testing import ManagerProcess
 
 OBSERVE = {"strings": ["alpha", "beta"]}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (a reported p99 is a measured value)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
 
 
 class Target:

@@ -12,7 +12,6 @@ Sequential, one session at a time. Everything it makes is labelled and removed a
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -22,15 +21,10 @@ import docker
 import httpx
 from rich.console import Console
 from rich.table import Table
+from stats import percentile
 
 from container_manager.testing import remove_labelled, run_label
 from session_manager.testing import ManagerProcess
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (a reported p95 is a measured value)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
 
 
 def create_and_first_answer(http: httpx.Client) -> tuple[str, float]:

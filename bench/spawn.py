@@ -11,7 +11,6 @@ idle memory ≤ 80 MiB. Everything it makes carries a run label and is removed a
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,18 +18,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from stats import percentile
 
 from container_manager import ContainerSettings, KatoContainerManager
 from container_manager.testing import remove_labelled
 
 MIB = 2**20
 SPAWN_TARGET = "p50 ≤ 1.0 s, p95 ≤ 2.0 s"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (no interpolation: a reported p95 is a measured value)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
 
 
 def timed_spawn(manager: KatoContainerManager) -> dict[str, float]:

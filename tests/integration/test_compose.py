@@ -25,13 +25,13 @@ import pytest
 import yaml
 from docker.models.containers import Container
 
-from container_manager.testing import image_available, remove_labelled
+from container_manager.image import DEFAULT_TAG
+from container_manager.testing import remove_labelled
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.fastapi.yml"
-IMAGE = "kato:fastapi"
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -75,7 +75,7 @@ def test_manager_is_published_on_loopback_and_drives_the_private_network(
     manager = spec["services"]["session-manager"]
     network_name = spec["networks"]["kato"]["name"]
 
-    assert manager["image"] == IMAGE
+    assert manager["image"] == DEFAULT_TAG
     assert manager["command"] == ["katoctl", "up", "--host", "0.0.0.0", "--port", "8080"]
     assert manager["ports"] == ["127.0.0.1:${KATO_MANAGER_PORT-8080}:8080"]
     assert manager["environment"]["KATO_NETWORK"] == network_name
@@ -88,7 +88,7 @@ def test_manager_is_published_on_loopback_and_drives_the_private_network(
 def test_primary_processor_is_private_and_hardened(spec: dict[str, Any]) -> None:
     primary = spec["services"]["primary"]
 
-    assert primary["image"] == IMAGE
+    assert primary["image"] == DEFAULT_TAG
     assert primary["environment"]["PROCESSOR_ID"] == "primary"
     assert "ports" not in primary
     assert primary["networks"] == ["kato"]
@@ -128,14 +128,12 @@ class Project:
 
 
 @pytest.fixture
-def project(compose: list[str], tmp_path: Path) -> Iterator[Project]:
+def project(compose: list[str], processor_image: str, tmp_path: Path) -> Iterator[Project]:
     """The deployment under a unique project name, network name and `kato.test` label.
 
     The manager is told to label (and name) the processors it creates the same way, so the
     finalizer finds them too: they go first, then `down -v` removes network and volumes.
     """
-    if not image_available(IMAGE):
-        pytest.skip(f"image {IMAGE} is absent: build it with `make image` (katoctl build)")
     name = f"kato-test-{uuid.uuid4().hex[:10]}"
     labels = {"kato.test": name}
     manager_env = {

@@ -6,13 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-from container_manager.testing import image_available, remove_labelled, run_label
 
 pytestmark = pytest.mark.docker
 
@@ -20,17 +17,13 @@ KATOCTL = str(Path(sys.executable).with_name("katoctl"))
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    if not image_available("kato:fastapi"):
-        pytest.skip("image kato:fastapi is absent: build it with `make image` (katoctl build)")
-    labels = run_label()
-    yield {
+def env(tmp_path_factory: pytest.TempPathFactory, test_labels: dict[str, str]) -> dict[str, str]:
+    return {
         **os.environ,
-        "KATO_EXTRA_LABELS": json.dumps(labels),
+        "KATO_EXTRA_LABELS": json.dumps(test_labels),
         "KATO_STATE_DIR": str(tmp_path_factory.mktemp("state")),
         "KATO_CONTAINER_PREFIX": "kato-it-cli",
     }
-    assert remove_labelled(labels) == []
 
 
 def _katoctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
