@@ -1,23 +1,39 @@
 """``POST /observe-sequence`` (spec §7.4): many observations under one lock acquisition.
 
 The whole request is validated before the first observation is processed, so a malformed
-element changes nothing. A processor failure part-way (e.g. storage) stops the batch with that
-error; observations already processed stay processed, as upstream.
+element changes nothing. A processor failure part-way (only storage can fail by then) stops the
+batch with that error; observations already processed stay processed, as upstream, and the
+error's details say how far it got (`observations_processed`, `patterns_learned`) so a client
+knows where to resume.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kato.processor.errors import KatoError
 from kato.services.gate import ProcessorGate, bare, shape_predictions
 from kato.services.models import ObserveSequenceRequest
 
 
 def run_sequence(gate: ProcessorGate, request: ObserveSequenceRequest) -> dict[str, Any]:
     """Observe, optionally learn/clear, and report like upstream (with fresh prediction objects)."""
-    processor = gate.processor
     learned: list[str] = []
     results: list[dict[str, Any]] = []
+    try:
+        return _run(gate, request, learned, results)
+    except KatoError as error:
+        error.details.update(observations_processed=len(results), patterns_learned=learned)
+        raise
+
+
+def _run(
+    gate: ProcessorGate,
+    request: ObserveSequenceRequest,
+    learned: list[str],
+    results: list[dict[str, Any]],
+) -> dict[str, Any]:
+    processor = gate.processor
     for index, data in enumerate(request.observations):
         if index > 0 and request.clear_stm_between:
             processor.clear_stm()

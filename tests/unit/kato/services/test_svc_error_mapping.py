@@ -74,3 +74,23 @@ def test_content_length_over_limit_is_413(make_client: MakeClient) -> None:
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "KATO_PAYLOAD_TOO_LARGE"
     assert client.get("/status").json()["time"] == 0
+
+
+def test_storage_failure_mid_sequence_says_how_far_it_got(make_client: MakeClient) -> None:
+    client: TestClient = make_client(store=BrokenDisk())
+    body = {
+        "observations": [{"strings": ["a", "b"]}, {"strings": ["c", "d"]}],
+        "learn_after_each": True,
+    }
+    answer = client.post("/observe-sequence", json=body)
+    assert answer.status_code == 503
+    error = answer.json()["error"]
+    assert error["code"] == "KATO_STORAGE_ERROR"
+    # The first observation is processed, its learn fails: the second is never observed and
+    # the STM still holds the first, so nothing is lost.
+    assert error["details"] == {
+        "error": "OSError",
+        "observations_processed": 1,
+        "patterns_learned": [],
+    }
+    assert client.get("/stm").json()["stm"] == [["a", "b"]]
