@@ -10,10 +10,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -108,7 +108,11 @@ def create_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.post("/session/create", status_code=201)
-    async def create_session(body: CreateSessionRequest, request: Request) -> SessionView:
+    async def create_session(
+        request: Request, body: Annotated[CreateSessionRequest | None, Body()] = None
+    ) -> SessionView:
+        """Every field is optional, so is the body: `curl -XPOST …/session/create` works."""
+        body = body or CreateSessionRequest()
         service = service_of(request)
         record = await service.create(body.user_id, body.genes, body.ttl_seconds)
         session_id_var.set(record.session_id)

@@ -46,6 +46,14 @@ def test_create_get_list_delete(client: TestClient, fake: FakeBackend) -> None:
     assert missing.json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
 
 
+def test_create_without_a_body_uses_the_defaults(client: TestClient) -> None:
+    answer = client.post("/session/create")
+    assert answer.status_code == 201
+    created = answer.json()
+    assert created["user_id"] is None and created["expires_at"] is None
+    assert created["status"] == "running"
+
+
 def test_proxy_passes_everything_through(client: TestClient, processor: FakeProcessor) -> None:
     session = _create(client)
     base = f"/session/{session['session_id']}"
