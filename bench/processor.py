@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import percentile
 from rich.console import Console
 from rich.table import Table
-from stats import percentile
 
 from kato.processor import KatoProcessor, Observation, ProcessorConfig, open_store
 from kato.services.testing import ServiceProcess, free_port

@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
+from harness import percentile, running_manager
 from rich.console import Console
 from rich.table import Table
-from stats import percentile
-
-from container_manager.testing import remove_labelled, run_label
-from session_manager.testing import ManagerProcess
 
 OBSERVE = {"strings": ["alpha", "beta"]}
 
@@ -87,51 +82,41 @@ def main() -> None:
     parser.add_argument("--image", default="kato:fastapi")
     parser.add_argument("--log-level", default="INFO", help="the manager's LOG_LEVEL")
     args = parser.parse_args()
-    labels = run_label()
-    with tempfile.TemporaryDirectory() as tmp:
-        manager = ManagerProcess(
-            Path(tmp) / "state", labels, KATO_IMAGE=args.image, LOG_LEVEL=args.log_level
-        ).start()
-        try:
-            with httpx.Client(base_url=manager.url, timeout=120) as http:
-                session = http.post(
-                    "/session/create", json={"genes": {"max_pattern_length": 8}}
-                ).json()
-            proxied_base = f"{manager.url}/session/{session['session_id']}"
-            direct_headers = {"Authorization": f"Bearer {session['token']}"}
-            table = Table(title=f"proxy overhead ({args.requests} requests per side)")
-            for column in (
-                "concurrency",
-                "via manager p50/p99 ms",
-                "direct p50/p99 ms",
-                "added p50 ms",
-                "added p99 ms",
-            ):
-                table.add_column(column, justify="right")
-            for concurrency in (1, 10):
-                proxied, direct = Target(proxied_base, {}), Target(session["url"], direct_headers)
-                asyncio.run(interleaved(proxied, direct, 200, concurrency))  # warm-up
-                proxied.latencies.clear()
-                direct.latencies.clear()
-                asyncio.run(interleaved(proxied, direct, args.requests, concurrency))
-                p, d = proxied.latencies, direct.latencies
-                table.add_row(
-                    str(concurrency),
-                    f"{ms(percentile(p, 50))} / {ms(percentile(p, 99))}",
-                    f"{ms(percentile(d, 50))} / {ms(percentile(d, 99))}",
-                    ms(percentile(p, 50) - percentile(d, 50)),
-                    ms(percentile(p, 99) - percentile(d, 99)),
-                )
-            console = Console()
-            console.print(table)
-            rps = asyncio.run(throughput(Target(proxied_base, {}), args.requests, 10))
-            console.print(f"through the manager, GET /stm at concurrency 10: {rps:.0f} requests/s")
-            console.print("target: added p50 ≤ 2 ms")
-        finally:
-            manager.stop()
-            left = remove_labelled(labels)
-            if left:
-                print("left behind:", left)
+    with running_manager(KATO_IMAGE=args.image, LOG_LEVEL=args.log_level) as (manager, _):
+        with httpx.Client(base_url=manager.url, timeout=120) as http:
+            session = http.post(
+                "/session/create", json={"genes": {"max_pattern_length": 8}}
+            ).json()
+        proxied_base = f"{manager.url}/session/{session['session_id']}"
+        direct_headers = {"Authorization": f"Bearer {session['token']}"}
+        table = Table(title=f"proxy overhead ({args.requests} requests per side)")
+        for column in (
+            "concurrency",
+            "via manager p50/p99 ms",
+            "direct p50/p99 ms",
+            "added p50 ms",
+            "added p99 ms",
+        ):
+            table.add_column(column, justify="right")
+        for concurrency in (1, 10):
+            proxied, direct = Target(proxied_base, {}), Target(session["url"], direct_headers)
+            asyncio.run(interleaved(proxied, direct, 200, concurrency))  # warm-up
+            proxied.latencies.clear()
+            direct.latencies.clear()
+            asyncio.run(interleaved(proxied, direct, args.requests, concurrency))
+            p, d = proxied.latencies, direct.latencies
+            table.add_row(
+                str(concurrency),
+                f"{ms(percentile(p, 50))} / {ms(percentile(p, 99))}",
+                f"{ms(percentile(d, 50))} / {ms(percentile(d, 99))}",
+                ms(percentile(p, 50) - percentile(d, 50)),
+                ms(percentile(p, 99) - percentile(d, 99)),
+            )
+        console = Console()
+        console.print(table)
+        rps = asyncio.run(throughput(Target(proxied_base, {}), args.requests, 10))
+        console.print(f"through the manager, GET /stm at concurrency 10: {rps:.0f} requests/s")
+        console.print("target: added p50 ≤ 2 ms")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,14 @@ Sequential, one session at a time. Everything it makes is labelled and removed a
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import docker
 import httpx
+from harness import percentile, running_manager
 from rich.console import Console
 from rich.table import Table
-from stats import percentile
-
-from container_manager.testing import remove_labelled, run_label
-from session_manager.testing import ManagerProcess
 
 
 def create_and_first_answer(http: httpx.Client) -> tuple[str, float]:
@@ -56,47 +51,34 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--image", default="kato:fastapi")
     args = parser.parse_args()
-    labels = run_label()
-    with tempfile.TemporaryDirectory() as tmp:
-        manager = ManagerProcess(
-            Path(tmp) / "state",
-            labels,
-            KATO_IMAGE=args.image,
-            KATO_IDLE_TIMEOUT="2",
-            KATO_REAP_INTERVAL="0.5",
-            LOG_LEVEL="WARNING",
-        ).start()
-        try:
-            with httpx.Client(base_url=manager.url, timeout=120) as http:
-                created = [create_and_first_answer(http) for _ in range(args.sessions)]
-                wait_all_hibernated(http, labels)
-                resumed = []
-                for session_id, _ in created:
-                    started = time.perf_counter()
-                    answer = http.get(f"/session/{session_id}/stm")
-                    resumed.append(time.perf_counter() - started)
-                    assert answer.json()["stm"] == [["x"]], answer.text
-            table = Table(title=f"session start-up ({args.sessions} sessions, sequential)")
-            for column in ("path", "n", "p50 s", "p95 s", "max s"):
-                table.add_column(column, justify="right")
-            for name, values in (
-                ("create → first response", [t for _, t in created]),
-                ("hibernated → first response", resumed),
-            ):
-                table.add_row(
-                    name,
-                    str(len(values)),
-                    *(
-                        f"{v:.3f}"
-                        for v in (percentile(values, 50), percentile(values, 95), max(values))
-                    ),
-                )
-            Console().print(table)
-        finally:
-            manager.stop()
-            left = remove_labelled(labels)
-            if left:
-                print("left behind:", left)
+    with running_manager(
+        KATO_IMAGE=args.image, KATO_IDLE_TIMEOUT="2", KATO_REAP_INTERVAL="0.5", LOG_LEVEL="WARNING"
+    ) as (manager, labels):
+        with httpx.Client(base_url=manager.url, timeout=120) as http:
+            created = [create_and_first_answer(http) for _ in range(args.sessions)]
+            wait_all_hibernated(http, labels)
+            resumed = []
+            for session_id, _ in created:
+                started = time.perf_counter()
+                answer = http.get(f"/session/{session_id}/stm")
+                resumed.append(time.perf_counter() - started)
+                assert answer.json()["stm"] == [["x"]], answer.text
+        table = Table(title=f"session start-up ({args.sessions} sessions, sequential)")
+        for column in ("path", "n", "p50 s", "p95 s", "max s"):
+            table.add_column(column, justify="right")
+        for name, values in (
+            ("create → first response", [t for _, t in created]),
+            ("hibernated → first response", resumed),
+        ):
+            table.add_row(
+                name,
+                str(len(values)),
+                *(
+                    f"{v:.3f}"
+                    for v in (percentile(values, 50), percentile(values, 95), max(values))
+                ),
+            )
+        Console().print(table)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness import percentile
 from rich.console import Console
 from rich.table import Table
-from stats import percentile
 
 from container_manager import ContainerSettings, KatoContainerManager
-from container_manager.testing import remove_labelled
+from container_manager.testing import remove_labelled, run_label
 
 MIB = 2**20
 SPAWN_TARGET = "p50 ≤ 1.0 s, p95 ≤ 2.0 s"
@@ -72,24 +72,26 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds before docker stats")
     args = parser.parse_args()
 
-    labels = {"kato.bench": f"spawn-{int(time.time())}"}
-    settings = ContainerSettings(
-        image=args.image,
-        state_dir=Path(tempfile.mkdtemp(prefix="kato-bench-")),
-        name_prefix="kato-bench",
-        extra_labels=labels,
-    )
-    manager = KatoContainerManager(settings)
-    console = Console(width=120)
-    try:
-        sequential = [timed_spawn(manager) for _ in range(args.sequential)]
-        memory = idle_memory(manager, args.settle)
-        remove_all(manager)
-        with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
-            concurrent = list(pool.map(lambda _: timed_spawn(manager), range(args.concurrent)))
-        remove_all(manager)
-    finally:
-        left = remove_labelled(labels)
+    labels = run_label()
+    with tempfile.TemporaryDirectory(prefix="kato-bench-") as state_dir:
+        settings = ContainerSettings(
+            image=args.image,
+            state_dir=Path(state_dir),
+            name_prefix="kato-bench",
+            extra_labels=labels,
+        )
+        manager = KatoContainerManager(settings)
+        try:
+            sequential = [timed_spawn(manager) for _ in range(args.sequential)]
+            memory = idle_memory(manager, args.settle)
+            remove_all(manager)
+            with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
+                concurrent = list(
+                    pool.map(lambda _: timed_spawn(manager), range(args.concurrent))
+                )
+            remove_all(manager)
+        finally:
+            left = remove_labelled(labels)
 
     table = Table(title=f"spawn benchmark ({args.image})")
     for column in ("measure", "n", "p50", "p95", "max", "target"):
@@ -100,6 +102,7 @@ def main() -> None:
         add_row(table, "  of which app start→/health", [r["app"] for r in runs], "s", "")
     if memory:
         add_row(table, "idle memory per container", memory, "MiB", "≤ 80 MiB")
+    console = Console(width=120)
     console.print(table)
     console.print("left behind:", left or "nothing")
 
