@@ -9,11 +9,8 @@ set -euo pipefail
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
 
-apt_install() {
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq "$@" >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null; }
-}
+# shellcheck source=scripts/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 
 ensure_compose() {
   if docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; then

@@ -27,9 +27,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! command -v debootstrap >/dev/null 2>&1; then
   log "installing debootstrap (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq debootstrap >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq debootstrap >/dev/null; }
+  # shellcheck source=scripts/apt-install.sh
+  source "$(dirname "$0")/apt-install.sh"
+  apt_install debootstrap
 fi
 
 rootfs=$(mktemp -d /tmp/kato-rootfs.XXXXXX)
