@@ -31,7 +31,8 @@ class Backend(ABC):
     * `create_volume` / `remove_volume` — the processor's data volume (kept across
       hibernation, removed only when the processor is removed for good);
     * `create(spec)` → container id, then `start(id)`;
-    * `address(id)` — host port, or container name on the configured network;
+    * `address(id)` — host port, or container name on the configured network (by default
+      taken from `inspect`);
     * `inspect(id)` and `list(labels)` — state rebuilt from the engine alone (labels, env,
       address), which is what lets a restarted manager adopt existing containers;
     * `remove(id)` — stop and delete the container (its volume is separate);
@@ -60,13 +61,6 @@ class Backend(ABC):
         """Start a created container."""
 
     @abstractmethod
-    def address(self, container_id: str) -> Address | None:
-        """Where the running container's service answers (host port, or name on the network).
-
-        None if the container is not running or has no reachable address.
-        """
-
-    @abstractmethod
     def inspect(self, container_id: str) -> ContainerState | None:
         """Current state of one container, or None if it does not exist."""
 
@@ -85,6 +79,15 @@ class Backend(ABC):
     @abstractmethod
     def stats(self, container_id: str) -> dict[str, Any]:
         """Best-effort resource usage: at least `memory_bytes` and `memory_limit_bytes`."""
+
+    def address(self, container_id: str) -> Address | None:
+        """Where the running container's service answers (host port, or name on the network).
+
+        None if the container is not running or has no reachable address. By default the
+        address `inspect` reports; a backend that can answer more cheaply overrides this.
+        """
+        state = self.inspect(container_id)
+        return state.address if state else None
 
     def http_transport(self) -> httpx.BaseTransport | None:
         """Transport for HTTP calls to container addresses; None means the real network.

@@ -104,10 +104,6 @@ class DockerBackend(Backend):
                 f"cannot start container: {exc.explanation or exc}", {"container_id": container_id}
             ) from exc
 
-    def address(self, container_id: str) -> Address | None:
-        state = self.inspect(container_id)
-        return state.address if state else None
-
     def inspect(self, container_id: str) -> ContainerState | None:
         with _engine_errors():
             try:

@@ -105,10 +105,6 @@ class FakeBackend(Backend):
             container.host_port = None if container.spec.network else next(self._ports)
             container.logs.append(f"fake: serving on port {container.spec.port}")
 
-    def address(self, container_id: str) -> Address | None:
-        state = self.inspect(container_id)
-        return state.address if state else None
-
     def inspect(self, container_id: str) -> ContainerState | None:
         with self._lock:
             container = self.containers.get(container_id)
