@@ -5,7 +5,8 @@ strictly one at a time, in arrival order (``asyncio.Lock`` is FIFO). Fast operat
 event loop (no thread hop); long ones (whole sequences, clear-all, state transfer) run in a worker
 thread while the lock is held so ``/health`` keeps answering.
 
-Outputs are always fresh objects (QUIRK-11 fixed): prediction names carry ``PTRN|`` everywhere.
+Outputs are the processor's own: every read builds fresh objects whose prediction names already
+carry ``PTRN|`` (QUIRK-11 fixed in :mod:`kato.processor`), so nothing is copied or renamed here.
 
 Packing the prediction log (``KatoProcessor.compact_log``) is the one piece of work done after
 answering: a task queued behind the call takes the lock once the response is on its way.
@@ -26,8 +27,6 @@ from kato.services.models import ObservationData
 
 T = TypeVar("T")
 
-PATTERN_PREFIX = "PTRN|"
-
 
 def generate_id(prefix: str) -> str:
     """``<prefix>-<32 hex>-<unix micros>``, the upstream id format."""
@@ -41,19 +40,6 @@ def to_observation(data: ObservationData, id_prefix: str) -> Observation:
         emotives=data.emotives,
         unique_id=data.unique_id or generate_id(id_prefix),
     )
-
-
-def prefixed(name: str) -> str:
-    return name if name.startswith(PATTERN_PREFIX) else PATTERN_PREFIX + name
-
-
-def bare(name: str) -> str:
-    return name[len(PATTERN_PREFIX) :] if name.startswith(PATTERN_PREFIX) else name
-
-
-def shape_predictions(predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fresh copies whose ``name`` is always ``PTRN|<sha1>``."""
-    return [{**p, "name": prefixed(str(p.get("name", "")))} for p in predictions]
 
 
 class ProcessorGate:
@@ -113,7 +99,7 @@ class ProcessorGate:
 
     def predictions(self, unique_id: str | None) -> dict[str, Any]:
         found = self.processor.get_predictions(unique_id or None)
-        return {"predictions": shape_predictions(found), "processor_id": self.processor_id}
+        return {"predictions": found, "processor_id": self.processor_id}
 
     def stm(self) -> dict[str, Any]:
         return {

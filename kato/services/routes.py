@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from kato.services.body import openapi_body, parse_body
 from kato.services.errors import FastJSONResponse
-from kato.services.gate import ProcessorGate, prefixed, shape_predictions
+from kato.services.gate import ProcessorGate
 from kato.services.metrics import wants_prometheus
 from kato.services.models import (
     ErrorResponse,
@@ -197,8 +197,7 @@ async def predictions(request: Request, unique_id: str | None = None) -> Respons
 async def pattern(request: Request, pattern_id: str) -> Response:
     """``pattern_id`` with or without ``PTRN|`` (encode ``|`` as ``%7C``)."""
     gate = _gate(request)
-    record = dict(await gate.call(gate.processor.get_pattern, pattern_id))
-    record["name"] = prefixed(str(record.get("name", "")))
+    record = await gate.call(gate.processor.get_pattern, pattern_id)
     return _ok({"pattern": record, "processor_id": gate.processor_id})
 
 
@@ -230,8 +229,7 @@ async def percept_data(request: Request) -> Response:
 @router.get("/cognition-data")
 async def cognition_data(request: Request) -> Response:
     gate = _gate(request)
-    data = dict(await gate.call(gate.processor.cognition_data))
-    data["predictions"] = shape_predictions(data.get("predictions", []))
+    data = await gate.call(gate.processor.cognition_data)
     return _ok({"cognition_data": data, "processor_id": gate.processor_id})
 
 

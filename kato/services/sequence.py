@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from kato.processor.errors import KatoError
-from kato.services.gate import ProcessorGate, bare, shape_predictions
+from kato.processor.naming import bare
+from kato.services.gate import ProcessorGate
 from kato.services.models import ObserveSequenceRequest
 
 
@@ -42,7 +43,8 @@ def _run(
             name = processor.learn()
             if name:
                 learned.append(name)
-    # Cached at the last observation; learning does not replace the cache (QUIRK-12).
+    # Cached at the last observation; learning does not replace the cache (QUIRK-12). Fresh
+    # objects with PTRN| names, so adding pattern_name leaves the cache alone (QUIRK-11 fixed).
     final = processor.get_predictions()
     if request.learn_at_end and not request.clear_stm_between:
         name = processor.learn()
@@ -50,9 +52,7 @@ def _run(
             learned.append(name)
     final_predictions: list[dict[str, Any]] | None = None
     if not (request.clear_stm_between and request.learn_after_each):
-        final_predictions = [
-            {**p, "pattern_name": bare(p["name"])} for p in shape_predictions(final)
-        ]
+        final_predictions = [{**p, "pattern_name": bare(p["name"])} for p in final]
     return {
         "status": "okay",
         "processor_id": gate.processor_id,
