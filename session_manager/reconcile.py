@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from container_manager import ProcessorInfo, ProcessorNotFoundError
 
-from .sessions import Route, SessionService
+from .sessions import SessionService
 
 __all__ = ["ReconcileReport", "reconcile"]
 
@@ -80,31 +80,19 @@ async def _check_session(
         info = by_processor.get(record.processor_id)
         if record.status in ("hibernated", "stopped"):
             if info is not None:
-                await asyncio.to_thread(
-                    service.containers.remove_processor, record.processor_id, keep_data=True
-                )
+                await service.remove_container(record.processor_id)
             return
         if info is None or info.status != "running":
             # The listing may predate a create or wake that finished meanwhile: ask again.
             info = await asyncio.to_thread(service.containers.get_processor, record.processor_id)
         if info is not None and info.status == "running":
             if record.session_id not in service.routes:
-                service.routes[record.session_id] = Route(info.internal_url, info.token)
-                service.registry.put(
-                    record.with_changes(
-                        status="running",
-                        url=info.external_url,
-                        internal_url=info.internal_url,
-                        token=info.token,
-                    )
-                )
+                service.mark_running(record, info)
                 report.adopted.append(record.session_id)
             return
         service.routes.pop(record.session_id, None)
         if info is not None:
-            await asyncio.to_thread(
-                service.containers.remove_processor, record.processor_id, keep_data=True
-            )
+            await service.remove_container(record.processor_id)
         service.registry.put(
             record.with_changes(
                 status="stopped", snapshot=None, url=None, internal_url=None, token=None

@@ -102,7 +102,7 @@ class SessionService:
             except BaseException:
                 self.registry.delete(session_id)
                 raise
-            return self._mark_running(record, info)
+            return self.mark_running(record, info)
 
     def get(self, session_id: str) -> SessionRecord:
         record = self.registry.get(session_id)
@@ -173,11 +173,9 @@ class SessionService:
                 try:
                     await restore_state(self.client, info.internal_url, info.token, record.snapshot)
                 except BaseException:
-                    await asyncio.to_thread(
-                        self.containers.remove_processor, record.processor_id, keep_data=True
-                    )
+                    await self.remove_container(record.processor_id)
                     raise
-            self._mark_running(record, info)
+            self.mark_running(record, info)
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -212,9 +210,7 @@ class SessionService:
                 )
             )
             self.activity.pop(session_id, None)
-            await asyncio.to_thread(
-                self.containers.remove_processor, record.processor_id, keep_data=True
-            )
+            await self.remove_container(record.processor_id)
         self.metrics.reaps.labels("hibernation").inc()
         log.info("session hibernated", extra={"session_id": session_id})
         return True
@@ -231,6 +227,10 @@ class SessionService:
             lock = self._locks[session_id] = asyncio.Lock()
         return lock
 
+    async def remove_container(self, processor_id: str) -> None:
+        """Remove the session's container, keeping its data volume (hibernate, stop)."""
+        await asyncio.to_thread(self.containers.remove_processor, processor_id, keep_data=True)
+
     def running_count(self) -> int:
         return len(self.routes) + self._spawning
 
@@ -242,7 +242,8 @@ class SessionService:
                 {"max_sessions": self.settings.max_sessions},
             )
 
-    def _mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+    def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+        """Record the session as running on `info`'s container and route it there."""
         running = record.with_changes(
             status="running",
             snapshot=None,
