@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.models.containers import Container
 
 from .backend import Backend
 from .errors import ContainerManagerError, EngineUnavailableError, ProcessorStartError
@@ -132,18 +131,18 @@ class DockerBackend(Backend):
                     raise
 
     def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
-        container = self._container(container_id)
-        if not follow:
-            with _engine_errors():
-                raw = container.logs(tail=tail, stdout=True, stderr=True)
-            return iter(raw.decode("utf-8", "replace").splitlines())
-        return _follow_lines(container, tail)
+        with _engine_errors():
+            if not follow:
+                raw = self.client.api.logs(container_id, tail=tail, stdout=True, stderr=True)
+                return iter(raw.decode("utf-8", "replace").splitlines())
+            chunks = self.client.api.logs(container_id, stream=True, follow=True, tail=tail)
+        return _lines(chunks)
 
     def stats(self, container_id: str) -> dict[str, Any]:
         with _engine_errors():
             try:
                 raw = self.client.api.stats(container_id, stream=False, one_shot=True)
-            except (NotFound, APIError):
+            except APIError:  # NotFound included: a container gone has no stats
                 return {}
         memory = raw.get("memory_stats") or {}
         usage = int(memory.get("usage", 0))
@@ -153,10 +152,6 @@ class DockerBackend(Backend):
             "memory_limit_bytes": int(memory.get("limit", 0)),
             "pids": int((raw.get("pids_stats") or {}).get("current", 0)),
         }
-
-    def _container(self, container_id: str) -> Container:
-        with _engine_errors():
-            return self.client.containers.get(container_id)
 
 
 def _state(attrs: Mapping[str, Any]) -> ContainerState:
@@ -187,9 +182,10 @@ def _address(attrs: Mapping[str, Any], name: str) -> Address | None:
     return None
 
 
-def _follow_lines(container: Container, tail: int) -> Iterator[str]:
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Whole text lines from a stream of log chunks (a chunk may end mid-line)."""
     buffer = ""
-    for chunk in container.logs(stream=True, follow=True, tail=tail):
+    for chunk in chunks:
         buffer += chunk.decode("utf-8", "replace")
         *lines, buffer = buffer.split("\n")
         yield from lines
