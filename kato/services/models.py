@@ -26,14 +26,15 @@ from pydantic_core import PydanticCustomError
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request size limits (from the ``KATO_MAX_*`` settings)."""
+    """Per-request size limits; values and defaults are the ``KATO_MAX_*`` settings of the
+    same names (:func:`kato.services.runtime.limits_from`)."""
 
-    max_symbols_per_event: int = 1000
-    max_symbol_length: int = 1024
-    max_vectors: int = 64
-    max_vector_dim: int = 4096
-    max_emotives: int = 64
-    max_sequence_length: int = 1000
+    max_symbols_per_event: int
+    max_symbol_length: int
+    max_vectors: int
+    max_vector_dim: int
+    max_emotives: int
+    max_sequence_length: int
 
 
 def _limits(info: ValidationInfo) -> Limits | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from starlette.requests import HTTPConnection
 
@@ -13,14 +13,8 @@ from kato.services.settings import ServiceSettings
 
 
 def limits_from(settings: ServiceSettings) -> Limits:
-    return Limits(
-        max_symbols_per_event=settings.max_symbols_per_event,
-        max_symbol_length=settings.max_symbol_length,
-        max_vectors=settings.max_vectors,
-        max_vector_dim=settings.max_vector_dim,
-        max_emotives=settings.max_emotives,
-        max_sequence_length=settings.max_sequence_length,
-    )
+    """Each :class:`Limits` field from the setting of the same name (``KATO_MAX_*``)."""
+    return Limits(**{limit.name: getattr(settings, limit.name) for limit in fields(Limits)})
 
 
 @dataclass
