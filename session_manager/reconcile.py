@@ -38,8 +38,8 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     by_processor = {info.processor_id: info for info in infos if info.session_id}
     for info in by_processor.values():
         await _remove_if_orphan(service, info, report)
-    for record in service.registry.all():
-        await _check_session(service, record.session_id, by_processor, report)
+    for session_id in service.registry.ids():  # each record is read under its lock
+        await _check_session(service, session_id, by_processor, report)
     if report.adopted or report.orphans_removed or report.vanished:
         log.info(
             "reconciled",

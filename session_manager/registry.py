@@ -123,6 +123,11 @@ class SessionRegistry:
         sql += " WHERE user_id = ? ORDER BY created_at"
         return [_from_row(row) for row in self._query(sql, (user_id,))]
 
+    def ids(self) -> list[str]:
+        """Every session id, without reading the records (snapshots can be large)."""
+        rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())
+        return [str(session_id) for (session_id,) in rows]
+
     def delete(self, session_id: str) -> None:
         self._execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
 
