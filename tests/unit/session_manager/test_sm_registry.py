@@ -62,3 +62,12 @@ def test_delete(tmp_path: Path) -> None:
     registry.delete("a")
     assert registry.get("a") is None
     assert registry.all() == []
+
+
+def test_ids_oldest_first(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    registry.put(_record("a"))
+    registry.put(_record("b", created_at=50.0))
+    assert registry.ids() == [r.session_id for r in registry.all()] == ["b", "a"]
+    registry.delete("b")
+    assert registry.ids() == ["a"]
