@@ -33,12 +33,13 @@ def image_available(image: str) -> bool:
 
 
 def remove_labelled(labels: Mapping[str, str]) -> list[str]:
-    """Remove containers, then volumes and images, carrying `labels`; return what is left."""
+    """Remove containers (with their anonymous volumes, which carry no labels), then volumes
+    and images carrying `labels`; return what is left."""
     client = docker.from_env()
     filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
     for container in client.containers.list(all=True, filters=filters):
         with contextlib.suppress(NotFound):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
     for volume in client.volumes.list(filters=filters):
         with contextlib.suppress(NotFound, APIError):
             volume.remove(force=True)
