@@ -18,12 +18,13 @@ class Extraction(NamedTuple):
     """What one candidate contributes before the ensemble metrics are known.
 
     ``first``/``end`` delimit the present events (``events[first:end]``); past and future are
-    the events before and after.
+    the events before and after. ``present`` is those events' symbols, flattened.
     """
 
     matches: tuple[str, ...]
     first: int
     end: int
+    present: tuple[str, ...]
     missing: tuple[str, ...]
     extras: tuple[str, ...]
     fragmentation: float
@@ -57,11 +58,9 @@ def extract(pattern: IndexedPattern, blocks: Sequence[Block], state: Sequence[st
     else:
         matches, extras = (), tuple(state)
         first, end, fragmentation = 0, bisect_left(offsets, len(pattern.flat)), -1.0
+    present = pattern.flat[offsets[first]:offsets[end]]
     matched = set(matches)
     # Membership by value, ignoring multiplicity (QUIRK-4, kept for parity).
-    missing = tuple(
-        s for s in pattern.flat[offsets[first]:offsets[end]] if s not in matched
-    )
-    present_len = offsets[end] - offsets[first]
-    confidence = len(matches) / present_len if present_len else 0.0
-    return Extraction(matches, first, end, missing, extras, fragmentation, confidence)
+    missing = tuple(s for s in present if s not in matched)
+    confidence = len(matches) / len(present) if present else 0.0
+    return Extraction(matches, first, end, present, missing, extras, fragmentation, confidence)

@@ -125,25 +125,24 @@ def _rank(
     """Potential descending, ties by bare name ascending (QUIRK-2 fix), then the cap."""
     scored = []
     for pattern, extraction, similarity in found:
-        offsets = pattern.offsets
-        present = pattern.flat[offsets[extraction.first]:offsets[extraction.end]]
         matched = len(extraction.matches)
         evidence = matched / pattern.record.length if pattern.record.length else 0.0
         noise = 2 * matched + len(extraction.extras)
         snr = (2 * matched - len(extraction.extras)) / noise if noise else 0.0
-        itfdf = metrics.itfdf_similarity(present, pattern.record.frequency, stats)
+        itfdf = metrics.itfdf_similarity(extraction.present, pattern.record.frequency, stats)
         value = metrics.potential(
             evidence, extraction.confidence, snr, itfdf, extraction.fragmentation
         )
-        scored.append((-value, pattern.name, pattern, extraction, similarity, present,
-                       evidence, snr, itfdf))
+        scored.append((-value, pattern.name, pattern, extraction, similarity, evidence, snr, itfdf))
     scored.sort()  # (-potential, unique name) decides; later items are never compared
     result = []
-    for negated, _, pattern, extraction, similarity, present, evidence, snr, itfdf in scored[
+    for negated, _, pattern, extraction, similarity, evidence, snr, itfdf in scored[
         :max_predictions
     ]:
         record, first, end = pattern.record, extraction.first, extraction.end
-        entropy, hamiltonian, grand, confluence = _present_metrics(kb, pattern, first, end, present)
+        entropy, hamiltonian, grand, confluence = _present_metrics(
+            kb, pattern, first, end, extraction.present
+        )
         result.append(
             Prediction(
                 name=record.name,
