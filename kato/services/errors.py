@@ -112,19 +112,14 @@ async def _on_kato_error(_: Request, exc: Exception) -> Response:
 async def _on_http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"KATO_HTTP_{exc.status_code}")
-    body = {
-        "error": {"code": code, "message": str(exc.detail), "details": {}},
-        "status": exc.status_code,
-        "detail": exc.detail,
-    }
+    error = ServiceError(code, exc.status_code, str(exc.detail))
+    body = {**error.to_dict(), "detail": exc.detail}  # FastAPI's own key, for old clients
     return FastJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _on_request_validation(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [dict(err) for err in exc.errors()]
-    failed = RequestValidationFailed([{**e, "loc": tuple(e["loc"])} for e in errors], ())
-    return error_response(failed)
+    return error_response(RequestValidationFailed([dict(err) for err in exc.errors()], ()))
 
 
 def install_error_handlers(app: FastAPI) -> None:
