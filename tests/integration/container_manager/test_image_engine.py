@@ -81,12 +81,11 @@ def answers_health(url: str) -> httpx.Response | None:
     return response if response.status_code == 200 else None
 
 
-def test_second_build_reuses_wheels_base_and_every_layer() -> None:
-    first = build_image(DEFAULT_TAG)
+def test_second_build_reuses_wheels_base_and_every_layer(image_id: str) -> None:
     lines: list[str] = []
     again = build_image(DEFAULT_TAG, progress=lines.append)
 
-    assert again == first
+    assert again == image_id
     assert "[wheelhouse] dependency wheels: cached" in lines
     assert "[wheelhouse] project wheel: cached" in lines
     assert any(re.fullmatch(r"\[base\] \S+ \((local|given)\)", line) for line in lines)
