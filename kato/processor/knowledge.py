@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kato.processor.emotives import mean_emotives, next_window, nonzero
+from kato.processor.matching import positions
 from kato.processor.metrics import SymbolTerms
 from kato.processor.naming import pattern_name
 from kato.processor.prediction import Events
@@ -43,12 +44,9 @@ class IndexedPattern:
         offsets = [0]
         for event in events:
             offsets.append(offsets[-1] + len(event))
-        positions: dict[str, list[int]] = {}
-        for index, symbol in enumerate(flat):
-            positions.setdefault(symbol, []).append(index)
         return cls(
             record, events, flat, tuple(offsets),
-            {symbol: tuple(found) for symbol, found in positions.items()},
+            {symbol: tuple(found) for symbol, found in positions(flat).items()},
             mean_emotives(record.emotives),
             len(flat) // 10,
         )

@@ -56,6 +56,14 @@ def matching_blocks(
     return merged
 
 
+def positions(sequence: Sequence[str]) -> dict[str, list[int]]:
+    """Every symbol's indexes in ``sequence``, ascending (what :func:`equal_pairs` takes)."""
+    found: dict[str, list[int]] = {}
+    for index, symbol in enumerate(sequence):
+        found.setdefault(symbol, []).append(index)
+    return found
+
+
 def equal_pairs(
     pattern_positions: dict[str, tuple[int, ...]], state_positions: dict[str, list[int]]
 ) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from kato.processor import metrics
 from kato.processor.extraction import Extraction, extract
 from kato.processor.knowledge import IndexedPattern, KnowledgeBase
-from kato.processor.matching import equal_pairs, matching_blocks
+from kato.processor.matching import equal_pairs, matching_blocks, positions
 from kato.processor.prediction import Prediction
 
 _PREFILTER_SYMBOLS = 10
@@ -74,9 +74,7 @@ def generate(
     chosen = candidates(
         kb, state, overlap, exhaustive=exhaustive, include_disjoint=recall_threshold == 0
     )
-    state_positions: dict[str, list[int]] = {}
-    for index, symbol in enumerate(state):
-        state_positions.setdefault(symbol, []).append(index)
+    state_positions = positions(state)
     state_len = len(state)
     found: list[tuple[IndexedPattern, Extraction, float]] = []
     for pattern in chosen:

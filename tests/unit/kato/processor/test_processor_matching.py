@@ -7,14 +7,7 @@ import random
 
 import pytest
 
-from kato.processor.matching import equal_pairs, matching_blocks
-
-
-def _positions(sequence: list[str]) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for index, symbol in enumerate(sequence):
-        found.setdefault(symbol, []).append(index)
-    return found
+from kato.processor.matching import equal_pairs, matching_blocks, positions
 
 
 @pytest.mark.parametrize("alphabet", ["ab", "abc", "abcdefgh", "abcdefghijklmnopqrst"])
@@ -28,8 +21,8 @@ def test_equals_difflib_on_random_sequences(alphabet: str) -> None:
             for block in difflib.SequenceMatcher(None, a, b, autojunk=False)
             .get_matching_blocks()[:-1]
         ]
-        pattern_positions = {k: tuple(v) for k, v in _positions(a).items()}
-        pairs = equal_pairs(pattern_positions, _positions(b))
+        pattern_positions = {k: tuple(v) for k, v in positions(a).items()}
+        pairs = equal_pairs(pattern_positions, positions(b))
         assert matching_blocks(a, b, pairs) == expected
 
 
@@ -37,6 +30,6 @@ def test_long_state_differs_from_autojunk_default() -> None:
     """Inputs of ≥ 200 symbols, where difflib's default autojunk would change the answer."""
     a = ["x"] * 5 + ["y"]
     b = ["x"] * 250 + ["y"]
-    pairs = equal_pairs({k: tuple(v) for k, v in _positions(a).items()}, _positions(b))
+    pairs = equal_pairs({k: tuple(v) for k, v in positions(a).items()}, positions(b))
     expected = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()[:-1]
     assert matching_blocks(a, b, pairs) == [tuple(m) for m in expected]
