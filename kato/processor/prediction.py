@@ -135,32 +135,19 @@ def pack(predictions: Sequence[Prediction]) -> bytes | None:
         return None
 
 
+_KEYS = ("type", *Prediction._fields)
+
+
 def unpack_dicts(packed: bytes, *, prefix: bool = True) -> list[dict[str, Any]]:
-    """The ``to_dict(prefix=prefix)`` objects of a :func:`pack`\\ ed list (fresh on every call)."""
-    return [
-        {
-            "type": "prototypical",
-            "name": prefixed(f[0]) if prefix else f[0],
-            "frequency": f[1],
-            "emotives": f[2],
-            "matches": f[3],
-            "past": f[4],
-            "present": f[5],
-            "missing": f[6],
-            "extras": f[7],
-            "potential": f[8],
-            "evidence": f[9],
-            "similarity": f[10],
-            "fragmentation": f[11],
-            "snr": f[12],
-            "entropy": f[13],
-            "hamiltonian": f[14],
-            "grand_hamiltonian": f[15],
-            "confluence": f[16],
-            "sequence": f[17],
-            "future": f[18],
-            "confidence": f[19],
-            "itfdf_similarity": f[20],
-        }
-        for f in orjson.loads(zlib.decompress(packed))
-    ]
+    """The ``to_dict(prefix=prefix)`` objects of a :func:`pack`\\ ed list (fresh on every call).
+
+    :func:`pack` writes the fields in ``Prediction._fields`` order, which is also the key order
+    of :meth:`Prediction.to_dict` after ``type``.
+    """
+    result = []
+    for fields in orjson.loads(zlib.decompress(packed)):
+        item = dict(zip(_KEYS, ("prototypical", *fields), strict=True))
+        if prefix:
+            item["name"] = prefixed(item["name"])
+        result.append(item)
+    return result
