@@ -36,9 +36,8 @@ _SELF_PARSED_BODIES = (ObserveSequenceRequest, GenesUpdate, StateSnapshot)
 
 
 def open_processor(settings: ServiceSettings) -> KatoProcessor:
-    """The real engine on SQLite (``KATO_DATA_DIR``) or MongoDB (``MONGO_URL``)."""
-    if settings.mongo_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """The real engine on SQLite (``KATO_DATA_DIR``, created by the store) or MongoDB
+    (``MONGO_URL``)."""
     store = open_store(
         settings.processor_id, data_dir=settings.data_dir, mongo_url=settings.mongo_url
     )
