@@ -186,3 +186,19 @@ def test_vanished_container_is_marked_and_recreated(client: TestClient, fake: Fa
     assert client.get(f"/session/{sid}/stm").status_code == 200
     assert client.get(f"/session/{sid}").json()["status"] == "running"
     assert fake.container_for(pid) is not None
+
+
+def test_container_left_by_an_unfinished_wake_is_removed(
+    client: TestClient, containers: KatoContainerManager, fake: FakeBackend
+) -> None:
+    session = _create(client)
+    sid, pid = session["session_id"], session["processor_id"]
+    service = service_of(client)
+    _later(client, 61)
+    client.portal.call(reap_once, service)  # type: ignore[union-attr]
+    containers.create_processor(processor_id=pid)  # a wake that died before recording it
+
+    client.portal.call(reconcile, service)  # type: ignore[union-attr]
+    assert fake.container_for(pid) is None
+    assert any(pid in name for name in fake.volumes)  # data volume kept
+    assert client.get(f"/session/{sid}").json()["status"] == "hibernated"
