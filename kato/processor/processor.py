@@ -28,6 +28,7 @@ from kato.processor.observation import Observation, ObserveResult
 from kato.processor.prediction import Prediction
 from kato.processor.state import Percept, SessionState, export_state, parse_state
 from kato.processor.store.base import PatternStore
+from kato.processor.store.records import pattern_document
 from kato.processor.vectors import validate_vectors, vector_symbol
 
 
@@ -156,14 +157,7 @@ class KatoProcessor:
         pattern = self._kb.patterns.get(bare(pattern_id))
         if pattern is None:
             raise PatternNotFoundError(pattern_id)
-        record = pattern.record
-        return {
-            "name": prefixed(record.name),
-            "pattern_data": [list(event) for event in record.pattern_data],
-            "length": record.length,
-            "frequency": record.frequency,
-            "emotives": [dict(item) for item in record.emotives] if record.emotives else {},
-        }
+        return {**pattern_document(pattern.record), "name": prefixed(pattern.name)}
 
     @property
     def stm(self) -> list[list[str]]:

@@ -1,4 +1,5 @@
-"""Plain-document form of the records, shared by the backends that serialise them."""
+"""Plain-document form of the records, shared by the backends that serialise them and by
+``KatoProcessor.get_pattern``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from kato.processor.store.base import PatternRecord, SymbolRecord, Totals
 
 
 def pattern_document(pattern: PatternRecord) -> dict[str, Any]:
-    """Upstream's field names; ``emotives`` is stored as upstream does: ``{}`` or a list."""
+    """Upstream's field names; ``emotives`` is stored as upstream does: ``{}`` or a list.
+
+    Built of fresh lists and dicts, so the processor can hand it out (``get_pattern``).
+    """
     return {
         "name": pattern.name,
-        "pattern_data": pattern.pattern_data,
+        "pattern_data": [list(event) for event in pattern.pattern_data],
         "length": pattern.length,
         "frequency": pattern.frequency,
-        "emotives": pattern.emotives or {},
+        "emotives": [dict(item) for item in pattern.emotives] if pattern.emotives else {},
     }
 
 
