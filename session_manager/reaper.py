@@ -64,8 +64,8 @@ class Upkeep:
     def start(self) -> None:
         settings = self.service.settings
         self._tasks = [
-            asyncio.create_task(self._every(settings.reap_interval, self._reap)),
-            asyncio.create_task(self._every(settings.reconcile_interval, self._reconcile)),
+            asyncio.create_task(self._every(settings.reap_interval, reap_once)),
+            asyncio.create_task(self._every(settings.reconcile_interval, reconcile)),
         ]
 
     async def stop(self) -> None:
@@ -76,17 +76,12 @@ class Upkeep:
                 await task
         self._tasks = []
 
-    async def _reap(self) -> None:
-        await reap_once(self.service)
-
-    async def _reconcile(self) -> None:
-        await reconcile(self.service)
-
-    @staticmethod
-    async def _every(interval: float, step: Callable[[], Awaitable[None]]) -> None:
+    async def _every(
+        self, interval: float, step: Callable[[SessionService], Awaitable[object]]
+    ) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                await step()
+                await step(self.service)
             except Exception:
                 log.exception("upkeep step failed")
