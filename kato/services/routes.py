@@ -253,13 +253,10 @@ async def put_state(request: Request) -> Response:
 @_documents(MetricsResponse)
 async def metrics(request: Request) -> Response:
     """The spec's JSON counters; Prometheus text when the ``Accept`` header asks for it."""
-    runtime = runtime_of(request)
-    counters = await runtime.gate.call(runtime.gate.counters)
-    accept = request.headers.get("accept", "")
-    if wants_prometheus(accept):
-        body, content_type = runtime.metrics.render(counters, accept)
-        return Response(body, media_type=content_type)
-    return _ok(counters)
+    if wants_prometheus(request.headers.get("accept", "")):
+        return await metrics_prometheus(request)
+    gate = _gate(request)
+    return _ok(await gate.call(gate.counters))
 
 
 @router.get("/metrics/prometheus", response_class=PlainTextResponse)
