@@ -177,9 +177,7 @@ class KatoProcessor:
         if percept is None:
             return {}
         return {
-            "strings": list(percept.strings),
-            "vectors": [list(vector) for vector in percept.vectors],
-            "emotives": dict(percept.emotives),
+            **percept.to_dict(),
             "path": [f"{self.name}-{self.processor_id}-process"],
             "metadata": {},
         }

@@ -30,6 +30,14 @@ class Percept:
     vectors: list[list[float]]
     emotives: dict[str, float]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Fresh ``strings``/``vectors``/``emotives`` object (snapshot and ``percept_data``)."""
+        return {
+            "strings": list(self.strings),
+            "vectors": [list(vector) for vector in self.vectors],
+            "emotives": dict(self.emotives),
+        }
+
 
 @dataclass
 class SessionState:
@@ -94,7 +102,6 @@ def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
 
 def export_state(state: SessionState) -> dict[str, Any]:
     """JSON-serialisable snapshot; prediction names are bare, as stored."""
-    percept = state.percept
     return {
         "version": STATE_VERSION,
         "genes": dict(state.genes),
@@ -104,11 +111,7 @@ def export_state(state: SessionState) -> dict[str, Any]:
         "current_emotives": dict(state.current_emotives),
         "last_symbols": list(state.last_symbols),
         "predictions": [p.to_dict(prefix=False) for p in state.predictions],
-        "percept_data": None if percept is None else {
-            "strings": list(percept.strings),
-            "vectors": [list(vector) for vector in percept.vectors],
-            "emotives": dict(percept.emotives),
-        },
+        "percept_data": None if state.percept is None else state.percept.to_dict(),
         "prediction_log": [
             {"unique_id": uid, "predictions": _entry_dicts(entry, False)}
             for uid, entry in state.log.items()
