@@ -129,7 +129,7 @@ class KnowledgeBase:
             old = known.record
             window = next_window(old.emotives, emotives, persistence)
             pattern = PatternRecord(name, old.pattern_data, old.length, old.frequency + 1, window)
-        stored_emotives = nonzero(emotives) if emotives else {}
+        stored_emotives = nonzero(emotives)
         counts = Counter(flat)
         symbols = [self._next_symbol(s, n, stored_emotives) for s, n in counts.items()]
         totals = Totals(

@@ -25,8 +25,6 @@ class Statistics:
     """
 
     probabilities: Mapping[str, float]  # P(s) for the ensemble's matches ∪ missing only
-    symbol_count: int  # N_sym
-    total_pattern_frequencies: int  # T_pf
     ensemble_frequency: int  # F_E
     state_weights: Mapping[str, float]
     state_norm_sq: float
@@ -36,8 +34,6 @@ class Statistics:
         cls,
         probabilities: Mapping[str, float],
         state: Sequence[str],
-        symbol_count: int,
-        total_pattern_frequencies: int,
         ensemble_frequency: int,
     ) -> Statistics:
         weights = {
@@ -48,8 +44,7 @@ class Statistics:
         norm_sq = 0.0
         for weight in weights.values():
             norm_sq += weight * weight
-        return cls(probabilities, symbol_count, total_pattern_frequencies, ensemble_frequency,
-                   weights, norm_sq)
+        return cls(probabilities, ensemble_frequency, weights, norm_sq)
 
 
 def itfdf_similarity(present: Sequence[str], frequency: int, stats: Statistics) -> float:

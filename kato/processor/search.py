@@ -84,7 +84,7 @@ def generate(
         pairs = equal_pairs(pattern.positions, state_positions)
         blocks = matching_blocks(pattern.flat, state, pairs)
         similarity = 2.0 * sum(block[2] for block in blocks) / total_len
-        if similarity < recall_threshold or (not blocks and recall_threshold != 0):
+        if similarity < recall_threshold:  # no blocks: similarity 0, kept only at threshold 0
             continue
         found.append((pattern, extract(pattern, blocks, state), similarity))
     if not found:
@@ -108,8 +108,6 @@ def _statistics(
     return metrics.Statistics.build(
         probabilities,
         state,
-        symbol_count=len(kb.symbols),
-        total_pattern_frequencies=kb.totals.total_pattern_frequencies,
         ensemble_frequency=sum(pattern.record.frequency for pattern, _, _ in found),
     )
 

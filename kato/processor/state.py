@@ -89,9 +89,9 @@ class SessionState:
             if packed is not None:
                 self.log[unique_id] = packed
 
-    def logged(self, unique_id: str, *, prefix: bool = True) -> list[dict[str, Any]]:
+    def logged(self, unique_id: str) -> list[dict[str, Any]]:
         """Fresh ``to_dict`` objects of the list logged for ``unique_id`` (``[]`` if none)."""
-        return _entry_dicts(self.log.get(unique_id, []), prefix)
+        return _entry_dicts(self.log.get(unique_id, []), True)
 
 
 def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
