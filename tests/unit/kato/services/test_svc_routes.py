@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 from svc_app_helpers import MakeClient, learn_abc, observe
+
+from kato.services import routes
+from kato.services.app import direct_routes
+from kato.services.middleware import ServiceMiddleware
 
 
 def test_health_and_status(client: TestClient) -> None:
@@ -183,6 +190,25 @@ def test_direct_lane_answers_like_the_full_stack(client: TestClient) -> None:
             (k, v) for k, v in answers[1].headers.multi_items()
             if k not in cors | {"content-length"}
         ] == [(k, v) for k, v in answers[0].headers.multi_items() if k != "content-length"]
+
+
+def test_direct_lane_is_taken_for_hot_routes_without_origin(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison above holds trivially if the lane is never taken: check that it is."""
+    assert {path for _, path in direct_routes()} == routes.DIRECT_PATHS
+    taken: list[str] = []
+    direct = ServiceMiddleware._direct
+
+    async def spy(route: Any, scope: Any, receive: Any, send: Any) -> None:
+        taken.append(scope["path"])
+        await direct(route, scope, receive, send)
+
+    monkeypatch.setattr(ServiceMiddleware, "_direct", staticmethod(spy))
+    assert client.get("/stm").status_code == 200
+    assert client.get("/stm", headers={"Origin": "https://x.org"}).status_code == 200
+    assert client.get("/predictions").status_code == 200
+    assert taken == ["/stm"]
 
 
 def test_prediction_log_is_packed_after_answering(client: TestClient) -> None:
