@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from processor_helpers import learn_sequence, make_processor, obs, observe_all
 
 from kato.processor import PatternNotFoundError
@@ -84,10 +85,7 @@ def test_get_pattern_with_and_without_prefix() -> None:
     processor = make_processor()
     name = learn_sequence(processor, "a", "b")
     assert processor.get_pattern(name) == processor.get_pattern(name[5:])
-    try:
+    with pytest.raises(PatternNotFoundError) as raised:
         processor.get_pattern("PTRN|nope")
-    except PatternNotFoundError as error:
-        assert error.message == "Pattern PTRN|nope not found"
-        assert (error.code, error.status) == ("KATO_PATTERN_NOT_FOUND", 404)
-    else:
-        raise AssertionError("expected PatternNotFoundError")
+    assert raised.value.message == "Pattern PTRN|nope not found"
+    assert (raised.value.code, raised.value.status) == ("KATO_PATTERN_NOT_FOUND", 404)
