@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 
 from container_manager import ContainerManagerError, KatoContainerManager, ProcessorNotFoundError
+from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
+from container_manager.image import DEFAULT_TAG
 
 from .render import info_table, processors_table
 
@@ -67,17 +69,18 @@ def _parse_genes(pairs: list[str]) -> dict[str, Any]:
 
 @app.command()
 def build(
-    tag: Annotated[str, typer.Option(help="Tag of the image to build.")] = "kato:fastapi",
+    tag: Annotated[str, typer.Option(help="Tag of the image to build.")] = DEFAULT_TAG,
     base_image: Annotated[
-        str | None, typer.Option(help="Base image to build on (default: the Dockerfile's).")
+        str | None,
+        typer.Option(
+            help=f"Base image to build on (default: env KATO_BASE_IMAGE, else {DEFAULT_BASE_IMAGE} "
+            f"or {LOCAL_BASE_IMAGE} if the engine has it, else {DEFAULT_BASE_IMAGE} pulled, else "
+            f"{LOCAL_BASE_IMAGE} made with debootstrap).",
+        ),
     ] = None,
 ) -> None:
     """Build the processor image (what every processor container runs)."""
-    try:
-        from container_manager.image import build_image
-    except ImportError as exc:
-        err.print(f"[bold red]error[/] the image builder is not available: {exc}")
-        raise typer.Exit(1) from None
+    from container_manager.image import build_image  # looked up per call: tests substitute it
 
     def progress(line: object) -> None:
         err.print(f"[dim]›[/] {line}", highlight=False)
