@@ -149,7 +149,10 @@ def list_processors(
     """List managed processors with status, port, age and memory use."""
     with _reported_errors():
         manager = make_manager()
-        rows = [(info, manager.stats(info.processor_id)) for info in manager.list_processors()]
+        # By container id: manager.stats(processor_id) would look each container up again.
+        rows = [
+            (info, manager.backend.stats(info.container_id)) for info in manager.list_processors()
+        ]
     if as_json:
         print(json.dumps([{**info.to_dict(), "stats": stats} for info, stats in rows]))
     else:
