@@ -23,6 +23,7 @@ import httpx
 from .backend import Backend
 from .errors import ProcessorStartError
 from .models import Address, ContainerState, ProcessorSpec
+from .spec import LABEL_PROCESSOR
 
 __all__ = ["FakeBackend", "FakeContainer"]
 
@@ -145,7 +146,7 @@ class FakeBackend(Backend):
         """The fake container labelled with this processor id, if any."""
         with self._lock:
             for container in self.containers.values():
-                if container.spec.labels.get("kato.processor_id") == processor_id:
+                if container.spec.labels.get(LABEL_PROCESSOR) == processor_id:
                     return container
         return None
 
