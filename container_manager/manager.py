@@ -238,14 +238,14 @@ class KatoContainerManager:
 def _info(state: ContainerState, timings: dict[str, float] | None = None) -> ProcessorInfo:
     """Reconstruct a processor's public view from its container alone (labels, env, address)."""
     address = state.address
-    published = address is not None and address.published
+    published = address if address is not None and address.published else None
     return ProcessorInfo(
         processor_id=state.labels.get(LABEL_PROCESSOR, ""),
         container_name=state.name,
         container_id=state.container_id,
-        port=address.port if published and address else None,
+        port=published.port if published else None,
         internal_url=address.url if address else "",
-        external_url=address.url if published and address else None,
+        external_url=published.url if published else None,
         token=state.env.get("KATO_PROCESSOR_TOKEN", ""),
         session_id=state.labels.get(LABEL_SESSION) or None,
         user_id=state.labels.get(LABEL_USER) or None,
