@@ -44,12 +44,12 @@ def _reported_errors() -> Iterator[None]:
     except ContainerManagerError as exc:
         err.print(f"[bold red]error[/] {exc.code}: {exc.message}")
         for key, value in exc.details.items():
-            if key == "logs" and value:
+            if key != "logs":
+                err.print(f"  {key}: {value}", markup=False, highlight=False)
+            elif value:
                 err.print("[dim]last log lines:[/]")
                 for line in value:
                     err.print(f"  {line}", markup=False, highlight=False)
-            elif key != "logs":
-                err.print(f"  {key}: {value}", markup=False, highlight=False)
         raise typer.Exit(2 if isinstance(exc, ProcessorNotFoundError) else 1) from None
 
 
