@@ -16,7 +16,7 @@ __all__ = ["format_age", "format_bytes", "info_table", "processors_table"]
 def format_age(created_at: str, now: datetime | None = None) -> str:
     """ "42s", "3m", "5h", "2d" since an ISO 8601 time; "?" if it cannot be parsed."""
     try:
-        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        created = datetime.fromisoformat(created_at)
     except ValueError:
         return "?"
     seconds = max(int(((now or datetime.now(UTC)) - created).total_seconds()), 0)
