@@ -35,12 +35,20 @@ def _session(manager: ManagerProcess, session_id: str) -> httpx.Client:
 def _containers(labels: dict[str, str], processor_id: str | None = None) -> list[Any]:
     wanted = {**labels, **({"kato.processor_id": processor_id} if processor_id else {})}
     filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
-    return list(docker.from_env().containers.list(all=True, filters=filters))
+    engine = docker.from_env()
+    try:
+        return list(engine.containers.list(all=True, filters=filters))
+    finally:
+        engine.close()
 
 
 def _volumes(labels: dict[str, str], processor_id: str) -> list[Any]:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    return [v for v in docker.from_env().volumes.list(filters=filters) if processor_id in v.name]
+    engine = docker.from_env()
+    try:
+        return [v for v in engine.volumes.list(filters=filters) if processor_id in v.name]
+    finally:
+        engine.close()
 
 
 def test_sessions_isolated_and_reference_cases_through_proxy(
