@@ -17,7 +17,6 @@ from rich.console import Console
 from container_manager import ContainerManagerError, KatoContainerManager, ProcessorNotFoundError
 from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from container_manager.image import DEFAULT_TAG
-from session_manager.settings import ManagerSettings
 
 from .render import info_table, processors_table
 
@@ -188,10 +187,10 @@ def prune() -> None:
 def up(
     host: Annotated[
         str, typer.Option(envvar="KATO_HOST", help="Address to listen on (env KATO_HOST).")
-    ] = ManagerSettings.model_fields["host"].default,
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(envvar="KATO_PORT", help="Port to listen on (env KATO_PORT).")
-    ] = ManagerSettings.model_fields["port"].default,
+    ] = 8080,
 ) -> None:
     """Run the session manager (sessions API + proxy to processors) in the foreground."""
     from session_manager.server import run
