@@ -13,6 +13,8 @@ import contextlib
 import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from container_manager import ContainerManagerError
+
 from .errors import SessionError
 from .sessions import SessionService
 
@@ -29,6 +31,9 @@ async def relay(websocket: WebSocket, session_id: str, service: SessionService) 
         route = await service.acquire(session_id)
     except SessionError as exc:
         await websocket.close(code=1008, reason=exc.code)
+        return
+    except ContainerManagerError as exc:  # the engine failed while waking it: 503 over HTTP
+        await websocket.close(code=_INTERNAL_ERROR, reason=exc.code)
         return
     try:
         query = websocket.scope.get("query_string", b"").decode("latin-1")

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 import pytest
 from sm_fake_processor import FakeProcessor
+from sm_support import service_of
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from container_manager import EngineUnavailableError, FakeBackend
+from container_manager import EngineUnavailableError, FakeBackend, KatoContainerManager
 
 
 def _create(client: TestClient, **body: object) -> dict[str, object]:
@@ -208,6 +209,26 @@ def test_websocket_to_unknown_session_is_refused(client: TestClient) -> None:
     ):
         pass
     assert refused.value.code == 1008
+
+
+def test_websocket_closes_cleanly_when_the_engine_fails_on_wake(
+    client: TestClient, containers: KatoContainerManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = _create(client)
+    service_of(client).routes.pop(str(session["session_id"]))  # the next use must wake it
+
+    def engine_down(*_args: object, **_kwargs: object) -> None:
+        raise EngineUnavailableError("the Docker engine does not answer")
+
+    monkeypatch.setattr(containers, "get_processor", engine_down)
+    monkeypatch.setattr(containers, "create_processor", engine_down)
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(f"/session/{session['session_id']}/ws"),
+    ):
+        pass
+    assert closed.value.code == 1011
+    assert closed.value.reason == "KATO_ENGINE_UNAVAILABLE"
 
 
 def test_trace_id_is_echoed_as_request_id(client: TestClient) -> None:
