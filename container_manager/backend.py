@@ -36,7 +36,8 @@ class Backend(ABC):
     * `inspect(id)` and `list(labels)` — state rebuilt from the engine alone (labels, env,
       address), which is what lets a restarted manager adopt existing containers;
     * `remove(id)` — stop and delete the container (its volume is separate);
-    * `logs(id)` and `stats(id)`.
+    * `logs(id)` and `stats(id)`;
+    * `ping()` — the engine answers (readiness probes call it, so it must stay cheap).
 
     Waiting until the processor is ready is not a backend step: the manager polls
     `GET /health` on `address()`. `remove` and `remove_volume` succeed silently for things
@@ -79,6 +80,10 @@ class Backend(ABC):
     @abstractmethod
     def stats(self, container_id: str) -> dict[str, Any]:
         """Best-effort resource usage: at least `memory_bytes` and `memory_limit_bytes`."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Return when the engine answers; `EngineUnavailableError` otherwise."""
 
     def address(self, container_id: str) -> Address | None:
         """Where the running container's service answers (host port, or name on the network).

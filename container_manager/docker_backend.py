@@ -42,6 +42,15 @@ class DockerBackend(Backend):
                     ) from exc
             return self._client
 
+    def ping(self) -> None:
+        with _engine_errors():
+            try:
+                self.client.ping()
+            except APIError as exc:  # an engine that answers _ping with an error is not ready
+                raise EngineUnavailableError(
+                    "the Docker engine is not ready", {"reason": str(exc)}
+                ) from exc
+
     # -- volumes ---------------------------------------------------------------------------
     def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
         with _engine_errors():

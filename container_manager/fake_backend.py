@@ -111,6 +111,9 @@ class FakeBackend(Backend):
             container = self.containers.get(container_id)
             return container.state() if container else None
 
+    def ping(self) -> None:
+        """The in-memory engine always answers; tests replace this to simulate an outage."""
+
     def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
         with self._lock:
             return [

@@ -143,6 +143,10 @@ class KatoContainerManager:
         """Every container this manager's labels select, including ones made before a restart."""
         return [_info(state) for state in self.backend.list(selector(self.settings))]
 
+    def ping(self) -> None:
+        """Return when the engine answers; `EngineUnavailableError` otherwise."""
+        self.backend.ping()
+
     def get_processor(self, processor_id: str) -> ProcessorInfo | None:
         containers = self._containers_of(processor_id)
         return _info(containers[0]) if containers else None

@@ -96,7 +96,7 @@ def create_app(
         """Readiness: the Docker engine answers and the registry is open."""
         service = service_of(request)
         try:
-            await asyncio.to_thread(containers.list_processors)
+            await asyncio.to_thread(containers.ping)
         except ContainerManagerError as exc:
             return _error_response(503, "KATO_NOT_READY", exc.message, {"cause": exc.code})
         if not service.registry.is_open:

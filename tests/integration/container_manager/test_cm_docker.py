@@ -14,6 +14,8 @@ from docker.errors import NotFound
 
 from container_manager import (
     ContainerSettings,
+    DockerBackend,
+    EngineUnavailableError,
     KatoContainerManager,
     ProcessorInfo,
     ProcessorStartError,
@@ -206,3 +208,13 @@ def test_logs_and_stats(manager: KatoContainerManager) -> None:
     assert list(manager.logs(info.processor_id, tail=50)) != []
     stats = manager.stats(info.processor_id)
     assert 0 < stats["memory_bytes"] <= stats["memory_limit_bytes"]
+
+
+def test_ping_answers_and_an_unreachable_engine_is_unavailable(
+    manager: KatoContainerManager,
+) -> None:
+    manager.ping()
+    engine = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    nowhere = DockerBackend(engine)
+    with pytest.raises(EngineUnavailableError):
+        nowhere.ping()

@@ -57,6 +57,8 @@ def test_sessions_isolated_and_reference_cases_through_proxy(
     manager = start_manager()
     with manager.client() as http:
         first, second = _create(http, user_id="a"), _create(http, user_id="b")
+        ready = http.get("/ready")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready", "running": 2}
     with (
         _session(manager, first["session_id"]) as one,
         _session(manager, second["session_id"]) as two,

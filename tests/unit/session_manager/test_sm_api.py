@@ -242,10 +242,10 @@ def test_ready_is_503_without_engine(
 ) -> None:
     client = make_client()
 
-    def unreachable(labels: object) -> list[object]:
+    def unreachable() -> None:
         raise EngineUnavailableError("cannot reach the Docker engine")
 
-    fake.list = unreachable  # type: ignore[method-assign,assignment]
+    fake.ping = unreachable  # type: ignore[method-assign]
     answer = client.get("/ready")
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "KATO_NOT_READY"
