@@ -6,6 +6,7 @@ of the session removes them all and asserts nothing is left behind.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,10 +17,12 @@ from container_manager.testing import image_available, remove_labelled, run_labe
 
 @pytest.fixture(scope="session")
 def processor_image() -> str:
-    """The image `make image` builds; without it the real-engine tests skip and say why."""
-    if not image_available(DEFAULT_TAG):
-        pytest.skip(f"image {DEFAULT_TAG} is absent: build it with `make image` (katoctl build)")
-    return DEFAULT_TAG
+    """The image `make image` builds (or `KATO_TEST_IMAGE`, for a tree built under another tag);
+    without it the real-engine tests skip and say why."""
+    tag = os.environ.get("KATO_TEST_IMAGE", DEFAULT_TAG)
+    if not image_available(tag):
+        pytest.skip(f"image {tag} is absent: build it with `make image` (katoctl build --tag {tag})")
+    return tag
 
 
 @pytest.fixture(scope="session")
