@@ -1,6 +1,11 @@
 """Background upkeep: flush activity, hibernate idle sessions, delete expired ones, reconcile.
 
 `reap_once` is the unit the loop repeats; tests call it directly with a controlled clock.
+Sessions are reaped concurrently (at most `KATO_REAP_CONCURRENCY` at once) and each snapshot
+has its own timeout (`KATO_SNAPSHOT_TIMEOUT`), so one slow or paused container never delays
+the others. A session whose hibernation fails stays running, untouched (hibernating without a
+snapshot would lose its STM): the failure is logged, counted in `kato_reap_failures_total`,
+and the session is retried after a back-off that doubles up to `KATO_REAP_BACKOFF_MAX`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .errors import SessionError
 from .reconcile import reconcile
+from .registry import SessionRecord
 from .sessions import SessionService
 
 __all__ = ["ReapReport", "Upkeep", "reap_once"]
@@ -24,6 +30,8 @@ log = logging.getLogger("session_manager.reaper")
 class ReapReport:
     hibernated: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    backed_off: list[str] = field(default_factory=list)
 
 
 async def reap_once(service: SessionService) -> ReapReport:
@@ -32,26 +40,54 @@ async def reap_once(service: SessionService) -> ReapReport:
     Only expiry destroys a session; hibernation keeps everything (snapshot + volume).
     """
     report = ReapReport()
-    service.flush_activity()
+    await service.flush_activity_async()
     now = service.clock()
-    for record in service.registry.all():
-        try:
-            if record.expires_at is not None and record.expires_at <= now:
-                await service.delete(record.session_id, reason="expiry")
-                report.expired.append(record.session_id)
-            elif (
-                record.status == "running"
-                and now - service.last_activity(record) >= service.settings.idle_timeout
-                and await service.hibernate(record.session_id)
-            ):
-                report.hibernated.append(record.session_id)
-        except SessionError as exc:
-            log.warning(
-                "reap failed: %s",
-                exc.message,
-                extra={"session_id": record.session_id, "code": exc.code},
-            )
+    slots = asyncio.Semaphore(service.settings.reap_concurrency)
+
+    async def reap(record: SessionRecord) -> None:
+        async with slots:
+            await _reap_one(service, record, now, report)
+
+    await asyncio.gather(*(reap(record) for record in await service.list_sessions()))
     return report
+
+
+async def _reap_one(
+    service: SessionService, record: SessionRecord, now: float, report: ReapReport
+) -> None:
+    session_id = record.session_id
+    expired = record.expires_at is not None and record.expires_at <= now
+    idle = (
+        record.status == "running"
+        and now - service.last_activity(record) >= service.settings.idle_timeout
+    )
+    if not expired and not idle:
+        return
+    if not service.hibernate_backoff.ready(session_id, now):
+        report.backed_off.append(session_id)
+        return
+    kind = "expiry" if expired else "hibernation"
+    try:
+        if expired:
+            await service.delete(session_id, reason="expiry")
+            report.expired.append(session_id)
+        elif await service.hibernate(session_id):
+            report.hibernated.append(session_id)
+        service.hibernate_backoff.clear(session_id)
+    except Exception as exc:  # one session's failure never stops the others
+        failures = service.hibernate_backoff.failed(session_id, now)
+        service.metrics.reap_failures.labels(kind).inc()
+        report.failed.append(session_id)
+        log.warning(
+            "reap failed, session left as it is: %s",
+            exc.message if isinstance(exc, SessionError) else repr(exc),
+            extra={
+                "session_id": session_id,
+                "kind": kind,
+                "code": getattr(exc, "code", type(exc).__name__),
+                "failures_in_a_row": failures,
+            },
+        )
 
 
 class Upkeep:
