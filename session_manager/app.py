@@ -175,7 +175,7 @@ def create_app(
         records = await service.list_sessions(user_id)
         return SessionList.of([(r, service.last_activity(r)) for r in records])
 
-    @app.get("/session/{session_id}", responses=_errors(404))
+    @app.get("/session/{session_id}", responses=_errors(404, 422))
     async def get_session(
         request: Request, session_id: Annotated[str, _session_id_param()]
     ) -> SessionView:
@@ -185,7 +185,7 @@ def create_app(
         record = await service.get(session_id)
         return SessionView.of(record, service.last_activity(record))
 
-    @app.delete("/session/{session_id}", status_code=204, responses=_errors(404, 503))
+    @app.delete("/session/{session_id}", status_code=204, responses=_errors(404, 422, 503))
     async def delete_session(
         request: Request, session_id: Annotated[str, _session_id_param()]
     ) -> Response:
@@ -199,21 +199,6 @@ def create_app(
         session_id_var.set(session_id[:64])
         await relay(websocket, service_of(websocket))
 
-    @app.api_route(
-        "/session/{session_id}/{path:path}",
-        methods=_PROXY_METHODS,
-        response_class=Response,
-        responses=_with_errors(
-            {
-                200: {"description": "The processor's answer, passed through as it is."},
-                "default": {"description": "The processor's answer, passed through as it is."},
-            },
-            404,
-            502,
-            503,
-            504,
-        ),
-    )
     async def proxy(
         request: Request,
         session_id: Annotated[str, _session_id_param()],
@@ -223,6 +208,26 @@ def create_app(
         session_id_var.set(session_id[:64])
         return await forward(request, session_id, service_of(request), metrics, proxy_timeout)
 
+    for method in _PROXY_METHODS:  # one route per method: one OpenAPI operation id each
+        app.add_api_route(
+            "/session/{session_id}/{path:path}",
+            proxy,
+            methods=[method],
+            name=f"proxy_{method.lower()}",
+            response_class=Response,
+            responses=_with_errors(
+                {
+                    200: {"description": "The processor's answer, passed through as it is."},
+                    "default": {"description": "The processor's answer, passed through as is."},
+                },
+                404,
+                422,
+                502,
+                503,
+                504,
+            ),
+        )
+
     return app
 
 
@@ -231,7 +236,7 @@ _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 def _session_id_param() -> Any:
     # Not a `pattern`: an id of another format is an unknown session (404), not a 422.
-    return PathParam(description=_SESSION_ID_DOC, max_length=256)
+    return PathParam(description=_SESSION_ID_DOC)
 
 
 def _error_response(

@@ -9,7 +9,6 @@ import pytest
 from sm_fake_processor import FakeProcessor
 from sm_support import service_of
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from container_manager import EngineUnavailableError, FakeBackend, KatoContainerManager
 
