@@ -30,8 +30,9 @@ _MEMORY = re.compile(r"^([0-9]{1,12})([bkmgBKMG]?)$")
 #: Printable text without control characters (NUL in an env var makes the engine refuse).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
-#: The least a processor container needs to start: (memory bytes, CPUs, processes).
-FLOORS = {"memory_limit": 64 * 2**20, "cpu_limit": 0.1, "pids_limit": 32}
+#: The least a processor container needs to start (an idle one uses ~40 MiB and 5 processes;
+#: below a quarter CPU its start-up nears the readiness timeout).
+FLOORS = {"memory_limit": 64 * 2**20, "cpu_limit": 0.25, "pids_limit": 32}
 
 
 class SessionGenes(ProcessorConfig):
