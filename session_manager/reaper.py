@@ -1,11 +1,14 @@
 """Background upkeep: flush activity, hibernate idle sessions, delete expired ones, reconcile.
 
 `reap_once` is the unit the loop repeats; tests call it directly with a controlled clock.
-Sessions are reaped concurrently (at most `KATO_REAP_CONCURRENCY` at once) and each snapshot
-has its own timeout (`KATO_SNAPSHOT_TIMEOUT`), so one slow or paused container never delays
-the others. A session whose hibernation fails stays running, untouched (hibernating without a
-snapshot would lose its STM): the failure is logged, counted in `kato_reap_failures_total`,
-and the session is retried after a back-off that doubles up to `KATO_REAP_BACKOFF_MAX`.
+Sessions are reaped concurrently (at most `KATO_REAP_CONCURRENCY` at once, across passes) and
+each snapshot has its own timeout (`KATO_SNAPSHOT_TIMEOUT`); the loop starts a pass every
+`KATO_REAP_INTERVAL` without waiting for the previous one, whose sessions the new pass skips.
+So one slow or paused container never delays the others.
+
+A session whose hibernation fails stays running, untouched (hibernating without a snapshot
+would lose its STM): the failure is logged, counted in `kato_reap_failures_total`, and the
+session is retried after a back-off that doubles up to `KATO_REAP_BACKOFF_MAX`.
 """
 
 from __future__ import annotations
@@ -42,13 +45,17 @@ async def reap_once(service: SessionService) -> ReapReport:
     report = ReapReport()
     await service.flush_activity_async()
     now = service.clock()
-    slots = asyncio.Semaphore(service.settings.reap_concurrency)
 
     async def reap(record: SessionRecord) -> None:
-        async with slots:
-            await _reap_one(service, record, now, report)
+        try:
+            async with service.reap_slots:
+                await _reap_one(service, record, now, report)
+        finally:
+            service.reaping.discard(record.session_id)
 
-    await asyncio.gather(*(reap(record) for record in await service.list_sessions()))
+    records = [r for r in await service.list_sessions() if r.session_id not in service.reaping]
+    service.reaping.update(r.session_id for r in records)
+    await asyncio.gather(*(reap(record) for record in records))
     return report
 
 
@@ -95,29 +102,43 @@ class Upkeep:
 
     def __init__(self, service: SessionService) -> None:
         self.service = service
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         settings = self.service.settings
-        self._tasks = [
-            asyncio.create_task(self._every(settings.reap_interval, reap_once)),
-            asyncio.create_task(self._every(settings.reconcile_interval, reconcile)),
-        ]
+        self._start(self._every(settings.reap_interval, reap_once, overlap=True))
+        self._start(self._every(settings.reconcile_interval, reconcile, overlap=False))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks, self._tasks = set(self._tasks), set()
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+
+    def _start(self, step: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _every(
-        self, interval: float, step: Callable[[SessionService], Awaitable[object]]
+        self,
+        interval: float,
+        step: Callable[[SessionService], Awaitable[object]],
+        *,
+        overlap: bool,
     ) -> None:
+        """Run `step` every `interval`; with `overlap`, a slow pass does not hold the next."""
         while True:
             await asyncio.sleep(interval)
-            try:
-                await step(self.service)
-            except Exception:
-                log.exception("upkeep step failed")
+            if overlap:
+                self._start(self._guarded(step))
+            else:
+                await self._guarded(step)
+
+    async def _guarded(self, step: Callable[[SessionService], Awaitable[object]]) -> None:
+        try:
+            await step(self.service)
+        except Exception:
+            log.exception("upkeep step failed")

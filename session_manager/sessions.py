@@ -79,6 +79,9 @@ class SessionService:
         self._spawning = 0
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
+        #: The reaper's own bookkeeping: sessions being reaped now, and its concurrency bound.
+        self.reaping: set[str] = set()
+        self.reap_slots = asyncio.Semaphore(settings.reap_concurrency)
 
     # -- API operations ----------------------------------------------------------------------
     async def create(

@@ -222,6 +222,11 @@ def test_a_stalled_snapshot_never_delays_other_sessions(
         assert time.monotonic() < deadline, "the other session was not hibernated meanwhile"
         time.sleep(0.02)
     assert fake.container_for(stalled["processor_id"]) is not None
+    # A later pass skips the session still being reaped and does not wait for it.
+    late = _create(client)
+    service.clock.now += 61  # type: ignore[attr-defined]
+    later_pass = client.portal.start_task_soon(reap_once, service)  # type: ignore[union-attr]
+    assert later_pass.result(10).hibernated == [late["session_id"]]
     processor.release.set()
     assert reaping.result(10).hibernated == [other["session_id"], stalled["session_id"]]
 
