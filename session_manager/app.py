@@ -138,7 +138,7 @@ def create_app(
             await asyncio.to_thread(containers.ping)
         except ContainerManagerError as exc:
             return _error_response(503, "KATO_NOT_READY", exc.message, {"cause": exc.code})
-        if not service.registry.is_open:  # closed only after the lifespan
+        if not service.registry.is_open:
             return _error_response(503, "KATO_NOT_READY", "session registry is closed")
         return JSONResponse({"status": "ready", "running": service.running_count()})
 
@@ -256,8 +256,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ContainerManagerError)
     async def engine_error(request: Request, exc: ContainerManagerError) -> Response:
-        log.warning("container engine error: %s", exc.message, extra={"code": exc.code})
-        return _error_response(503, exc.code, exc.message, exc.details)
+        """The engine's own words (paths, ids, runc output) go to the log, not to clients."""
+        log.warning(
+            "container engine error: %s",
+            exc.message,
+            extra={"code": exc.code, "details": exc.details},
+        )
+        return _error_response(503, exc.code, "the container engine failed (see the manager's log)")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -10,7 +10,12 @@ import pytest
 from sm_support import service_of
 from starlette.testclient import TestClient
 
-from container_manager import FakeBackend, ProcessorStartError
+from container_manager import (
+    EngineUnavailableError,
+    FakeBackend,
+    KatoContainerManager,
+    ProcessorStartError,
+)
 from session_manager.registry import SessionRecord
 
 
@@ -125,6 +130,22 @@ def test_engine_failures_are_not_shown_to_clients(client: TestClient, fake: Fake
         "message": "the session's container could not be started",
         "details": {},
     }
+
+
+def test_engine_errors_on_delete_are_not_shown_either(
+    client: TestClient, containers: KatoContainerManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = _create(client)
+
+    def engine_down(*_args: object, **_kwargs: object) -> None:
+        raise EngineUnavailableError("cannot connect to unix:///var/run/docker.sock", {"errno": 13})
+
+    monkeypatch.setattr(containers, "remove_processor", engine_down)
+    answer = client.delete(f"/session/{session['session_id']}")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "KATO_ENGINE_UNAVAILABLE"
+    assert "docker.sock" not in answer.text and answer.json()["error"]["details"] == {}
+    assert client.get(f"/session/{session['session_id']}").status_code == 200  # state as it was
 
 
 def test_query_parameters_are_bounded(client: TestClient) -> None:
