@@ -111,7 +111,7 @@ def _authorized(scope: Scope, headers: dict[bytes, bytes], key: bytes) -> bool:
     if scope["type"] != "websocket":
         return False
     offered = [
-        p[len(_BEARER_PROTOCOL) :].encode("latin-1")
+        p[len(_BEARER_PROTOCOL) :].encode()
         for p in scope.get("subprotocols", ())
         if p.startswith(_BEARER_PROTOCOL)
     ]

@@ -205,8 +205,8 @@ class SessionService:
         fails (or takes longer than `KATO_SNAPSHOT_TIMEOUT`) raises and leaves the session
         running as it was: hibernating without it would lose the session's STM."""
         async with self.lock(session_id):
-            route = self.routes.get(session_id)
             record = await self.registry.call(self.registry.get, session_id)
+            route = self.routes.get(session_id)  # read after the await: no await until `del`
             if route is None or record is None or route.inflight:
                 return False
             if self.clock() - self.last_activity(record) < self.settings.idle_timeout:
