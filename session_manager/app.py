@@ -2,6 +2,8 @@
 
 The lifespan opens the registry and one pooled aiohttp client, reconciles records with the
 containers that exist (adoption after a restart), then runs the reaper and reconcile loops.
+Every answer the manager makes itself is documented in the OpenAPI schema (errors included);
+a schema fuzzer checks that in the tests.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import aiohttp
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
 from .errors import SessionError, error_body
+from .genes import check_limits
 from .logs import session_id_var
 from .metrics import ManagerMetrics
-from .middleware import RequestContextMiddleware
-from .models import CreateSessionRequest, SessionList, SessionView
+from .middleware import HeadAsGet, RequestContextMiddleware
+from .models import SESSION_ID, USER_ID, CreateSessionRequest, ErrorBody, SessionList, SessionView
 from .proxy import forward
 from .reaper import Upkeep
 from .reconcile import reconcile
@@ -38,7 +43,33 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("session_manager.app")
 
-_PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# HEAD arrives as GET (see `HeadAsGet`).
+_PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
+
+
+def _with_errors(
+    answers: dict[int | str, dict[str, Any]], *statuses: int
+) -> dict[int | str, dict[str, Any]]:
+    return {**answers, **_errors(*statuses)}
+
+
+_MEANING = {
+    400: "Malformed request.",
+    401: "Missing or bad API key (only when KATO_API_KEY is set).",
+    404: "Unknown session (or an id not of the manager's format) or path.",
+    405: "Method not allowed here; `Allow` lists those that are.",
+    413: "Request body larger than KATO_MAX_BODY_BYTES.",
+    422: "Invalid input (KATO_VALIDATION_ERROR, details.errors lists each problem).",
+    502: "The session's container could not be started or did not answer.",
+    503: "No room (KATO_CAPACITY, with Retry-After) or the container engine is unavailable.",
+    504: "The session's container did not answer in time (KATO_UPSTREAM_TIMEOUT); the request "
+    "may still be applied and is not retried.",
+}
+_SESSION_ID_DOC = f"A session id as returned by `POST /session/create` ({SESSION_ID})."
 
 
 def create_app(
@@ -73,7 +104,10 @@ def create_app(
             await client.close()
             registry.close()
 
-    app = FastAPI(title="KATO session manager", lifespan=lifespan)
+    app = FastAPI(
+        title="KATO session manager", lifespan=lifespan, responses=_errors(400, 401, 405, 413)
+    )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,
@@ -91,7 +125,12 @@ def create_app(
         """Liveness: the process serves requests."""
         return {"status": "healthy"}
 
-    @app.get("/ready")
+    @app.get(
+        "/ready",
+        responses=_with_errors(
+            {200: {"description": 'Ready: `{"status": "ready", "running": <N>}`'}}, 503
+        ),
+    )
     async def ready(request: Request) -> Response:
         """Readiness: the Docker engine answers and the registry is open."""
         service = service_of(request)
@@ -103,55 +142,101 @@ def create_app(
             return _error_response(503, "KATO_NOT_READY", "session registry is closed")
         return JSONResponse({"status": "ready", "running": service.running_count()})
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {_PROMETHEUS: {}}}},
+    )
     async def metrics_text() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        """Prometheus metrics (text exposition format 0.0.4)."""
+        return Response(await asyncio.to_thread(metrics.render), media_type=_PROMETHEUS)
 
-    @app.post("/session/create", status_code=201)
+    @app.post("/session/create", status_code=201, responses=_errors(422, 502, 503))
     async def create_session(
         request: Request, body: Annotated[CreateSessionRequest | None, Body()] = None
     ) -> SessionView:
-        """Every field is optional, so is the body: `curl -XPOST …/session/create` works."""
+        """Every field is optional, so is the body: `curl -XPOST …/session/create` works.
+        The answer is one of the two places the session's container token appears."""
         body = body or CreateSessionRequest()
+        check_limits(body.genes, containers.settings)  # before anything is recorded or started
         service = service_of(request)
-        record = await service.create(body.user_id, body.genes, body.ttl_seconds)
+        record = await service.create(body.user_id, body.genes.as_config(), body.ttl_seconds)
         session_id_var.set(record.session_id)
         log.info("session created", extra={"processor_id": record.processor_id})
         return SessionView.of(record)
 
-    @app.get("/sessions")
-    async def list_sessions(request: Request, user_id: str | None = None) -> SessionList:
+    @app.get("/sessions", responses=_errors(422))
+    async def list_sessions(
+        request: Request,
+        user_id: Annotated[str | None, Query(max_length=200, pattern=USER_ID)] = None,
+    ) -> SessionList:
+        """Every session (or one user's), oldest first; tokens are never listed."""
         service = service_of(request)
-        return SessionList(
-            sessions=[
-                SessionView.of(r, service.last_activity(r)) for r in service.list_sessions(user_id)
-            ]
-        )
+        records = await service.list_sessions(user_id)
+        return SessionList.of([(r, service.last_activity(r)) for r in records])
 
-    @app.get("/session/{session_id}")
-    async def get_session(session_id: str, request: Request) -> SessionView:
-        session_id_var.set(session_id)
+    @app.get("/session/{session_id}", responses=_errors(404, 422))
+    async def get_session(
+        request: Request, session_id: Annotated[str, _session_id_param()]
+    ) -> SessionView:
+        """One session, with its container token while it runs."""
+        session_id_var.set(session_id[:64])
         service = service_of(request)
-        record = service.get(session_id)
+        record = await service.get(session_id)
         return SessionView.of(record, service.last_activity(record))
 
-    @app.delete("/session/{session_id}", status_code=204)
-    async def delete_session(session_id: str, request: Request) -> Response:
-        session_id_var.set(session_id)
+    @app.delete("/session/{session_id}", status_code=204, responses=_errors(404, 422, 503))
+    async def delete_session(
+        request: Request, session_id: Annotated[str, _session_id_param()]
+    ) -> Response:
+        """Remove the session, its container and its data volume."""
+        session_id_var.set(session_id[:64])
         await service_of(request).delete(session_id)
         return Response(status_code=204)
 
     @app.websocket("/session/{session_id}/ws")
     async def session_ws(websocket: WebSocket, session_id: str) -> None:
-        session_id_var.set(session_id)
-        await relay(websocket, session_id, service_of(websocket))
+        session_id_var.set(session_id[:64])
+        await relay(websocket, service_of(websocket))
 
-    @app.api_route("/session/{session_id}/{path:path}", methods=_PROXY_METHODS)
-    async def proxy(session_id: str, request: Request) -> Response:
-        session_id_var.set(session_id)
+    async def proxy(
+        request: Request,
+        session_id: Annotated[str, _session_id_param()],
+        path: Annotated[str, PathParam(description="The processor's own path, e.g. `observe`.")],
+    ) -> Response:
+        """Any processor route of the session's container (woken first if it hibernates)."""
+        session_id_var.set(session_id[:64])
         return await forward(request, session_id, service_of(request), metrics, proxy_timeout)
 
+    for method in _PROXY_METHODS:  # one route per method: one OpenAPI operation id each
+        app.add_api_route(
+            "/session/{session_id}/{path:path}",
+            proxy,
+            methods=[method],
+            name=f"proxy_{method.lower()}",
+            response_class=Response,
+            responses=_with_errors(
+                {
+                    200: {"description": "The processor's answer, passed through as it is."},
+                    "default": {"description": "The processor's answer, passed through as is."},
+                },
+                404,
+                422,
+                502,
+                503,
+                504,
+            ),
+        )
+
     return app
+
+
+_PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _session_id_param() -> Any:
+    # Not a `pattern`: an id of another format is an unknown session (404), not a 422.
+    return PathParam(description=_SESSION_ID_DOC)
 
 
 def _error_response(
@@ -171,8 +256,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ContainerManagerError)
     async def engine_error(request: Request, exc: ContainerManagerError) -> Response:
-        log.warning("container engine error: %s", exc.message, extra={"code": exc.code})
-        return _error_response(503, exc.code, exc.message, exc.details)
+        """The engine's own words (paths, ids, runc output) go to the log, not to clients."""
+        log.warning(
+            "container engine error: %s",
+            exc.message,
+            extra={"code": exc.code, "details": exc.details},
+        )
+        return _error_response(503, exc.code, "the container engine failed (see the manager's log)")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -187,4 +277,26 @@ def _add_error_handlers(app: FastAPI) -> None:
         code = {404: "KATO_NOT_FOUND", 405: "KATO_METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "KATO_HTTP_ERROR"
         )
-        return _error_response(exc.status_code, code, str(exc.detail))
+        response = _error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed(app, request))
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """Never a plain-text 500: logged with its traceback, answered as a JSON error."""
+        log.error("unexpected error", exc_info=exc)
+        return _error_response(500, "KATO_INTERNAL_ERROR", "internal error")
+
+
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    """Methods of every route matching the path (GET brings HEAD, see `HeadAsGet`)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)

@@ -16,6 +16,7 @@ __all__ = [
     "SessionNotFoundError",
     "SpawnError",
     "UnauthorizedError",
+    "UpstreamTimeoutError",
     "ValidationFailedError",
     "error_body",
 ]
@@ -75,6 +76,17 @@ class BadGatewayError(SessionError):
 
     code = "KATO_PROCESSOR_UNAVAILABLE"
     status = 502
+
+
+class UpstreamTimeoutError(SessionError):
+    """The session's container took longer than its timeout (e.g. a paused container).
+
+    The request may still be applied when the container resumes: the manager never retries
+    it, and tells the client the outcome is unknown (504) rather than failed (502).
+    """
+
+    code = "KATO_UPSTREAM_TIMEOUT"
+    status = 504
 
 
 class SpawnError(SessionError):

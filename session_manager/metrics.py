@@ -62,6 +62,14 @@ class ManagerMetrics:
             registry=self.registry,
         )
 
+        self.reap_failures = Counter(
+            "kato_reap_failures",
+            "Reaper attempts that failed (snapshot timeout or error, engine error), by kind "
+            "(hibernation, expiry); the session is left as it was and retried after a back-off.",
+            ["kind"],
+            registry=self.registry,
+        )
+
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByStatus(counts))
 

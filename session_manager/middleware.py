@@ -1,10 +1,19 @@
-"""One pure-ASGI middleware for what every request needs: a request id, the API key check,
-the body-size precheck and one access log line. Pure ASGI keeps the proxy path cheap."""
+"""Pure-ASGI middleware for what every request needs: a request id, the API key check,
+the body-size precheck and one access log line; and HEAD answered wherever GET is.
+Pure ASGI keeps the proxy path cheap.
+
+- `X-Request-ID` (or `X-Trace-ID`) is kept when it is 1-128 printable ASCII characters, else
+  replaced by a generated id (a 16 KB one used to overflow the answer's headers: 502).
+- The API key is `Authorization: Bearer <key>`, the scheme in any case (RFC 7235); browsers,
+  which cannot set headers on a WebSocket, offer the subprotocol `kato.bearer.<key>` instead
+  (with `kato`, which is the one echoed back). The key is never logged.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 import uuid
 
@@ -14,11 +23,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import PayloadTooLargeError, SessionError, UnauthorizedError
 from .logs import request_id_var, session_id_var
 
-__all__ = ["RequestContextMiddleware"]
+__all__ = ["HeadAsGet", "RequestContextMiddleware", "request_id_of"]
 
 log = logging.getLogger("session_manager.access")
 
 _OPEN_PATHS = ("/health",)
+_REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
+_BEARER_PROTOCOL = "kato.bearer."
+
+
+def request_id_of(headers: dict[bytes, bytes]) -> str:
+    """The client's request (or trace) id when it is sane, else a new one."""
+    for name in (b"x-request-id", b"x-trace-id"):
+        given = headers.get(name)
+        if given is not None and _REQUEST_ID.match(given):
+            return given.decode("ascii")
+    return uuid.uuid4().hex
 
 
 class RequestContextMiddleware:
@@ -32,9 +52,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = (
-            headers.get(b"x-request-id") or headers.get(b"x-trace-id") or uuid.uuid4().hex.encode()
-        ).decode("latin-1")
+        request_id = request_id_of(headers)
         request_id_var.set(request_id)
         session_id_var.set(None)
         problem = self._problem(scope, headers)
@@ -71,11 +89,12 @@ class RequestContextMiddleware:
             )
 
     def _problem(self, scope: Scope, headers: dict[bytes, bytes]) -> SessionError | None:
-        if self.api_key is not None and scope["path"] not in _OPEN_PATHS:
-            given = headers.get(b"authorization", b"")
-            expected = f"Bearer {self.api_key}".encode()
-            if not hmac.compare_digest(given, expected):
-                return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
+        if (
+            self.api_key is not None
+            and scope["path"] not in _OPEN_PATHS
+            and not _authorized(scope, headers, self.api_key.encode())
+        ):
+            return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return PayloadTooLargeError(
@@ -83,6 +102,39 @@ class RequestContextMiddleware:
                 {"max_body_bytes": self.max_body_bytes},
             )
         return None
+
+
+def _authorized(scope: Scope, headers: dict[bytes, bytes], key: bytes) -> bool:
+    scheme, _, given = headers.get(b"authorization", b"").strip().partition(b" ")
+    if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), key):
+        return True
+    if scope["type"] != "websocket":
+        return False
+    offered = [
+        p[len(_BEARER_PROTOCOL) :].encode()
+        for p in scope.get("subprotocols", ())
+        if p.startswith(_BEARER_PROTOCOL)
+    ]
+    return any(hmac.compare_digest(p, key) for p in offered)
+
+
+class HeadAsGet:
+    """HEAD is GET without the body (RFC 9110 §9.3.2): routed as GET, body dropped."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 async def _reject(scope: Scope, send: Send, error: SessionError, request_id: str) -> None:

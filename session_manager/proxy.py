@@ -3,6 +3,12 @@
 Method, raw path, raw query string, body, status, headers and error bodies pass through; only
 hop-by-hop headers are dropped and the client's Authorization is replaced with the container's
 own token. No JSON is parsed on this path.
+
+Routing reads the raw path: its third segment must be a session id exactly as the manager
+writes them (`%`-encoded or `/`-smuggling forms are unknown sessions, 404), and the target is
+built from the route's fixed scheme, host and port plus the rest of the path and the query,
+so no request can point it at another host, port or user. A timeout is a 504: the container
+may still apply the request later, and the manager never sends it twice.
 """
 
 from __future__ import annotations
@@ -12,14 +18,21 @@ import time
 import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 from yarl import URL
 
-from .errors import BadGatewayError, PayloadTooLargeError
+from .errors import (
+    BadGatewayError,
+    PayloadTooLargeError,
+    SessionNotFoundError,
+    UpstreamTimeoutError,
+)
 from .logs import request_id_var
 from .metrics import ManagerMetrics
+from .models import is_session_id
 from .sessions import SessionService
 
-__all__ = ["forward", "upstream_path"]
+__all__ = ["forward", "raw_path", "split_session_path", "upstream_url"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -42,11 +55,39 @@ _NOT_RETURNED = _HOP_BY_HOP | {"date", "server"}
 _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
-def upstream_path(request: Request, session_id: str) -> str:
-    """The raw (still percent-encoded) path after `/session/<id>`, e.g. `/pattern/PTRN%7C…`."""
-    raw = request.scope.get("raw_path") or request.scope["path"].encode()
-    prefix = f"/session/{session_id}".encode()
-    return raw[len(prefix) :].decode("latin-1") if raw.startswith(prefix) else "/"
+def split_session_path(raw_path: str) -> tuple[str, str]:
+    """`/session/<id>/<rest>` as (`<id>`, `/<rest>`), `<rest>` still percent-encoded.
+
+    Raises `SessionNotFoundError` unless the raw id segment is a session id as is.
+    """
+    _, _, after = raw_path.partition("/session/")
+    segment, slash, rest = after.partition("/")
+    if not raw_path.startswith("/session/") or not slash or not is_session_id(segment):
+        shown = segment[:64]
+        raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+    return segment, "/" + rest
+
+
+def upstream_url(base: str, path: str, query: str) -> URL:
+    """`base`'s scheme, host and port (nothing else of it) with `path` and `query` as given
+    (already percent-encoded by the client): the only way the proxy makes a target."""
+    origin = URL(base)
+    if not path.startswith("/"):
+        path = "/" + path
+    return URL.build(
+        scheme=origin.scheme,
+        host=origin.raw_host or "",
+        port=origin.port,
+        path=path,
+        query_string=query,
+        encoded=True,
+    )
+
+
+def raw_path(scope: Scope) -> str:
+    """The request's path as the client sent it (percent-encoding kept, no query)."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    return raw.decode("latin-1").partition("?")[0]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -70,12 +111,12 @@ async def forward(
     timeout: aiohttp.ClientTimeout,
 ) -> Response:
     started = time.perf_counter()
+    # Routed on the raw id segment (the route's `session_id` parameter is decoded).
+    session_id, path = split_session_path(raw_path(request.scope))
     body = await read_body(request, service.settings.max_body_bytes)
     route = await service.acquire(session_id)
     query = request.scope.get("query_string", b"").decode("latin-1")
-    target = (
-        route.internal_url + upstream_path(request, session_id) + ("?" + query if query else "")
-    )
+    target = upstream_url(route.internal_url, path, query)
     headers = [(key, value) for key, value in request.headers.items() if key not in _HOP_BY_HOP]
     headers.append(("Authorization", f"Bearer {route.token}"))
     if "x-trace-id" not in request.headers:  # the processor logs under the same id as we do
@@ -83,7 +124,7 @@ async def forward(
     try:
         async with service.client.request(
             request.method,
-            URL(target, encoded=True),
+            target,
             data=body,
             headers=headers,
             allow_redirects=False,
@@ -97,7 +138,14 @@ async def forward(
                 for key, value in upstream.headers.items()
                 if key.lower() not in _NOT_RETURNED
             }
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except TimeoutError as exc:
+        metrics.proxied.labels("504").inc()
+        raise UpstreamTimeoutError(
+            f"session container did not answer within {timeout.total} s; the request may "
+            "still be applied, it is not retried",
+            {"session_id": session_id, "timeout_seconds": timeout.total},
+        ) from exc
+    except aiohttp.ClientError as exc:
         metrics.proxied.labels("502").inc()
         if isinstance(exc, aiohttp.ClientConnectorError):
             # Nothing listens: the next request re-checks the container (see `_wake`).

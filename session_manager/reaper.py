@@ -1,6 +1,14 @@
 """Background upkeep: flush activity, hibernate idle sessions, delete expired ones, reconcile.
 
 `reap_once` is the unit the loop repeats; tests call it directly with a controlled clock.
+Sessions are reaped concurrently (at most `KATO_REAP_CONCURRENCY` at once, across passes) and
+each snapshot has its own timeout (`KATO_SNAPSHOT_TIMEOUT`); the loop starts a pass every
+`KATO_REAP_INTERVAL` without waiting for the previous one, whose sessions the new pass skips.
+So one slow or paused container never delays the others.
+
+A session whose hibernation fails stays running, untouched (hibernating without a snapshot
+would lose its STM): the failure is logged, counted in `kato_reap_failures_total`, and the
+session is retried after a back-off that doubles up to `KATO_REAP_BACKOFF_MAX`.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from dataclasses import dataclass, field
 
 from .errors import SessionError
 from .reconcile import reconcile
+from .registry import SessionRecord
 from .sessions import SessionService
 
 __all__ = ["ReapReport", "Upkeep", "reap_once"]
@@ -24,6 +33,8 @@ log = logging.getLogger("session_manager.reaper")
 class ReapReport:
     hibernated: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    backed_off: list[str] = field(default_factory=list)
 
 
 async def reap_once(service: SessionService) -> ReapReport:
@@ -32,26 +43,58 @@ async def reap_once(service: SessionService) -> ReapReport:
     Only expiry destroys a session; hibernation keeps everything (snapshot + volume).
     """
     report = ReapReport()
-    service.flush_activity()
+    await service.flush_activity_async()
     now = service.clock()
-    for record in service.registry.all():
+
+    async def reap(record: SessionRecord) -> None:
         try:
-            if record.expires_at is not None and record.expires_at <= now:
-                await service.delete(record.session_id, reason="expiry")
-                report.expired.append(record.session_id)
-            elif (
-                record.status == "running"
-                and now - service.last_activity(record) >= service.settings.idle_timeout
-                and await service.hibernate(record.session_id)
-            ):
-                report.hibernated.append(record.session_id)
-        except SessionError as exc:
-            log.warning(
-                "reap failed: %s",
-                exc.message,
-                extra={"session_id": record.session_id, "code": exc.code},
-            )
+            async with service.reap_slots:
+                await _reap_one(service, record, now, report)
+        finally:
+            service.reaping.discard(record.session_id)
+
+    records = [r for r in await service.list_sessions() if r.session_id not in service.reaping]
+    service.reaping.update(r.session_id for r in records)
+    await asyncio.gather(*(reap(record) for record in records))
     return report
+
+
+async def _reap_one(
+    service: SessionService, record: SessionRecord, now: float, report: ReapReport
+) -> None:
+    session_id = record.session_id
+    expired = record.expires_at is not None and record.expires_at <= now
+    idle = (
+        record.status == "running"
+        and now - service.last_activity(record) >= service.settings.idle_timeout
+    )
+    if not expired and not idle:
+        return
+    if not service.hibernate_backoff.ready(session_id, now):
+        report.backed_off.append(session_id)
+        return
+    kind = "expiry" if expired else "hibernation"
+    try:
+        if expired:
+            await service.delete(session_id, reason="expiry")
+            report.expired.append(session_id)
+        elif await service.hibernate(session_id):
+            report.hibernated.append(session_id)
+        service.hibernate_backoff.clear(session_id)
+    except Exception as exc:  # one session's failure never stops the others
+        failures = service.hibernate_backoff.failed(session_id, now)
+        service.metrics.reap_failures.labels(kind).inc()
+        report.failed.append(session_id)
+        log.warning(
+            "reap failed, session left as it is: %s",
+            exc.message if isinstance(exc, SessionError) else repr(exc),
+            extra={
+                "session_id": session_id,
+                "kind": kind,
+                "code": getattr(exc, "code", type(exc).__name__),
+                "failures_in_a_row": failures,
+            },
+        )
 
 
 class Upkeep:
@@ -59,29 +102,43 @@ class Upkeep:
 
     def __init__(self, service: SessionService) -> None:
         self.service = service
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         settings = self.service.settings
-        self._tasks = [
-            asyncio.create_task(self._every(settings.reap_interval, reap_once)),
-            asyncio.create_task(self._every(settings.reconcile_interval, reconcile)),
-        ]
+        self._start(self._every(settings.reap_interval, reap_once, overlap=True))
+        self._start(self._every(settings.reconcile_interval, reconcile, overlap=False))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks, self._tasks = set(self._tasks), set()
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+
+    def _start(self, step: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _every(
-        self, interval: float, step: Callable[[SessionService], Awaitable[object]]
+        self,
+        interval: float,
+        step: Callable[[SessionService], Awaitable[object]],
+        *,
+        overlap: bool,
     ) -> None:
+        """Run `step` every `interval`; with `overlap`, a slow pass does not hold the next."""
         while True:
             await asyncio.sleep(interval)
-            try:
-                await step(self.service)
-            except Exception:
-                log.exception("upkeep step failed")
+            if overlap:
+                self._start(self._guarded(step))
+            else:
+                await self._guarded(step)
+
+    async def _guarded(self, step: Callable[[SessionService], Awaitable[object]]) -> None:
+        try:
+            await step(self.service)
+        except Exception:
+            log.exception("upkeep step failed")

@@ -3,23 +3,42 @@
 Every change is committed before the API answers, so a `kill -9` loses nothing a client was
 told. One connection guarded by a lock: writes are few (create, wake, hibernate, delete,
 periodic activity flush), never one per proxied request.
+
+State snapshots (the `GET /state` body of a hibernated session, megabytes for a large STM)
+live in their own table and are read only on wake: listing records never touches them (a
+42 MB snapshot read by every reaper pass held the event loop for ~200 ms). The async side
+of the manager calls this class through `call`, on one dedicated thread, so the event loop
+never waits for the disk. The directory is 0700 and the files (with `-wal`/`-shm`) 0600:
+records hold bearer tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["STATUSES", "SessionRecord", "SessionRegistry"]
+
+log = logging.getLogger("session_manager.registry")
+
+T = TypeVar("T")
 
 #: starting: record written, container being made; running: routed; hibernated: container
 #: removed after a state snapshot; stopped: container vanished, recreate from the volume alone.
 STATUSES = ("starting", "running", "hibernated", "stopped")
+
+#: 1: snapshots in a `sessions.snapshot` column; 2: snapshots in their own table.
+SCHEMA_VERSION = 2
 
 _COLUMNS = (
     "session_id",
@@ -34,10 +53,9 @@ _COLUMNS = (
     "url",
     "internal_url",
     "token",
-    "snapshot",
 )
 
-_SCHEMA = """
+_SESSIONS = """
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
     processor_id TEXT NOT NULL UNIQUE,
@@ -50,15 +68,26 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at REAL,
     url TEXT,
     internal_url TEXT,
-    token TEXT,
-    snapshot BLOB
+    token TEXT
 )
 """
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    session_id TEXT PRIMARY KEY,
+    state BLOB NOT NULL
+)
+"""
+_PRIVATE_DIR = 0o700
+_PRIVATE_FILE = 0o600
 
 
 @dataclass(frozen=True)
 class SessionRecord:
-    """One session. Times are Unix seconds; `snapshot` is the raw `GET /state` body."""
+    """One session. Times are Unix seconds.
+
+    `snapshot` is the raw `GET /state` body to store with a hibernated record; records read
+    back never carry it (it is read on wake only, with `SessionRegistry.snapshot`).
+    """
 
     session_id: str
     processor_id: str
@@ -83,32 +112,62 @@ class SessionRegistry:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, _PRIVATE_DIR)
+        # Created private before SQLite opens it; SQLite gives -wal/-shm the same mode.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, _PRIVATE_FILE))
         self.path = path
         self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry")
         self._db: sqlite3.Connection | None = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        _migrate(self._db)
+        for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            if name.exists():
+                os.chmod(name, _PRIVATE_FILE)
 
     @property
     def is_open(self) -> bool:
         return self._db is not None
+
+    async def call(self, method: Callable[..., T], *args: Any) -> T:
+        """Run one of this registry's methods on its own thread (off the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(method, *args))
 
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+        self._thread.shutdown(wait=False)
 
     def put(self, record: SessionRecord) -> None:
-        """Insert or replace the whole record (committed on return)."""
-        values = _to_row(record)
+        """Insert or replace the whole record (committed on return). A hibernated record
+        stores `record.snapshot` when given (keeps the stored one otherwise); any other
+        status drops the snapshot, which only a wake from hibernation may restore."""
         marks = ", ".join("?" for _ in _COLUMNS)
-        self._execute(
-            f"INSERT OR REPLACE INTO sessions ({', '.join(_COLUMNS)}) VALUES ({marks})", values
-        )
+        with self._lock:
+            db = self._open()
+            db.execute("BEGIN")
+            try:
+                db.execute(
+                    f"INSERT OR REPLACE INTO sessions ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                    _to_row(record),
+                )
+                if record.status != "hibernated":
+                    db.execute("DELETE FROM snapshots WHERE session_id = ?", (record.session_id,))
+                elif record.snapshot is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO snapshots (session_id, state) VALUES (?, ?)",
+                        (record.session_id, record.snapshot),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def get(self, session_id: str) -> SessionRecord | None:
         rows = self._query(
@@ -116,20 +175,38 @@ class SessionRegistry:
         )
         return _from_row(rows[0]) if rows else None
 
+    def snapshot(self, session_id: str) -> bytes | None:
+        """The state stored when the session was hibernated (None if there is none)."""
+        rows = self._query("SELECT state FROM snapshots WHERE session_id = ?", (session_id,))
+        return bytes(rows[0][0]) if rows else None
+
     def all(self, user_id: str | None = None) -> list[SessionRecord]:
+        """Every readable record, oldest first; an unreadable row is logged and skipped."""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM sessions"
         if user_id is None:
-            return [_from_row(row) for row in self._query(sql + " ORDER BY created_at", ())]
-        sql += " WHERE user_id = ? ORDER BY created_at"
-        return [_from_row(row) for row in self._query(sql, (user_id,))]
+            rows = self._query(sql + " ORDER BY created_at", ())
+        else:
+            rows = self._query(sql + " WHERE user_id = ? ORDER BY created_at", (user_id,))
+        records = []
+        for row in rows:
+            try:
+                records.append(_from_row(row))
+            except (TypeError, ValueError) as exc:
+                log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
+        return records
 
     def ids(self) -> list[str]:
-        """Every session id, without reading the records (snapshots can be large)."""
+        """Every session id, without reading the records."""
         rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())
         return [str(session_id) for (session_id,) in rows]
 
     def delete(self, session_id: str) -> None:
-        self._execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        with self._lock:
+            db = self._open()
+            db.execute("BEGIN")
+            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
+            db.execute("COMMIT")
 
     def touch_many(self, activity: Iterable[tuple[str, float]]) -> None:
         """Flush coalesced last-activity times in one transaction (never moves time back)."""
@@ -153,10 +230,6 @@ class SessionRegistry:
             counts[str(status)] = int(count)
         return counts
 
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        with self._lock:
-            self._open().execute(sql, params)
-
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._open().execute(sql, params).fetchall())
@@ -165,6 +238,30 @@ class SessionRegistry:
         if self._db is None:
             raise RuntimeError("session registry is closed")
         return self._db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring any earlier file to `SCHEMA_VERSION` in one transaction, keeping every session."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(_SESSIONS)
+        db.execute(_SNAPSHOTS)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        if "snapshot" in columns:  # version 1: move snapshots out of the records
+            db.execute(
+                "INSERT OR REPLACE INTO snapshots (session_id, state) "
+                "SELECT session_id, snapshot FROM sessions WHERE snapshot IS NOT NULL"
+            )
+            db.execute("ALTER TABLE sessions DROP COLUMN snapshot")
+            log.info("session registry migrated", extra={"schema_version": SCHEMA_VERSION})
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _to_row(record: SessionRecord) -> tuple[Any, ...]:
@@ -181,7 +278,6 @@ def _to_row(record: SessionRecord) -> tuple[Any, ...]:
         record.url,
         record.internal_url,
         record.token,
-        record.snapshot,
     )
 
 

@@ -6,7 +6,8 @@ Concurrency rules, all on the event loop:
 - `acquire` looks up the route and counts the request in flight without awaiting in between,
   and `hibernate` removes the route only when nothing is in flight, so no request can slip
   between the state snapshot and the container's removal;
-- activity is recorded in memory per request and flushed to the registry in batches.
+- activity is recorded in memory per request and flushed to the registry in batches;
+- the registry is called through `registry.call`, on its own thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from container_manager import (
     ProcessorNotFoundError,
 )
 
+from .backoff import Backoff
 from .errors import CapacityError, SessionNotFoundError, SpawnError, ValidationFailedError
 from .metrics import ManagerMetrics
+from .models import is_session_id
 from .processor_client import fetch_state, restore_state
 from .registry import SessionRecord, SessionRegistry
 from .settings import ManagerSettings
@@ -74,6 +77,11 @@ class SessionService:
         self._spawn_slots = asyncio.Semaphore(settings.max_concurrent_spawns)
         self._spawn_waiting = 0
         self._spawning = 0
+        #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
+        self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
+        #: The reaper's own bookkeeping: sessions being reaped now, and its concurrency bound.
+        self.reaping: set[str] = set()
+        self.reap_slots = asyncio.Semaphore(settings.reap_concurrency)
 
     # -- API operations ----------------------------------------------------------------------
     async def create(
@@ -96,33 +104,38 @@ class SessionService:
         )
         async with self.lock(session_id):
             self._check_room()
-            self.registry.put(record)
+            await self.registry.call(self.registry.put, record)
             try:
                 info = await self._spawn(record, reason="create")
             except BaseException:
-                self.registry.delete(session_id)
+                await self.registry.call(self.registry.delete, session_id)
                 raise
-            return self.mark_running(record, info)
+            return await self.mark_running_async(record, info)
 
-    def get(self, session_id: str) -> SessionRecord:
-        record = self.registry.get(session_id)
+    async def get(self, session_id: str) -> SessionRecord:
+        """The session's record; ids not of the manager's format are unknown without a look."""
+        record = None
+        if is_session_id(session_id):
+            record = await self.registry.call(self.registry.get, session_id)
         if record is None:
-            raise SessionNotFoundError(f"no session {session_id}", {"session_id": session_id})
+            shown = session_id[:64]
+            raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
         return record
 
-    def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
-        return self.registry.all(user_id)
+    async def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
+        return await self.registry.call(self.registry.all, user_id)
 
     async def delete(self, session_id: str, *, reason: str | None = None) -> None:
         """Remove container, volume and record; `reason` ("expiry") counts it as a reap."""
         async with self.lock(session_id):
-            record = self.get(session_id)
+            record = await self.get(session_id)
             self.routes.pop(session_id, None)
             with contextlib.suppress(ProcessorNotFoundError):
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
-            self.registry.delete(session_id)
+            await self.registry.call(self.registry.delete, session_id)
             self.activity.pop(session_id, None)
         self._locks.pop(session_id, None)
+        self.hibernate_backoff.clear(session_id)
         if reason:
             self.metrics.reaps.labels(reason).inc()
         log.info("session deleted", extra={"session_id": session_id, "reason": reason or "api"})
@@ -151,12 +164,12 @@ class SessionService:
             self.routes.pop(session_id)
 
     async def _wake(self, session_id: str) -> Route:
-        self.get(session_id)  # unknown ids get a 404 before a lock is made for them
+        await self.get(session_id)  # unknown ids get a 404 before a lock is made for them
         async with self.lock(session_id):
             route = self.routes.get(session_id)
             if route is not None:
                 return route
-            record = self.get(session_id)
+            record = await self.get(session_id)
             if record.expires_at is not None and record.expires_at <= self.clock():
                 raise SessionNotFoundError(
                     f"session {session_id} expired", {"session_id": session_id}
@@ -168,14 +181,17 @@ class SessionService:
                     route = self.routes[session_id] = Route(info.internal_url, info.token)
                     return route
             self._check_room()
+            snapshot = None
+            if record.status == "hibernated":  # read only now: snapshots can be large
+                snapshot = await self.registry.call(self.registry.snapshot, session_id)
             info = await self._spawn(record, reason="wake")
-            if record.snapshot is not None:
+            if snapshot is not None:
                 try:
-                    await restore_state(self.client, info.internal_url, info.token, record.snapshot)
+                    await restore_state(self.client, info.internal_url, info.token, snapshot)
                 except BaseException:
                     await self.remove_container(record.processor_id)
                     raise
-            self.mark_running(record, info)
+            await self.mark_running_async(record, info)
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -185,21 +201,26 @@ class SessionService:
 
     async def hibernate(self, session_id: str) -> bool:
         """Snapshot, record, then remove the container keeping its volume. False if the
-        session became busy or active meanwhile (nothing is changed then)."""
+        session became busy or active meanwhile (nothing is changed then). A snapshot that
+        fails (or takes longer than `KATO_SNAPSHOT_TIMEOUT`) raises and leaves the session
+        running as it was: hibernating without it would lose the session's STM."""
         async with self.lock(session_id):
-            route = self.routes.get(session_id)
-            record = self.registry.get(session_id)
+            record = await self.registry.call(self.registry.get, session_id)
+            route = self.routes.get(session_id)  # read after the await: no await until `del`
             if route is None or record is None or route.inflight:
                 return False
             if self.clock() - self.last_activity(record) < self.settings.idle_timeout:
                 return False
             del self.routes[session_id]
             try:
-                snapshot = await fetch_state(self.client, route.internal_url, route.token)
+                snapshot = await fetch_state(
+                    self.client, route.internal_url, route.token, self.settings.snapshot_timeout
+                )
             except BaseException:
                 self.routes[session_id] = route
                 raise
-            self.registry.put(
+            await self.registry.call(
+                self.registry.put,
                 record.with_changes(
                     status="hibernated",
                     snapshot=snapshot,
@@ -207,7 +228,7 @@ class SessionService:
                     url=None,
                     internal_url=None,
                     token=None,
-                )
+                ),
             )
             self.activity.pop(session_id, None)
             await self.remove_container(record.processor_id)
@@ -216,9 +237,14 @@ class SessionService:
         return True
 
     def flush_activity(self) -> None:
-        """Write the coalesced last-activity times to the registry."""
+        """Write the coalesced last-activity times to the registry (blocking: shutdown)."""
         pending, self.activity = self.activity, {}
         self.registry.touch_many(pending.items())
+
+    async def flush_activity_async(self) -> None:
+        """`flush_activity` on the registry's thread."""
+        pending, self.activity = self.activity, {}
+        await self.registry.call(self.registry.touch_many, list(pending.items()))
 
     # -- helpers -----------------------------------------------------------------------------
     def lock(self, session_id: str) -> asyncio.Lock:
@@ -244,14 +270,15 @@ class SessionService:
 
     def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
         """Record the session as running on `info`'s container and route it there."""
-        running = record.with_changes(
-            status="running",
-            snapshot=None,
-            url=info.external_url,
-            internal_url=info.internal_url,
-            token=info.token,
-        )
+        running = _running(record, info)
         self.registry.put(running)
+        self.routes[record.session_id] = Route(info.internal_url, info.token)
+        return running
+
+    async def mark_running_async(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+        """`mark_running` with the write on the registry's thread."""
+        running = _running(record, info)
+        await self.registry.call(self.registry.put, running)
         self.routes[record.session_id] = Route(info.internal_url, info.token)
         return running
 
@@ -289,14 +316,32 @@ class SessionService:
             )
         except ContainerManagerError as exc:
             self.metrics.spawns.labels(reason, "error").inc()
+            log.warning(
+                "container start failed: %s",
+                exc.message,
+                extra={"code": exc.code, "details": exc.details, "session_id": record.session_id},
+            )
             raise _spawn_error(exc) from exc
         self.metrics.spawns.labels(reason, "ok").inc()
         self.metrics.spawn_seconds.labels(reason).observe(time.perf_counter() - started)
         return info
 
 
+def _running(record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+    return record.with_changes(
+        status="running",
+        snapshot=None,
+        url=info.external_url,
+        internal_url=info.internal_url,
+        token=info.token,
+    )
+
+
 def _spawn_error(exc: ContainerManagerError) -> Exception:
+    """The client's view of an engine failure: its code, never the engine's own words
+    (runc messages, cgroup paths, container ids and logs go to the manager's log)."""
     if isinstance(exc, ConfigValidationError):
         return ValidationFailedError(exc.message, exc.details)
-    status = 503 if isinstance(exc, EngineUnavailableError) else 502
-    return SpawnError(exc.message, exc.details, status=status, code=exc.code)
+    if isinstance(exc, EngineUnavailableError):
+        return SpawnError("the container engine is unavailable", status=503, code=exc.code)
+    return SpawnError("the session's container could not be started", code=exc.code)

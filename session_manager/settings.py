@@ -67,6 +67,25 @@ class ManagerSettings(BaseSettings):
         gt=0,
         description="KATO_PROXY_TIMEOUT (60 s): total time for one proxied request.",
     )
+    snapshot_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="KATO_SNAPSHOT_TIMEOUT (30 s): time one GET /state of a hibernation may take; "
+        "past it the session stays running and is retried later (back-off).",
+    )
+    reap_concurrency: int = Field(
+        default=4,
+        gt=0,
+        le=64,
+        description="KATO_REAP_CONCURRENCY (4): sessions hibernated or expired at once.",
+    )
+    reap_backoff_max: float = Field(
+        default=3600.0,
+        gt=0,
+        description="KATO_REAP_BACKOFF_MAX (3600 s): longest wait before the reaper retries a "
+        "session whose snapshot failed (doubling from KATO_REAP_INTERVAL).",
+    )
     log_level: str = Field(
         default="INFO",
         validation_alias="LOG_LEVEL",

@@ -3,6 +3,12 @@
 Whichever side closes first, its close code (and reason) is passed to the other side; the
 socket counts as in flight so an open connection is never hibernated, and every frame counts
 as activity.
+
+A socket that cannot be relayed is accepted and then closed, so browsers see why: an unknown
+session closes with 4404, other manager errors with 4000 + their HTTP status (4503 capacity,
+4502/4504 container unreachable or too slow), an engine failure with 1011; the reason is the
+`KATO_…` error code. A browser that offers the `kato` subprotocol gets it back (the API key
+travels as `kato.bearer.<key>`, see the middleware; it is never echoed).
 """
 
 from __future__ import annotations
@@ -16,28 +22,35 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from container_manager import ContainerManagerError
 
 from .errors import SessionError
+from .proxy import raw_path, split_session_path, upstream_url
 from .sessions import SessionService
 
 __all__ = ["relay"]
 
 _NORMAL = 1000
+#: Close codes for manager errors: 4000 + the HTTP status the same error has over HTTP.
+_HTTP_STATUS_BASE = 4000
+#: The subprotocol echoed to clients that offer it (never the `kato.bearer.<key>` one).
+SUBPROTOCOL = "kato"
 _INTERNAL_ERROR = 1011
 # Codes that must never be sent in a close frame (RFC 6455 §7.4.1).
 _RESERVED = frozenset({1005, 1006, 1015})
 
 
-async def relay(websocket: WebSocket, session_id: str, service: SessionService) -> None:
+async def relay(websocket: WebSocket, service: SessionService) -> None:
     try:
+        session_id, _ = split_session_path(raw_path(websocket.scope))
         route = await service.acquire(session_id)
     except SessionError as exc:
-        await websocket.close(code=1008, reason=exc.code)
+        await _refuse(websocket, _HTTP_STATUS_BASE + exc.status, exc.code)
         return
     except ContainerManagerError as exc:  # the engine failed while waking it: 503 over HTTP
-        await websocket.close(code=_INTERNAL_ERROR, reason=exc.code)
+        await _refuse(websocket, _INTERNAL_ERROR, exc.code)
         return
     try:
         query = websocket.scope.get("query_string", b"").decode("latin-1")
-        url = route.internal_url.replace("http", "ws", 1) + "/ws" + ("?" + query if query else "")
+        url = upstream_url(route.internal_url, "/ws", query)
+        url = url.with_scheme("wss" if url.scheme == "https" else "ws")
         try:
             upstream = await service.client.ws_connect(
                 url,
@@ -46,9 +59,9 @@ async def relay(websocket: WebSocket, session_id: str, service: SessionService) 
                 max_msg_size=0,
             )
         except (TimeoutError, aiohttp.ClientError):
-            await websocket.close(code=_INTERNAL_ERROR, reason="KATO_PROCESSOR_UNAVAILABLE")
+            await _refuse(websocket, _INTERNAL_ERROR, "KATO_PROCESSOR_UNAVAILABLE")
             return
-        await websocket.accept()
+        await websocket.accept(subprotocol=_subprotocol(websocket))
         async with upstream:
             await _pump_both(websocket, upstream, session_id, service)
     finally:
@@ -117,6 +130,15 @@ async def _upstream_to_client(
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await websocket.close(code=_INTERNAL_ERROR)
             return
+
+
+def _subprotocol(websocket: WebSocket) -> str | None:
+    return SUBPROTOCOL if SUBPROTOCOL in websocket.scope.get("subprotocols", ()) else None
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.accept(subprotocol=_subprotocol(websocket))
+    await websocket.close(code=code, reason=reason)
 
 
 def _sendable(code: object) -> int:

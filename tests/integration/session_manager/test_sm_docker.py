@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
-import docker
 import httpx
 import pytest
 import websockets
+from sm_docker_support import (
+    containers_of,
+    create_session,
+    session_client,
+    volumes_of,
+    wait_for_status,
+    wait_until,
+)
 from svc_replay import load_cases, replay_case
 
 from container_manager import ContainerSettings, KatoContainerManager
@@ -21,47 +27,17 @@ pytestmark = pytest.mark.docker
 CASES = ("ex1_single_pattern_prefix", "ex1b_past_present", "autolearn_mpl3", "ex6_vectors")
 
 
-def _create(http: httpx.Client, **body: object) -> dict[str, Any]:
-    answer = http.post("/session/create", json=body)
-    assert answer.status_code == 201, answer.text
-    data: dict[str, Any] = answer.json()
-    return data
-
-
-def _session(manager: ManagerProcess, session_id: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{manager.url}/session/{session_id}", timeout=120)
-
-
-def _containers(labels: dict[str, str], processor_id: str | None = None) -> list[Any]:
-    wanted = {**labels, **({"kato.processor_id": processor_id} if processor_id else {})}
-    filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
-    engine = docker.from_env()
-    try:
-        return list(engine.containers.list(all=True, filters=filters))
-    finally:
-        engine.close()
-
-
-def _volumes(labels: dict[str, str], processor_id: str) -> list[Any]:
-    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    engine = docker.from_env()
-    try:
-        return [v for v in engine.volumes.list(filters=filters) if processor_id in v.name]
-    finally:
-        engine.close()
-
-
 def test_sessions_isolated_and_reference_cases_through_proxy(
     start_manager: Callable[..., ManagerProcess],
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        first, second = _create(http, user_id="a"), _create(http, user_id="b")
+        first, second = create_session(http, user_id="a"), create_session(http, user_id="b")
         ready = http.get("/ready")
         assert ready.status_code == 200 and ready.json() == {"status": "ready", "running": 2}
     with (
-        _session(manager, first["session_id"]) as one,
-        _session(manager, second["session_id"]) as two,
+        session_client(manager, first["session_id"]) as one,
+        session_client(manager, second["session_id"]) as two,
     ):
         one.post("/observe", json={"strings": ["only-in-one"]}).raise_for_status()
         assert one.get("/stm").json()["stm"] == [["only-in-one"]]
@@ -76,9 +52,9 @@ def test_errors_pass_through_unchanged_and_direct_access_needs_the_token(
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        session = _create(http)
+        session = create_session(http)
     bad = {"strings": 5}
-    with _session(manager, session["session_id"]) as proxied:
+    with session_client(manager, session["session_id"]) as proxied:
         through_proxy = proxied.post("/observe", json=bad)
         missing = proxied.get("/pattern/PTRN%7Cnope")
     headers = {"Authorization": f"Bearer {session['token']}"}
@@ -96,7 +72,7 @@ def test_errors_pass_through_unchanged_and_direct_access_needs_the_token(
 async def test_websocket_relay(start_manager: Callable[..., ManagerProcess]) -> None:
     manager = start_manager()
     with manager.client() as http:
-        session = _create(http)
+        session = create_session(http)
     url = f"ws://127.0.0.1:{manager.port}/session/{session['session_id']}/ws"
     async with websockets.connect(url) as ws:
         await ws.send(json.dumps({"type": "observe", "payload": {"strings": ["hello"]}}))
@@ -110,7 +86,7 @@ async def test_websocket_relay(start_manager: Callable[..., ManagerProcess]) -> 
             await ws.recv()
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1011
-    with _session(manager, session["session_id"]) as proxied:
+    with session_client(manager, session["session_id"]) as proxied:
         assert proxied.get("/stm").json()["stm"] == [["hello"]]
 
 
@@ -119,9 +95,9 @@ def test_hibernate_and_resume_keep_stm_genes_and_predictions(
 ) -> None:
     manager = start_manager(KATO_IDLE_TIMEOUT="2", KATO_REAP_INTERVAL="0.5")
     with manager.client() as http:
-        session = _create(http, genes={"max_pattern_length": 0})
+        session = create_session(http, genes={"max_pattern_length": 0})
     sid, pid = session["session_id"], session["processor_id"]
-    with _session(manager, sid) as proxied:
+    with session_client(manager, sid) as proxied:
         proxied.post("/genes/update", json={"genes": {"recall_threshold": 0.3}}).raise_for_status()
         for word in ("a", "b", "c"):
             proxied.post("/observe", json={"strings": [word]}).raise_for_status()
@@ -130,10 +106,10 @@ def test_hibernate_and_resume_keep_stm_genes_and_predictions(
             proxied.post("/observe", json={"strings": [word]}).raise_for_status()
         before = _snapshot(proxied)
     with manager.client() as http:
-        _wait_for_status(http, sid, "hibernated")
-    _wait_until(lambda: _containers(test_labels, pid) == [])  # removed after the record
-    assert len(_volumes(test_labels, pid)) == 1
-    with _session(manager, sid) as proxied:
+        wait_for_status(http, sid, "hibernated")
+    wait_until(lambda: containers_of(test_labels, pid) == [])  # removed after the record
+    assert len(volumes_of(test_labels, pid)) == 1
+    with session_client(manager, sid) as proxied:
         assert _snapshot(proxied) == before
     with manager.client() as http:
         assert http.get(f"/session/{sid}").json()["status"] == "running"
@@ -147,26 +123,14 @@ def _snapshot(proxied: httpx.Client) -> dict[str, Any]:
     }
 
 
-def _wait_for_status(http: httpx.Client, session_id: str, status: str) -> None:
-    _wait_until(lambda: http.get(f"/session/{session_id}").json()["status"] == status)
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within 60 s")
-        time.sleep(0.2)
-
-
 def test_kill9_restart_recovers_sessions_and_removes_orphans(
     start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str], tmp_path: Any
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        sessions = [_create(http) for _ in range(2)]
+        sessions = [create_session(http) for _ in range(2)]
     for index, session in enumerate(sessions):
-        with _session(manager, session["session_id"]) as proxied:
+        with session_client(manager, session["session_id"]) as proxied:
             proxied.post("/observe", json={"strings": [f"s{index}"]}).raise_for_status()
     manager.kill9()
 
@@ -184,18 +148,18 @@ def test_kill9_restart_recovers_sessions_and_removes_orphans(
 
     restarted = start_manager()
     for index, session in enumerate(sessions):
-        with _session(restarted, session["session_id"]) as proxied:
+        with session_client(restarted, session["session_id"]) as proxied:
             assert proxied.get("/stm").json()["stm"] == [[f"s{index}"]]
-    assert _containers(test_labels, orphan.processor_id) == []
-    assert _volumes(test_labels, orphan.processor_id) == []
-    assert len(_containers(test_labels, spawned.processor_id)) == 1
-    assert all(len(_containers(test_labels, s["processor_id"])) == 1 for s in sessions)
+    assert containers_of(test_labels, orphan.processor_id) == []
+    assert volumes_of(test_labels, orphan.processor_id) == []
+    assert len(containers_of(test_labels, spawned.processor_id)) == 1
+    assert all(len(containers_of(test_labels, s["processor_id"])) == 1 for s in sessions)
 
 
 def test_capacity_gives_503(start_manager: Callable[..., ManagerProcess]) -> None:
     manager = start_manager(KATO_MAX_SESSIONS="1")
     with manager.client() as http:
-        _create(http)
+        create_session(http)
         full = http.post("/session/create", json={})
     assert full.status_code == 503
     assert full.json()["error"]["code"] == "KATO_CAPACITY"
@@ -207,10 +171,10 @@ def test_delete_removes_container_and_volume(
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        session = _create(http)
+        session = create_session(http)
         pid = session["processor_id"]
-        assert len(_containers(test_labels, pid)) == 1
+        assert len(containers_of(test_labels, pid)) == 1
         assert http.delete(f"/session/{session['session_id']}").status_code == 204
         assert http.get(f"/session/{session['session_id']}").status_code == 404
-    assert _containers(test_labels, pid) == []
-    assert _volumes(test_labels, pid) == []
+    assert containers_of(test_labels, pid) == []
+    assert volumes_of(test_labels, pid) == []

@@ -2,6 +2,8 @@
 
 Every fake container of a `FakeBackend` is pointed at this one server; state is kept per
 bearer token, so a recreated container (new token) starts empty until `PUT /state`.
+`/stall` and the `GET /state` of tokens in `stalled_tokens` answer only once `release` is set
+(a paused container, as far as the manager can tell).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class FakeProcessor:
         self.requests: list[dict[str, Any]] = []
         self.ws_close_codes: list[int | None] = []
         self.port = 0
+        self.stalled_tokens: set[str] = set()
+        self.release = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -32,6 +36,7 @@ class FakeProcessor:
         asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(5)
 
     def stop(self) -> None:
+        self.release.set()
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -61,6 +66,9 @@ class FakeProcessor:
         )
         state = self.state[token]
         path = request.path
+        if path == "/stall" or (path == "/state" and token in self.stalled_tokens):
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
         if path == "/state" and request.method == "GET":
             return web.json_response(state)
         if path == "/state" and request.method == "PUT":

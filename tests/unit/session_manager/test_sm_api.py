@@ -9,7 +9,6 @@ import pytest
 from sm_fake_processor import FakeProcessor
 from sm_support import service_of
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from container_manager import EngineUnavailableError, FakeBackend, KatoContainerManager
 
@@ -202,13 +201,12 @@ def test_websocket_client_close_code_reaches_the_container(
     assert processor.ws_close_codes == [4002]
 
 
-def test_websocket_to_unknown_session_is_refused(client: TestClient) -> None:
-    with (
-        pytest.raises(WebSocketDisconnect) as refused,
-        client.websocket_connect("/session/nope/ws"),
-    ):
-        pass
-    assert refused.value.code == 1008
+@pytest.mark.parametrize("session_id", ["nope", "0" * 32, "%30" + "0" * 31])
+def test_websocket_to_unknown_session_closes_with_4404(client: TestClient, session_id: str) -> None:
+    # Accepted, then closed: a browser sees the code (a refused handshake is only a 403).
+    with client.websocket_connect(f"/session/{session_id}/ws") as ws:
+        closed = ws.receive()
+    assert closed == {"type": "websocket.close", "code": 4404, "reason": "KATO_SESSION_NOT_FOUND"}
 
 
 def test_websocket_closes_cleanly_when_the_engine_fails_on_wake(
@@ -222,13 +220,10 @@ def test_websocket_closes_cleanly_when_the_engine_fails_on_wake(
 
     monkeypatch.setattr(containers, "get_processor", engine_down)
     monkeypatch.setattr(containers, "create_processor", engine_down)
-    with (
-        pytest.raises(WebSocketDisconnect) as closed,
-        client.websocket_connect(f"/session/{session['session_id']}/ws"),
-    ):
-        pass
-    assert closed.value.code == 1011
-    assert closed.value.reason == "KATO_ENGINE_UNAVAILABLE"
+    with client.websocket_connect(f"/session/{session['session_id']}/ws") as ws:
+        closed = ws.receive()
+    assert closed["code"] == 1011
+    assert closed["reason"] == "KATO_ENGINE_UNAVAILABLE"
 
 
 def test_trace_id_is_echoed_as_request_id(client: TestClient) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from sm_fake_processor import FakeProcessor
 from sm_support import Clock, service_of
 from starlette.testclient import TestClient
 
@@ -202,3 +205,85 @@ def test_container_left_by_an_unfinished_wake_is_removed(
     assert fake.container_for(pid) is None
     assert any(pid in name for name in fake.volumes)  # data volume kept
     assert client.get(f"/session/{sid}").json()["status"] == "hibernated"
+
+
+def test_a_stalled_snapshot_never_delays_other_sessions(
+    make_client: Callable[..., TestClient], fake: FakeBackend, processor: FakeProcessor
+) -> None:
+    client = make_client(snapshot_timeout=30)
+    stalled, other = _create(client), _create(client)  # the stalled one is reaped first
+    processor.stalled_tokens.add(f"Bearer {stalled['token']}")
+    service = service_of(client)
+    _later(client, 61)
+    reaping = client.portal.start_task_soon(reap_once, service)  # type: ignore[union-attr]
+    # Reaped one after the other, `other` would wait for the stalled snapshot (30 s) first.
+    deadline = time.monotonic() + 10
+    while client.get(f"/session/{other['session_id']}").json()["status"] != "hibernated":
+        assert time.monotonic() < deadline, "the other session was not hibernated meanwhile"
+        time.sleep(0.02)
+    assert fake.container_for(stalled["processor_id"]) is not None
+    # A later pass skips the session still being reaped and does not wait for it.
+    late = _create(client)
+    service.clock.now += 61  # type: ignore[attr-defined]
+    later_pass = client.portal.start_task_soon(reap_once, service)  # type: ignore[union-attr]
+    assert later_pass.result(10).hibernated == [late["session_id"]]
+    processor.release.set()
+    assert reaping.result(10).hibernated == [other["session_id"], stalled["session_id"]]
+
+
+def test_a_failing_snapshot_leaves_the_session_running_and_backs_off(
+    make_client: Callable[..., TestClient], fake: FakeBackend, processor: FakeProcessor
+) -> None:
+    client = make_client(snapshot_timeout=0.2, reap_interval=30)
+    session = _create(client)
+    sid = session["session_id"]
+    _observe(client, sid, "kept")
+    processor.stalled_tokens.add(f"Bearer {session['token']}")  # a paused container
+    service = service_of(client)
+    clock = _later(client, 61)
+
+    report = client.portal.call(reap_once, service)  # type: ignore[union-attr]
+    assert report.failed == [sid] and report.hibernated == []
+    assert client.get(f"/session/{sid}").json()["status"] == "running"  # STM not lost
+    assert fake.container_for(session["processor_id"]) is not None
+    assert 'kato_reap_failures_total{kind="hibernation"} 1.0' in client.get("/metrics").text
+
+    # Within the back-off (30 s, then 60 s, ...) the session is not tried again.
+    again = client.portal.call(reap_once, service)  # type: ignore[union-attr]
+    assert again.backed_off == [sid] and again.failed == []
+    clock.now += 31
+    assert client.portal.call(reap_once, service).failed == [sid]  # type: ignore[union-attr]
+    clock.now += 31
+    assert client.portal.call(reap_once, service).backed_off == [sid]  # type: ignore[union-attr]
+
+    processor.stalled_tokens.clear()  # the container answers again
+    processor.release.set()
+    clock.now += 31
+    assert client.portal.call(reap_once, service).hibernated == [sid]  # type: ignore[union-attr]
+    assert client.get(f"/session/{sid}/stm").json() == {"stm": [["kept"]]}
+
+
+def test_registry_io_stays_off_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = service_of(client)
+    threads: list[str] = []
+    registry = service.registry
+    for name in ("get", "put", "all", "delete", "snapshot", "touch_many"):
+        method = getattr(registry, name)
+
+        def spy(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(registry, name, spy)
+    session = _create(client)
+    sid = session["session_id"]
+    _observe(client, sid, "a")
+    client.get("/sessions")
+    client.get(f"/session/{sid}")
+    _later(client, 61)
+    client.portal.call(reap_once, service)  # type: ignore[union-attr]
+    assert client.get(f"/session/{sid}/stm").status_code == 200  # wake: reads the snapshot
+    assert client.delete(f"/session/{sid}").status_code == 204
+    assert threads and all(name.startswith("registry") for name in threads), threads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 from pathlib import Path
 
 from session_manager.registry import SessionRecord, SessionRegistry
@@ -34,9 +36,10 @@ def test_records_survive_reopen(tmp_path: Path) -> None:
 
     reopened = SessionRegistry(path)
     assert reopened.get("a") == _record("a")
-    assert reopened.get("b") == _record(
-        "b", status="hibernated", snapshot=b'{"stm": [["x"]]}', user_id="bob"
-    )
+    # Records never carry their snapshot; it is read on its own, on wake.
+    assert reopened.get("b") == _record("b", status="hibernated", user_id="bob")
+    assert reopened.snapshot("b") == b'{"stm": [["x"]]}'
+    assert reopened.snapshot("a") is None
     assert [r.session_id for r in reopened.all(user_id="bob")] == ["b"]
     assert reopened.count_by_status()["hibernated"] == 1
 
@@ -71,3 +74,121 @@ def test_ids_oldest_first(tmp_path: Path) -> None:
     assert registry.ids() == [r.session_id for r in registry.all()] == ["b", "a"]
     registry.delete("b")
     assert registry.ids() == ["a"]
+
+
+_OLD_SCHEMA = """
+CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY,
+    processor_id TEXT NOT NULL UNIQUE,
+    user_id TEXT,
+    genes TEXT NOT NULL DEFAULT '{}',
+    ttl_seconds INTEGER,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_activity REAL NOT NULL,
+    expires_at REAL,
+    url TEXT,
+    internal_url TEXT,
+    token TEXT,
+    snapshot BLOB
+)
+"""
+
+
+def test_a_file_of_the_old_schema_is_migrated_without_losing_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.sqlite3"
+    with sqlite3.connect(path) as old:  # as the previous version wrote it
+        old.execute("PRAGMA journal_mode=WAL")
+        old.execute(_OLD_SCHEMA)
+        old.executemany(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    "h",
+                    "ph",
+                    "bob",
+                    '{"max_pattern_length": 3}',
+                    None,
+                    "hibernated",
+                    1.0,
+                    2.0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    b'{"stm": [["x"]]}',
+                ),
+                (
+                    "r",
+                    "pr",
+                    None,
+                    "{}",
+                    60,
+                    "running",
+                    3.0,
+                    4.0,
+                    63.0,
+                    "http://127.0.0.1:1",
+                    "http://127.0.0.1:1",
+                    "t",
+                    None,
+                ),
+            ],
+        )
+    old.close()
+
+    registry = SessionRegistry(path)
+    assert [r.session_id for r in registry.all()] == ["h", "r"]
+    assert registry.get("h") == SessionRecord(
+        session_id="h",
+        processor_id="ph",
+        user_id="bob",
+        status="hibernated",
+        created_at=1.0,
+        last_activity=2.0,
+        genes={"max_pattern_length": 3},
+    )
+    assert registry.get("r") == _record(
+        "r",
+        processor_id="pr",
+        user_id=None,
+        genes={},
+        created_at=3.0,
+        last_activity=4.0,
+        expires_at=63.0,
+    )
+    assert registry.snapshot("h") == b'{"stm": [["x"]]}'
+    columns = {row[1] for row in registry._open().execute("PRAGMA table_info(sessions)")}
+    assert "snapshot" not in columns  # listings cannot read snapshots any more
+    registry.close()
+    assert SessionRegistry(path).snapshot("h") == b'{"stm": [["x"]]}'  # idempotent reopen
+
+
+def test_snapshot_is_kept_only_while_hibernated(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    hibernated = _record("a", status="hibernated", snapshot=b"{}")
+    registry.put(hibernated)
+    registry.put(registry.get("a").with_changes(last_activity=200.0))  # type: ignore[union-attr]
+    assert registry.snapshot("a") == b"{}"  # a record read back does not drop it
+    registry.put(_record("a", status="running"))  # woken: the snapshot is spent
+    assert registry.snapshot("a") is None
+    registry.put(hibernated)
+    registry.delete("a")
+    assert registry.snapshot("a") is None
+
+
+def test_state_directory_and_files_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    path = state / "sessions.sqlite3"
+    path.touch(mode=0o644)
+    registry = SessionRegistry(path)
+    registry.put(_record("a"))
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    for name in ("sessions.sqlite3", "sessions.sqlite3-wal", "sessions.sqlite3-shm"):
+        assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
+    registry.close()
+    fresh = SessionRegistry(tmp_path / "new" / "sessions.sqlite3")
+    fresh.put(_record("b"))
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    assert stat.S_IMODE(fresh.path.stat().st_mode) == 0o600

@@ -1,0 +1,40 @@
+"""Per-key exponential back-off: how long the reaper leaves a session alone after a failure.
+
+A session whose `GET /state` fails (a paused or wedged container, a state the processor
+cannot serialise) is retried after `base`, then 2x, 4x, ... up to `cap` seconds, so it never
+costs the reaper more than one bounded attempt per back-off period and never blocks others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Backoff"]
+
+
+@dataclass
+class _Failures:
+    count: int
+    retry_at: float
+
+
+class Backoff:
+    def __init__(self, base: float, cap: float) -> None:
+        self.base = base
+        self.cap = cap
+        self._failures: dict[str, _Failures] = {}
+
+    def ready(self, key: str, now: float) -> bool:
+        """True unless `key` failed and its back-off period has not passed yet."""
+        failures = self._failures.get(key)
+        return failures is None or now >= failures.retry_at
+
+    def failed(self, key: str, now: float) -> int:
+        """Count one more failure of `key`; returns how many in a row."""
+        count = self._failures[key].count + 1 if key in self._failures else 1
+        delay = min(self.cap, self.base * 2 ** min(count - 1, 32))
+        self._failures[key] = _Failures(count, now + delay)
+        return count
+
+    def clear(self, key: str) -> None:
+        self._failures.pop(key, None)

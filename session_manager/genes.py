@@ -1,0 +1,94 @@
+"""The genes a client may ask for at create, bounded at the manager's edge.
+
+`SessionGenes` narrows the container manager's `ProcessorConfig` (same fields, one definition)
+to values the processor can hold and the engine accepts: integers within 64 bits, finite
+floats, short printable strings. Resource limits are the operator's: `check_limits` lets a
+client ask for less than the manager's `KATO_MEMORY_LIMIT` / `KATO_CPU_LIMIT` /
+`KATO_PIDS_LIMIT` (or nothing: the operator's values apply), never more, and never less than
+a processor needs to start (below the floors the engine refuses or the service never gets
+ready, which used to surface as a 502 carrying runc and cgroup details).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from container_manager import ContainerSettings
+from container_manager.config import ProcessorConfig
+
+from .errors import ValidationFailedError
+
+__all__ = ["FLOORS", "INT64_MAX", "PRINTABLE", "SessionGenes", "check_limits", "memory_bytes"]
+
+INT64_MAX = 2**63 - 1
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+_MEMORY = re.compile(r"^([0-9]{1,12})([bkmgBKMG]?)$")
+#: Printable text without control characters (NUL in an env var makes the engine refuse).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+#: The least a processor container needs to start (an idle one uses ~40 MiB and 5 processes;
+#: below a quarter CPU its start-up nears the readiness timeout).
+FLOORS = {"memory_limit": 64 * 2**20, "cpu_limit": 0.25, "pids_limit": 32}
+
+
+class SessionGenes(ProcessorConfig):
+    """Genes of `POST /session/create`; None (or absent) keeps the service's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    max_pattern_length: int | None = Field(None, ge=0, le=INT64_MAX)
+    processor_name: str | None = Field(None, min_length=1, max_length=200, pattern=PRINTABLE)
+    memory_limit: str | None = Field(
+        None,
+        max_length=13,
+        pattern=_MEMORY.pattern,
+        description="Docker syntax (e.g. 256m); at most the operator's KATO_MEMORY_LIMIT, "
+        "at least 64m.",
+    )
+    cpu_limit: float | None = Field(
+        None, ge=FLOORS["cpu_limit"], le=64.0, description="At most KATO_CPU_LIMIT."
+    )
+    pids_limit: int | None = Field(
+        None, ge=FLOORS["pids_limit"], le=INT64_MAX, description="At most KATO_PIDS_LIMIT."
+    )
+
+    def as_config(self) -> dict[str, Any]:
+        """The genes the client set, as the mapping the container manager validates again."""
+        return self.model_dump(exclude_none=True)
+
+
+def memory_bytes(value: str) -> int:
+    """Bytes of a Docker memory string such as `512m` (units are powers of 1024)."""
+    match = _MEMORY.match(value)
+    if match is None:
+        raise ValueError(f"not a memory size: {value!r}")
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+
+
+def check_limits(genes: SessionGenes, operator: ContainerSettings) -> None:
+    """Refuse (422) limits above the operator's ceilings or below a processor's floor."""
+    errors: list[dict[str, Any]] = []
+    if genes.memory_limit is not None:
+        asked, ceiling = memory_bytes(genes.memory_limit), memory_bytes(operator.memory_limit)
+        if not FLOORS["memory_limit"] <= asked <= ceiling:
+            errors.append(_out_of_range("memory_limit", "64m", operator.memory_limit))
+    if genes.cpu_limit is not None and genes.cpu_limit > operator.cpu_limit:
+        errors.append(_out_of_range("cpu_limit", FLOORS["cpu_limit"], operator.cpu_limit))
+    if genes.pids_limit is not None and genes.pids_limit > operator.pids_limit:
+        errors.append(_out_of_range("pids_limit", FLOORS["pids_limit"], operator.pids_limit))
+    if errors:
+        raise ValidationFailedError(
+            "resource limits outside the operator's range", {"errors": errors}
+        )
+
+
+def _out_of_range(field: str, floor: object, ceiling: object) -> dict[str, Any]:
+    return {
+        "loc": ["body", "genes", field],
+        "msg": f"must be between {floor} and {ceiling} (the operator's limit)",
+        "type": "limit_out_of_range",
+    }

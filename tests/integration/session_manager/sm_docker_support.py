@@ -1,0 +1,63 @@
+"""Helpers shared by the session manager's real-engine tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import httpx
+
+from session_manager.testing import ManagerProcess
+
+__all__ = [
+    "containers_of",
+    "create_session",
+    "session_client",
+    "volumes_of",
+    "wait_for_status",
+    "wait_until",
+]
+
+
+def create_session(http: httpx.Client, **body: object) -> dict[str, Any]:
+    answer = http.post("/session/create", json=body)
+    assert answer.status_code == 201, answer.text
+    data: dict[str, Any] = answer.json()
+    return data
+
+
+def session_client(manager: ManagerProcess, session_id: str) -> httpx.Client:
+    return httpx.Client(base_url=f"{manager.url}/session/{session_id}", timeout=120)
+
+
+def containers_of(labels: dict[str, str], processor_id: str | None = None) -> list[Any]:
+    wanted = {**labels, **({"kato.processor_id": processor_id} if processor_id else {})}
+    filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
+    engine = docker.from_env()
+    try:
+        return list(engine.containers.list(all=True, filters=filters))
+    finally:
+        engine.close()
+
+
+def volumes_of(labels: dict[str, str], processor_id: str) -> list[Any]:
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    engine = docker.from_env()
+    try:
+        return [v for v in engine.volumes.list(filters=filters) if processor_id in v.name]
+    finally:
+        engine.close()
+
+
+def wait_for_status(http: httpx.Client, session_id: str, status: str) -> None:
+    wait_until(lambda: http.get(f"/session/{session_id}").json()["status"] == status)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within 60 s")
+        time.sleep(0.2)
