@@ -21,7 +21,9 @@ from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
+from .dashboard.router import router as dashboard_router
 from .errors import SessionError, error_body
+from .hibernation import router as hibernation_router
 from .logs import session_id_var
 from .metrics import ManagerMetrics
 from .middleware import RequestContextMiddleware
@@ -80,6 +82,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     _add_error_handlers(app)
+    # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
+    app.include_router(hibernation_router)
+    app.include_router(dashboard_router)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
 
     def service_of(request: Request | WebSocket) -> SessionService:

@@ -11,6 +11,13 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .dashboard.cookie import (
+    COOKIE_SCOPE_KEY,
+    CSRF_HEADER,
+    cookie_value,
+    is_open_path,
+    split_cookie,
+)
 from .errors import PayloadTooLargeError, SessionError, UnauthorizedError
 from .logs import request_id_var, session_id_var
 
@@ -19,6 +26,7 @@ __all__ = ["RequestContextMiddleware"]
 log = logging.getLogger("session_manager.access")
 
 _OPEN_PATHS = ("/health",)
+_SAFE_METHODS = ("GET", "HEAD")
 
 
 class RequestContextMiddleware:
@@ -26,18 +34,21 @@ class RequestContextMiddleware:
         self.app = app
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self._bearer = f"Bearer {api_key}".encode() if api_key is not None else None
+        self._cookie = cookie_value(api_key).encode() if api_key is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        cookie = _take_dashboard_cookie(scope)
         headers = dict(scope["headers"])
         request_id = (
             headers.get(b"x-request-id") or headers.get(b"x-trace-id") or uuid.uuid4().hex.encode()
         ).decode("latin-1")
         request_id_var.set(request_id)
         session_id_var.set(None)
-        problem = self._problem(scope, headers)
+        problem = self._problem(scope, headers, cookie)
         if problem is not None:
             await _reject(scope, send, problem, request_id)
             return
@@ -70,12 +81,18 @@ class RequestContextMiddleware:
                 },
             )
 
-    def _problem(self, scope: Scope, headers: dict[bytes, bytes]) -> SessionError | None:
-        if self.api_key is not None and scope["path"] not in _OPEN_PATHS:
-            given = headers.get(b"authorization", b"")
-            expected = f"Bearer {self.api_key}".encode()
-            if not hmac.compare_digest(given, expected):
-                return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
+    def _problem(
+        self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None
+    ) -> SessionError | None:
+        path = scope["path"]
+        if (
+            self._bearer is not None
+            and path not in _OPEN_PATHS
+            and not is_open_path(path)
+            and not hmac.compare_digest(headers.get(b"authorization", b""), self._bearer)
+            and not self._cookie_ok(scope, headers, cookie)
+        ):
+            return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return PayloadTooLargeError(
@@ -83,6 +100,33 @@ class RequestContextMiddleware:
                 {"max_body_bytes": self.max_body_bytes},
             )
         return None
+
+    def _cookie_ok(self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None) -> bool:
+        """The dashboard's login cookie, for plain HTTP only; a change needs the CSRF header
+        too (see `dashboard.cookie`)."""
+        if cookie is None or self._cookie is None or scope["type"] != "http":
+            return False
+        if scope["method"] not in _SAFE_METHODS and CSRF_HEADER.encode() not in headers:
+            return False
+        return hmac.compare_digest(cookie, self._cookie)
+
+
+def _take_dashboard_cookie(scope: Scope) -> bytes | None:
+    """Remove the dashboard cookie from the request's headers and return its value."""
+    found: bytes | None = None
+    rewritten: list[tuple[bytes, bytes]] = []
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            value_found, rest = split_cookie(value)
+            found = value_found if value_found is not None else found
+            if rest:
+                rewritten.append((name, rest))
+        else:
+            rewritten.append((name, value))
+    if found is not None:
+        scope["headers"] = rewritten
+        scope[COOKIE_SCOPE_KEY] = found
+    return found
 
 
 async def _reject(scope: Scope, send: Send, error: SessionError, request_id: str) -> None:

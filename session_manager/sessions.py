@@ -183,15 +183,17 @@ class SessionService:
     def last_activity(self, record: SessionRecord) -> float:
         return max(record.last_activity, self.activity.get(record.session_id, 0.0))
 
-    async def hibernate(self, session_id: str) -> bool:
+    async def hibernate(self, session_id: str, *, force: bool = False) -> bool:
         """Snapshot, record, then remove the container keeping its volume. False if the
-        session became busy or active meanwhile (nothing is changed then)."""
+        session became busy or active meanwhile (nothing is changed then); `force` (an
+        operator's "hibernate now") skips the idle time, never the in-flight check."""
         async with self.lock(session_id):
             route = self.routes.get(session_id)
             record = self.registry.get(session_id)
             if route is None or record is None or route.inflight:
                 return False
-            if self.clock() - self.last_activity(record) < self.settings.idle_timeout:
+            idle = self.clock() - self.last_activity(record)
+            if not force and idle < self.settings.idle_timeout:
                 return False
             del self.routes[session_id]
             try:
