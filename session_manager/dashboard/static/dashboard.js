@@ -326,7 +326,7 @@ function drawChart(chart, series, now) {
       if (value === null || point.time < now - WINDOW_S) { joined = false; continue; }
       d += `${joined ? "L" : "M"}${x(point.time).toFixed(1)},${y(value).toFixed(1)}`;
       joined = true;
-      if (key.endsWith("_seconds")) { svg.appendChild(dot(x(point.time), y(value), COLORS[i])); }
+      svg.appendChild(dot(x(point.time), y(value), COLORS[i])); // a lone point stays visible
     }
     if (d) {
       const path = document.createElementNS(SVG, "path");
@@ -371,7 +371,7 @@ function label(x, y, value) {
 function dot(cx, cy, color) {
   const el = document.createElementNS(SVG, "circle");
   el.setAttribute("cx", cx.toFixed(1)); el.setAttribute("cy", cy.toFixed(1));
-  el.setAttribute("r", "2"); el.setAttribute("fill", color);
+  el.setAttribute("r", "1.5"); el.setAttribute("fill", color);
   return el;
 }
 
