@@ -32,7 +32,13 @@ CSRF_HEADER = "x-kato-dashboard"
 COOKIE_SCOPE_KEY = "kato.dashboard_cookie"
 #: The page, its assets and the login itself: the page asks for the key when the API says 401.
 _OPEN_PATHS = frozenset(
-    {"/dashboard", "/dashboard/login", "/dashboard/logout", "/dashboard/api/auth"}
+    {
+        "/dashboard",
+        "/dashboard/docs",
+        "/dashboard/login",
+        "/dashboard/logout",
+        "/dashboard/api/auth",
+    }
 )
 _OPEN_PREFIX = "/dashboard/static/"
 

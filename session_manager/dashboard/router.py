@@ -30,6 +30,7 @@ router = APIRouter(prefix="/dashboard", lifespan=sampler_lifespan, include_in_sc
 _ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "docs.js": "text/javascript; charset=utf-8",
 }
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -48,6 +49,14 @@ def _static(name: str) -> bytes:
 @router.get("")
 async def page() -> Response:
     html = _static("index.html")
+    return Response(html, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+
+
+@router.get("/docs")
+async def processor_docs() -> Response:
+    """One session's processor API (`?session=<id>`), rendered offline from its OpenAPI
+    schema; the processor's own `/docs` loads Swagger UI from a CDN and its schema from `/`."""
+    html = _static("docs.html")
     return Response(html, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
 

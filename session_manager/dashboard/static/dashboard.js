@@ -201,10 +201,10 @@ function addRow(session) {
   remove.className = "danger";
   const docs = document.createElement("a");
   docs.textContent = "Docs";
-  docs.href = `/session/${encodeURIComponent(session.session_id)}/docs`;
+  docs.href = `/dashboard/docs?session=${encodeURIComponent(session.session_id)}`;
   docs.target = "_blank";
   docs.rel = "noopener";
-  docs.setAttribute("aria-label", `Processor API docs of session ${session.session_id} (new tab)`);
+  docs.setAttribute("aria-label", `Processor API of session ${session.session_id} (new tab)`);
   actions.append(hibernate, remove, docs);
   const row = { tr, cells, hibernate };
   rows.set(session.session_id, row);

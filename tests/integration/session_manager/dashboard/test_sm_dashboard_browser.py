@@ -30,11 +30,17 @@ SLOW = 60_000
 def _open(browser: Any, manager: ManagerProcess) -> tuple[Page, list[str]]:
     """A fresh context (no cookies) on the dashboard, recording every console error."""
     page: Page = browser.new_context(viewport=DESKTOP).new_page()
+    errors = _watch(page)
+    page.goto(f"{manager.url}/dashboard")
+    return page, errors
+
+
+def _watch(page: Page) -> list[str]:
+    """Every console error and uncaught exception of `page`, as they happen."""
     errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{manager.url}/dashboard")
-    return page, errors
+    return errors
 
 
 def _log_in(page: Page, key: str) -> None:
@@ -95,11 +101,21 @@ def test_operator_flow_in_a_real_browser(
     expect(row.locator(".status")).to_have_text("hibernated", timeout=SLOW)
     assert api.get(f"/session/{alice['session_id']}").json()["status"] == "hibernated"
 
+    bob_row = page.locator(f'tr[data-session-id="{bob["session_id"]}"]')
     if screenshot := os.environ.get("KATO_DASHBOARD_SCREENSHOT"):
         # Wait for a chart point and bob's container memory (sampled every 5 and 10 s).
-        bob_row = page.locator(f'tr[data-session-id="{bob["session_id"]}"]')
         expect(bob_row).to_contain_text("MiB", timeout=SLOW)
         page.screenshot(path=screenshot, full_page=True)
+    with page.context.expect_page() as opened:
+        bob_row.get_by_role("link", name=re.compile("^Processor API")).click()
+    docs = opened.value
+    docs_errors = _watch(docs)
+    expect(docs.get_by_role("heading", name="POST /observe", exact=True)).to_be_visible(
+        timeout=SLOW
+    )
+    assert docs_errors == []
+    docs.close()
+
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.set_viewport_size(DESKTOP)

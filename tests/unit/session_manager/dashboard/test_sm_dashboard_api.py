@@ -176,3 +176,18 @@ def test_hibernate_now_of_an_unknown_session_is_404(keyed: TestClient) -> None:
     answer = keyed.post("/session/nope/hibernate", headers=BEARER)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
+
+
+def test_overview_says_when_the_manager_has_an_event_stream(keyed: TestClient) -> None:
+    async def events() -> dict[str, str]:  # what session_manager.events will serve
+        return {}
+
+    keyed.app.add_api_route("/events", events)  # type: ignore[attr-defined]
+    assert keyed.get("/dashboard/api/overview", headers=BEARER).json()["events"] is True
+
+
+def test_processor_docs_page_is_served_without_a_key(keyed: TestClient) -> None:
+    page = keyed.get("/dashboard/docs", params={"session": "abc"})
+    assert page.status_code == 200
+    assert "/dashboard/static/docs.js" in page.text
+    assert keyed.get("/dashboard/static/docs.js").status_code == 200
