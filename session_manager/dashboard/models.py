@@ -1,10 +1,14 @@
-"""Pydantic models at the dashboard's HTTP edge (its JSON API under `/dashboard/api`)."""
+"""Pydantic models at the dashboard's HTTP edge (its JSON API under `/dashboard/api`); the
+sampler's own dataclasses (`Point`, `EngineState`) are serialized as they are."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-__all__ = ["AuthState", "EngineView", "Login", "MachineView", "Overview", "PointView", "SessionRow"]
+from .sampler import EngineState
+from .samples import Point
+
+__all__ = ["AuthState", "Login", "MachineView", "Overview", "SessionRow"]
 
 
 class Login(BaseModel):
@@ -28,34 +32,17 @@ class SessionRow(BaseModel):
     memory_bytes: int | None = Field(description="Container memory at the last sample.")
 
 
-class EngineView(BaseModel):
-    reachable: bool | None = Field(description="None until the first check.")
-    code: str | None = Field(description="Error code when unreachable (details are logged).")
-    checked_at: float | None
-
-
 class MachineView(BaseModel):
     running: int
     max_sessions: int
     spawning: int
-    engine: EngineView
-
-
-class PointView(BaseModel):
-    time: float
-    requests_per_second: float
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    spawn_seconds: float | None
-    wake_seconds: float | None
-    hibernations_per_minute: float
-    wakes_per_minute: float
+    engine: EngineState = Field(description="None until the first check; the error code only.")
 
 
 class Overview(BaseModel):
     now: float
     sessions: list[SessionRow]
     machine: MachineView
-    series: list[PointView]
+    series: list[Point]
     sample_interval: float
     events: bool = Field(description="True when the manager serves a lifecycle event stream.")

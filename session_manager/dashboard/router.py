@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from dataclasses import asdict
 from importlib import resources
 
 from fastapi import APIRouter, Request
@@ -20,7 +19,7 @@ from starlette.routing import Route
 from ..errors import UnauthorizedError
 from ..sessions import SessionService
 from .cookie import COOKIE_NAME, COOKIE_SCOPE_KEY, cookie_value
-from .models import AuthState, EngineView, Login, MachineView, Overview, PointView, SessionRow
+from .models import AuthState, Login, MachineView, Overview, SessionRow
 from .sampler import SAMPLE_INTERVAL, Sampler, sampler_lifespan
 
 __all__ = ["router"]
@@ -132,9 +131,9 @@ async def overview(request: Request) -> Response:
             running=len(service.routes),
             max_sessions=service.settings.max_sessions,
             spawning=service.running_count() - len(service.routes),
-            engine=EngineView(**asdict(sampler.engine)),
+            engine=sampler.engine,
         ),
-        series=[PointView(**asdict(point)) for point in sampler.ring.points()],
+        series=sampler.ring.points(),
         sample_interval=SAMPLE_INTERVAL,
         events=any(
             isinstance(route, Route) and route.path == "/events" for route in request.app.routes
