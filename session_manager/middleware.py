@@ -32,7 +32,6 @@ _SAFE_METHODS = ("GET", "HEAD")
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.api_key = api_key
         self.max_body_bytes = max_body_bytes
         self._bearer = f"Bearer {api_key}".encode() if api_key is not None else None
         self._cookie = cookie_value(api_key).encode() if api_key is not None else None
