@@ -53,6 +53,7 @@ function number(value, unit) {
 // -- login ------------------------------------------------------------------------------------
 function showLogin(message) {
   stopPolling();
+  closeEvents();
   $("board").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
@@ -95,7 +96,6 @@ async function logIn(event) {
 
 async function logOut() {
   await fetch("/dashboard/logout", { method: "POST" });
-  closeEvents();
   showLogin("Logged out.");
 }
 
@@ -170,11 +170,13 @@ function renderSessions(sessions, now) {
   for (const [id, row] of rows) {
     if (!keep.has(id)) { row.tr.remove(); rows.delete(id); }
   }
-  for (const session of shown) {
+  shown.forEach((session, index) => {
     const row = rows.get(session.session_id) || addRow(session);
-    body.appendChild(row.tr); // keeps the order of the API (creation) without rebuilding rows
+    // Rows keep the API's order (creation) and are moved only when out of place: moving a
+    // row would take the keyboard focus away from its buttons.
+    if (body.children[index] !== row.tr) { body.insertBefore(row.tr, body.children[index] || null); }
     updateRow(row, session, now);
-  }
+  });
   text($("session-count"), `(${shown.length} of ${sessions.length})`);
   $("no-sessions").hidden = shown.length > 0;
 }
@@ -241,6 +243,7 @@ async function hibernateNow(id) {
 function confirmDelete(id) {
   deleting = id;
   text($("confirm-id"), id);
+  $("confirm-delete").returnValue = ""; // some browsers keep the last answer on Escape
   $("confirm-delete").showModal();
 }
 

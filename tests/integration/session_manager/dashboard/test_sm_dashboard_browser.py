@@ -106,6 +106,13 @@ def test_operator_flow_in_a_real_browser(
         # Wait for a chart point and bob's container memory (sampled every 5 and 10 s).
         expect(bob_row).to_contain_text("MiB", timeout=SLOW)
         page.screenshot(path=screenshot, full_page=True)
+    # Keyboard focus survives the page's refreshes (rows are updated, not rebuilt).
+    bob_hibernate = bob_row.get_by_role("button", name=re.compile("^Hibernate"))
+    bob_hibernate.focus()
+    age = bob_row.locator("td").nth(3)
+    expect(age).not_to_have_text(age.inner_text(), timeout=SLOW)
+    expect(bob_hibernate).to_be_focused()
+
     with page.context.expect_page() as opened:
         bob_row.get_by_role("link", name=re.compile("^Processor API")).click()
     docs = opened.value
@@ -129,6 +136,15 @@ def test_operator_flow_in_a_real_browser(
     dialog.get_by_role("button", name="Delete").click()
     expect(row).to_have_count(0, timeout=SLOW)
     assert api.get(f"/session/{alice['session_id']}").status_code == 404
+    # Escape cancels, even after an earlier "Delete" answer of the same dialog.
+    bob_row.get_by_role("button", name=re.compile("^Delete")).click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.evaluate("new Promise((done) => setTimeout(done))")  # the close handler has run
+    assert bob["session_id"][:12] not in page.locator("#action-status").inner_text()
+    expect(bob_row).to_have_count(1)
+    assert api.get(f"/session/{bob['session_id']}").status_code == 200
     assert errors == []
     page.context.close()
 
