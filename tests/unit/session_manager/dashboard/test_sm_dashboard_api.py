@@ -120,6 +120,7 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
     keyed.portal.call(sampler.sample_once)  # type: ignore[union-attr]
     keyed.post(f"/session/{session['session_id']}/observe", json={"strings": ["a"]}, headers=BEARER)
     keyed.portal.call(sampler.sample_once)  # type: ignore[union-attr]
+    keyed.portal.call(sampler.read_memory_once)  # type: ignore[union-attr]
 
     overview = keyed.get("/dashboard/api/overview", headers=BEARER).json()
     (row,) = overview["sessions"]
