@@ -3,11 +3,11 @@
     .venv/bin/python bench/dashboard.py [--sessions 5] [--polls 200] [--image kato:fastapi]
 
 Starts a real manager with an API key (subprocess, temporary state dir), creates `--sessions`
-real sessions, logs in like the page does (cookie), then times `GET /dashboard/api/overview`
-(the page polls it every 2 s) and a proxied `GET /session/<id>/stm` with the cookie and with
-`Authorization: Bearer` (the cookie check must cost nothing). Last, `docker stats` of one
-container, which the sampler calls for each running session every 10 s. Sequential; everything
-made is labelled and removed at the end.
+real sessions, logs in like the page does (cookie), then times, interleaved: `GET
+/dashboard/api/overview` (the page polls it every 2 s) and a proxied `GET /session/<id>/stm`
+with the cookie and with `Authorization: Bearer` (the cookie check must cost nothing). Last,
+`docker stats` of one container, which the sampler calls for each running session every 10 s.
+Sequential; everything made is labelled and removed at the end.
 """
 
 from __future__ import annotations
@@ -56,13 +56,19 @@ def main() -> None:
         page = httpx.Client(base_url=manager.url, timeout=120)
         ok(page.post("/dashboard/login", json={"api_key": KEY}))
         stm = f"/session/{sessions[0]['session_id']}/stm"
-        rows = {
-            "GET /dashboard/api/overview (cookie)": timed(
-                lambda: ok(page.get("/dashboard/api/overview")), args.polls
-            ),
-            "GET /session/<id>/stm (cookie)": timed(lambda: ok(page.get(stm)), args.polls),
-            "GET /session/<id>/stm (bearer)": timed(lambda: ok(bearer.get(stm)), args.polls),
+        rows: dict[str, list[float]] = {
+            "GET /dashboard/api/overview (cookie)": [],
+            "GET /session/<id>/stm (cookie)": [],
+            "GET /session/<id>/stm (bearer)": [],
         }
+        calls = [
+            lambda: ok(page.get("/dashboard/api/overview")),
+            lambda: ok(page.get(stm)),
+            lambda: ok(bearer.get(stm)),
+        ]
+        for _ in range(args.polls):  # interleaved, so a busy moment of the machine hits all
+            for samples, call in zip(rows.values(), calls, strict=True):
+                samples.extend(timed(call, 1))
         containers = KatoContainerManager()
         ids = [s["processor_id"] for s in sessions]
         rows["docker stats, one container"] = [
