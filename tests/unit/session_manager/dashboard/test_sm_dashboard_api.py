@@ -62,6 +62,14 @@ def test_login_sets_an_httponly_strict_cookie_that_is_not_the_key(keyed: TestCli
     assert keyed.get("/sessions").status_code == 401
 
 
+def test_a_forged_cookie_is_refused(keyed: TestClient) -> None:
+    keyed.cookies.set(COOKIE_NAME, "0" * 64)
+    assert keyed.get("/sessions").status_code == 401
+    keyed.cookies.set(COOKIE_NAME, KEY)  # the key itself is not the cookie
+    assert keyed.get("/sessions").status_code == 401
+    assert keyed.get("/dashboard/api/auth").json()["authenticated"] is False
+
+
 def test_a_change_by_cookie_needs_the_dashboard_header(keyed: TestClient) -> None:
     session = _create(keyed)
     _log_in(keyed)

@@ -23,6 +23,7 @@ def test_open_paths_are_the_page_its_assets_and_the_login() -> None:
     assert is_open_path("/dashboard")
     assert is_open_path("/dashboard/static/dashboard.js")
     assert is_open_path("/dashboard/login")
+    assert is_open_path("/dashboard/docs")
     assert not is_open_path("/dashboard/api/overview")
     assert not is_open_path("/sessions")
     assert not is_open_path("/dashboardx")
