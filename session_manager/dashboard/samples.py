@@ -107,11 +107,19 @@ class SampleRing:
 
     def points(self) -> list[Point]:
         samples = list(self._samples)
-        return [_point(a, b) for a, b in zip(samples, samples[1:], strict=False)]
+        per_minute = max(round(60 / self.interval), 1)
+        return [
+            _point(samples[k - 1], samples[k], samples[max(k - per_minute, 0)])
+            for k in range(1, len(samples))
+        ]
 
 
-def _point(before: tuple[float, Totals], after: tuple[float, Totals]) -> Point:
-    (t0, a), (t1, b) = before, after
+def _point(
+    before: tuple[float, Totals], after: tuple[float, Totals], minute_ago: tuple[float, Totals]
+) -> Point:
+    """Rates and quantiles over the interval; hibernations and wakes over the trailing minute
+    (a count, not a 5-second rate times 12, which would turn one event into a spike of 12)."""
+    (t0, a), (t1, b), (_, m) = before, after, minute_ago
     elapsed = max(t1 - t0, 1e-9)
     latency = _bucket_deltas(a.latency_buckets, b.latency_buckets)
     p50, p99 = quantile(0.5, latency), quantile(0.99, latency)
@@ -122,8 +130,8 @@ def _point(before: tuple[float, Totals], after: tuple[float, Totals]) -> Point:
         latency_p99_ms=p99 * 1000 if p99 is not None else None,
         spawn_seconds=_mean_delta(a, b, "create"),
         wake_seconds=_mean_delta(a, b, "wake"),
-        hibernations_per_minute=(b.hibernations - a.hibernations) * 60 / elapsed,
-        wakes_per_minute=(b.wakes - a.wakes) * 60 / elapsed,
+        hibernations_per_minute=b.hibernations - m.hibernations,
+        wakes_per_minute=b.wakes - m.wakes,
     )
 
 

@@ -50,8 +50,8 @@ def test_a_point_is_what_happened_between_two_samples() -> None:
     assert 2.0 < point.latency_p50_ms < 5.0  # type: ignore[operator]  # the 2-5 ms bucket
     assert point.spawn_seconds == pytest.approx(3.0)
     assert point.wake_seconds == pytest.approx(1.5)
-    assert point.wakes_per_minute == pytest.approx(6.0)
-    assert point.hibernations_per_minute == pytest.approx(12.0)
+    assert point.wakes_per_minute == 1
+    assert point.hibernations_per_minute == 2
 
 
 def test_quiet_intervals_have_no_latency_or_durations() -> None:
@@ -63,6 +63,16 @@ def test_quiet_intervals_have_no_latency_or_durations() -> None:
     assert point.requests_per_second == 0
     assert point.latency_p50_ms is None and point.spawn_seconds is None
     assert point.wake_seconds is None
+
+
+def test_hibernations_and_wakes_are_counted_over_the_trailing_minute() -> None:
+    metrics = ManagerMetrics()
+    ring = SampleRing(window=900, interval=30)  # two samples make a minute
+    for when in range(0, 150, 30):
+        if when in (30, 60, 120):
+            metrics.reaps.labels("hibernation").inc()
+        ring.add(float(when), read_totals(metrics))
+    assert [p.hibernations_per_minute for p in ring.points()] == [1, 2, 1, 1]
 
 
 def test_the_ring_keeps_only_its_window() -> None:
