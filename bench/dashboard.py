@@ -21,7 +21,7 @@ from harness import percentile, running_manager
 from rich.console import Console
 from rich.table import Table
 
-from container_manager import KatoContainerManager
+from container_manager import ContainerSettings, KatoContainerManager
 
 KEY = "bench-dashboard-key"
 
@@ -69,7 +69,7 @@ def main() -> None:
         for _ in range(args.polls):  # interleaved, so a busy moment of the machine hits all
             for samples, call in zip(rows.values(), calls, strict=True):
                 samples.extend(timed(call, 1))
-        containers = KatoContainerManager()
+        containers = KatoContainerManager(ContainerSettings(state_dir=manager.state_dir))
         ids = [s["processor_id"] for s in sessions]
         rows["docker stats, one container"] = [
             t
