@@ -206,7 +206,7 @@ function addRow(session) {
   docs.href = `/dashboard/docs?session=${encodeURIComponent(session.session_id)}`;
   docs.target = "_blank";
   docs.rel = "noopener";
-  docs.setAttribute("aria-label", `Processor API of session ${session.session_id} (new tab)`);
+  docs.setAttribute("aria-label", `Docs: processor API of session ${session.session_id} (new tab)`);
   actions.append(hibernate, remove, docs);
   const row = { tr, cells, hibernate };
   rows.set(session.session_id, row);

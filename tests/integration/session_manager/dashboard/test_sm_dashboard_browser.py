@@ -114,7 +114,7 @@ def test_operator_flow_in_a_real_browser(
     expect(bob_hibernate).to_be_focused()
 
     with page.context.expect_page() as opened:
-        bob_row.get_by_role("link", name=re.compile("^Processor API")).click()
+        bob_row.get_by_role("link", name=re.compile("^Docs")).click()
     docs = opened.value
     docs_errors = _watch(docs)
     expect(docs.get_by_role("heading", name="POST /observe", exact=True)).to_be_visible(
