@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker image integration test run bench clean
+.PHONY: setup lint unit docker chromium image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,10 +25,14 @@ unit: setup
 docker:
 	bash scripts/ensure-docker.sh
 
+# Debian's chromium + chromium-driver for the dashboard's browser tests.
+chromium:
+	bash scripts/ensure-chromium.sh
+
 image: setup docker
 	$(BIN)/katoctl build
 
-integration: image
+integration: image chromium
 	$(BIN)/pytest -q tests/integration
 
 test: lint unit integration

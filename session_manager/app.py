@@ -25,16 +25,19 @@ from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
+from .dashboard.router import router as dashboard_router
 from .errors import SessionError, error_body
 from .genes import check_limits
+from .hibernation import router as hibernation_router
 from .logs import session_id_var
 from .metrics import ManagerMetrics
 from .middleware import HeadAsGet, RequestContextMiddleware
-from .models import SESSION_ID, USER_ID, CreateSessionRequest, ErrorBody, SessionList, SessionView
+from .models import SESSION_ID, USER_ID, CreateSessionRequest, SessionList, SessionView
 from .proxy import forward
 from .reaper import Upkeep
 from .reconcile import reconcile
 from .registry import SessionRegistry
+from .responses import error_responses, with_errors
 from .sessions import SessionService
 from .settings import ManagerSettings
 from .ws_relay import relay
@@ -47,28 +50,6 @@ log = logging.getLogger("session_manager.app")
 _PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
-
-
-def _with_errors(
-    answers: dict[int | str, dict[str, Any]], *statuses: int
-) -> dict[int | str, dict[str, Any]]:
-    return {**answers, **_errors(*statuses)}
-
-
-_MEANING = {
-    400: "Malformed request.",
-    401: "Missing or bad API key (only when KATO_API_KEY is set).",
-    404: "Unknown session (or an id not of the manager's format) or path.",
-    405: "Method not allowed here; `Allow` lists those that are.",
-    413: "Request body larger than KATO_MAX_BODY_BYTES.",
-    422: "Invalid input (KATO_VALIDATION_ERROR, details.errors lists each problem).",
-    502: "The session's container could not be started or did not answer.",
-    503: "No room (KATO_CAPACITY, with Retry-After) or the container engine is unavailable.",
-    504: "The session's container did not answer in time (KATO_UPSTREAM_TIMEOUT); the request "
-    "may still be applied and is not retried.",
-}
 _SESSION_ID_DOC = f"A session id as returned by `POST /session/create` ({SESSION_ID})."
 
 
@@ -105,7 +86,9 @@ def create_app(
             registry.close()
 
     app = FastAPI(
-        title="KATO session manager", lifespan=lifespan, responses=_errors(400, 401, 405, 413)
+        title="KATO session manager",
+        lifespan=lifespan,
+        responses=error_responses(400, 401, 405, 413),
     )
     app.add_middleware(HeadAsGet)
     app.add_middleware(
@@ -114,6 +97,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     _add_error_handlers(app)
+    # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
+    app.include_router(hibernation_router)
+    app.include_router(dashboard_router)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
 
     def service_of(request: Request | WebSocket) -> SessionService:
@@ -127,7 +113,7 @@ def create_app(
 
     @app.get(
         "/ready",
-        responses=_with_errors(
+        responses=with_errors(
             {200: {"description": 'Ready: `{"status": "ready", "running": <N>}`'}}, 503
         ),
     )
@@ -151,7 +137,7 @@ def create_app(
         """Prometheus metrics (text exposition format 0.0.4)."""
         return Response(await asyncio.to_thread(metrics.render), media_type=_PROMETHEUS)
 
-    @app.post("/session/create", status_code=201, responses=_errors(422, 502, 503))
+    @app.post("/session/create", status_code=201, responses=error_responses(422, 502, 503))
     async def create_session(
         request: Request, body: Annotated[CreateSessionRequest | None, Body()] = None
     ) -> SessionView:
@@ -165,7 +151,7 @@ def create_app(
         log.info("session created", extra={"processor_id": record.processor_id})
         return SessionView.of(record)
 
-    @app.get("/sessions", responses=_errors(422))
+    @app.get("/sessions", responses=error_responses(422))
     async def list_sessions(
         request: Request,
         user_id: Annotated[str | None, Query(max_length=200, pattern=USER_ID)] = None,
@@ -175,7 +161,7 @@ def create_app(
         records = await service.list_sessions(user_id)
         return SessionList.of([(r, service.last_activity(r)) for r in records])
 
-    @app.get("/session/{session_id}", responses=_errors(404, 422))
+    @app.get("/session/{session_id}", responses=error_responses(404, 422))
     async def get_session(
         request: Request, session_id: Annotated[str, _session_id_param()]
     ) -> SessionView:
@@ -185,7 +171,7 @@ def create_app(
         record = await service.get(session_id)
         return SessionView.of(record, service.last_activity(record))
 
-    @app.delete("/session/{session_id}", status_code=204, responses=_errors(404, 422, 503))
+    @app.delete("/session/{session_id}", status_code=204, responses=error_responses(404, 422, 503))
     async def delete_session(
         request: Request, session_id: Annotated[str, _session_id_param()]
     ) -> Response:
@@ -215,7 +201,7 @@ def create_app(
             methods=[method],
             name=f"proxy_{method.lower()}",
             response_class=Response,
-            responses=_with_errors(
+            responses=with_errors(
                 {
                     200: {"description": "The processor's answer, passed through as it is."},
                     "default": {"description": "The processor's answer, passed through as is."},

@@ -20,6 +20,13 @@ import uuid
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .dashboard.cookie import (
+    COOKIE_SCOPE_KEY,
+    CSRF_HEADER,
+    cookie_value,
+    is_open_path,
+    split_cookie,
+)
 from .errors import PayloadTooLargeError, SessionError, UnauthorizedError
 from .logs import request_id_var, session_id_var
 
@@ -28,6 +35,7 @@ __all__ = ["HeadAsGet", "RequestContextMiddleware", "request_id_of"]
 log = logging.getLogger("session_manager.access")
 
 _OPEN_PATHS = ("/health",)
+_SAFE_METHODS = ("GET", "HEAD")
 _REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
 _BEARER_PROTOCOL = "kato.bearer."
 
@@ -44,18 +52,20 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
         self.app = app
-        self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self._key = api_key.encode() if api_key is not None else None
+        self._cookie = cookie_value(api_key).encode() if api_key is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        cookie = _take_dashboard_cookie(scope)
         headers = dict(scope["headers"])
         request_id = request_id_of(headers)
         request_id_var.set(request_id)
         session_id_var.set(None)
-        problem = self._problem(scope, headers)
+        problem = self._problem(scope, headers, cookie)
         if problem is not None:
             await _reject(scope, send, problem, request_id)
             return
@@ -88,11 +98,16 @@ class RequestContextMiddleware:
                 },
             )
 
-    def _problem(self, scope: Scope, headers: dict[bytes, bytes]) -> SessionError | None:
+    def _problem(
+        self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None
+    ) -> SessionError | None:
+        path = scope["path"]
         if (
-            self.api_key is not None
-            and scope["path"] not in _OPEN_PATHS
-            and not _authorized(scope, headers, self.api_key.encode())
+            self._key is not None
+            and path not in _OPEN_PATHS
+            and not is_open_path(path)
+            and not _authorized(scope, headers, self._key)
+            and not self._cookie_ok(scope, headers, cookie)
         ):
             return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
         length = headers.get(b"content-length")
@@ -102,6 +117,33 @@ class RequestContextMiddleware:
                 {"max_body_bytes": self.max_body_bytes},
             )
         return None
+
+    def _cookie_ok(self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None) -> bool:
+        """The dashboard's login cookie, for plain HTTP only; a change needs the CSRF header
+        too (see `dashboard.cookie`)."""
+        if cookie is None or self._cookie is None or scope["type"] != "http":
+            return False
+        if scope["method"] not in _SAFE_METHODS and CSRF_HEADER.encode() not in headers:
+            return False
+        return hmac.compare_digest(cookie, self._cookie)
+
+
+def _take_dashboard_cookie(scope: Scope) -> bytes | None:
+    """Remove the dashboard cookie from the request's headers and return its value."""
+    found: bytes | None = None
+    rewritten: list[tuple[bytes, bytes]] = []
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            value_found, rest = split_cookie(value)
+            found = value_found if value_found is not None else found
+            if rest:
+                rewritten.append((name, rest))
+        else:
+            rewritten.append((name, value))
+    if found is not None:
+        scope["headers"] = rewritten
+        scope[COOKIE_SCOPE_KEY] = found
+    return found
 
 
 def _authorized(scope: Scope, headers: dict[bytes, bytes], key: bytes) -> bool:

@@ -199,17 +199,19 @@ class SessionService:
     def last_activity(self, record: SessionRecord) -> float:
         return max(record.last_activity, self.activity.get(record.session_id, 0.0))
 
-    async def hibernate(self, session_id: str) -> bool:
+    async def hibernate(self, session_id: str, *, force: bool = False) -> bool:
         """Snapshot, record, then remove the container keeping its volume. False if the
-        session became busy or active meanwhile (nothing is changed then). A snapshot that
-        fails (or takes longer than `KATO_SNAPSHOT_TIMEOUT`) raises and leaves the session
+        session became busy or active meanwhile (nothing is changed then); `force` (an
+        operator's "hibernate now") skips the idle time, never the in-flight check. A snapshot
+        that fails (or takes longer than `KATO_SNAPSHOT_TIMEOUT`) raises and leaves the session
         running as it was: hibernating without it would lose the session's STM."""
         async with self.lock(session_id):
             record = await self.registry.call(self.registry.get, session_id)
             route = self.routes.get(session_id)  # read after the await: no await until `del`
             if route is None or record is None or route.inflight:
                 return False
-            if self.clock() - self.last_activity(record) < self.settings.idle_timeout:
+            idle = self.clock() - self.last_activity(record)
+            if not force and idle < self.settings.idle_timeout:
                 return False
             del self.routes[session_id]
             try:

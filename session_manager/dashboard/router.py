@@ -1,0 +1,150 @@
+"""`GET /dashboard`: the operator's page, its assets, its login and its JSON API.
+
+Everything the page needs ships in this package (`static/`), so it works offline and behind a
+firewall. The page polls `GET /dashboard/api/overview` every two seconds and, when the manager
+serves `GET /events`, also listens to the lifecycle events; actions use the sessions API itself
+(`POST /session/{id}/hibernate`, `DELETE /session/{id}`) with the login cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import UnauthorizedError
+from ..sessions import SessionService
+from .cookie import COOKIE_NAME, COOKIE_SCOPE_KEY, cookie_value
+from .models import AuthState, Login, MachineView, Overview, SessionRow
+from .sampler import SAMPLE_INTERVAL, Sampler, sampler_lifespan
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dashboard", lifespan=sampler_lifespan, include_in_schema=False)
+
+_ASSETS = {
+    "dashboard.css": "text/css; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "docs.js": "text/javascript; charset=utf-8",
+}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _static(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+@router.get("")
+async def page() -> Response:
+    html = _static("index.html")
+    return Response(html, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+
+
+@router.get("/docs")
+async def processor_docs() -> Response:
+    """One session's processor API (`?session=<id>`), rendered offline from its OpenAPI
+    schema; the processor's own `/docs` loads Swagger UI from a CDN and its schema from `/`."""
+    html = _static("docs.html")
+    return Response(html, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+
+
+@router.get("/static/{name}")
+async def asset(name: str) -> Response:
+    """Only the files listed in `_ASSETS`: a name is a key, never a path."""
+    media_type = _ASSETS.get(name)
+    if media_type is None:
+        return Response(status_code=404)
+    return Response(_static(name), media_type=media_type, headers=_PAGE_HEADERS)
+
+
+@router.get("/api/auth")
+async def auth_state(request: Request) -> AuthState:
+    """Whether the page must ask for the key, without a 401 in the browser's console."""
+    api_key = _service(request).settings.api_key
+    if api_key is None:
+        return AuthState(required=False, authenticated=True)
+    presented = request.scope.get(COOKIE_SCOPE_KEY) or b""
+    return AuthState(
+        required=True,
+        authenticated=hmac.compare_digest(presented, cookie_value(api_key).encode()),
+    )
+
+
+@router.post("/login", status_code=204)
+async def login(body: Login, request: Request) -> Response:
+    """Check the key and keep it (as an HMAC, see `cookie`) in an HttpOnly, SameSite=Strict
+    cookie; the key travels in the body, never in the URL."""
+    api_key = _service(request).settings.api_key
+    response = Response(status_code=204)
+    if api_key is None:
+        return response
+    if not hmac.compare_digest(body.api_key.encode(), api_key.encode()):
+        raise UnauthorizedError("wrong API key")
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie_value(api_key),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout", status_code=204)
+async def logout() -> Response:
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/api/overview")
+async def overview(request: Request) -> Response:
+    service = _service(request)
+    sampler: Sampler = request.app.state.dashboard_sampler
+    records = await service.list_sessions()
+    body = Overview(
+        now=time.time(),
+        sessions=[
+            SessionRow(
+                session_id=record.session_id,
+                processor_id=record.processor_id,
+                user_id=record.user_id,
+                status=record.status,
+                created_at=record.created_at,
+                last_activity=service.last_activity(record),
+                memory_bytes=sampler.memory.get(record.session_id),
+            )
+            for record in records
+        ],
+        machine=MachineView(
+            running=len(service.routes),
+            max_sessions=service.settings.max_sessions,
+            spawning=service.running_count() - len(service.routes),
+            engine=sampler.engine,
+        ),
+        series=sampler.ring.points(),
+        sample_interval=SAMPLE_INTERVAL,
+        events=any(
+            isinstance(route, Route) and route.path == "/events" for route in request.app.routes
+        ),
+    )
+    return Response(
+        body.model_dump_json(), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _service(request: Request) -> SessionService:
+    service: SessionService = request.app.state.service
+    return service

@@ -1,0 +1,39 @@
+"""The error answers the manager's routes document in OpenAPI, with what each status means.
+
+Every route lists the statuses it can answer with `error_responses(...)`; listing 422 also
+replaces FastAPI's default `HTTPValidationError` with the `ErrorBody` the manager really sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import ErrorBody
+
+__all__ = ["MEANING", "error_responses", "with_errors"]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": MEANING[status]} for status in statuses}
+
+
+def with_errors(
+    answers: dict[int | str, dict[str, Any]], *statuses: int
+) -> dict[int | str, dict[str, Any]]:
+    return {**answers, **error_responses(*statuses)}
+
+
+MEANING = {
+    400: "Malformed request.",
+    401: "Missing or bad API key (only when KATO_API_KEY is set).",
+    404: "Unknown session (or an id not of the manager's format) or path.",
+    405: "Method not allowed here; `Allow` lists those that are.",
+    409: "The session cannot change now (KATO_SESSION_BUSY: a request is in flight, or it is "
+    "starting or stopped); nothing was changed.",
+    413: "Request body larger than KATO_MAX_BODY_BYTES.",
+    422: "Invalid input (KATO_VALIDATION_ERROR, details.errors lists each problem).",
+    502: "The session's container could not be started or did not answer.",
+    503: "No room (KATO_CAPACITY, with Retry-After) or the container engine is unavailable.",
+    504: "The session's container did not answer in time (KATO_UPSTREAM_TIMEOUT); the request "
+    "may still be applied and is not retried.",
+}
