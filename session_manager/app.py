@@ -28,7 +28,7 @@ from .middleware import RequestContextMiddleware
 from .models import CreateSessionRequest, SessionList, SessionView
 from .proxy import forward
 from .reaper import Upkeep
-from .reconcile import reconcile
+from .reconcile import reconcile_at_startup
 from .registry import SessionRegistry
 from .sessions import SessionService
 from .settings import ManagerSettings
@@ -60,7 +60,7 @@ def create_app(
         metrics.watch_sessions(registry.count_by_status)
         app.state.service = service
         try:
-            await reconcile(service)
+            await reconcile_at_startup(service)
         except ContainerManagerError as exc:
             log.error("start-up reconcile failed: %s", exc.message, extra={"code": exc.code})
         upkeep = Upkeep(service)
