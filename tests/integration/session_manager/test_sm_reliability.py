@@ -6,40 +6,19 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import docker
 import httpx
 import pytest
 
-from container_manager.testing import remove_labelled
 from session_manager.registry import SessionRegistry
 from session_manager.testing import ManagerProcess
 
 pytestmark = pytest.mark.docker
 
 _FAST_RECONCILE = {"KATO_RECONCILE_INTERVAL": "0.5"}
-
-
-@pytest.fixture
-def managers(
-    processor_image: str, test_labels: dict[str, str], tmp_path: Path
-) -> Iterator[Callable[..., ManagerProcess]]:
-    """Start a manager on `tmp_path/<name>`: each name is its own state directory, so with
-    default settings each is its own deployment (the id kept in `<state dir>/deployment`)."""
-    started: list[ManagerProcess] = []
-
-    def start(name: str, **env: str) -> ManagerProcess:
-        process = ManagerProcess(tmp_path / name, test_labels, KATO_IMAGE=processor_image, **env)
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
-    remove_labelled(test_labels)
 
 
 def _create(manager: ManagerProcess) -> dict[str, Any]:
@@ -112,11 +91,11 @@ def _passes_reconcile(managers: list[ManagerProcess], image: str, labels: dict[s
 
 
 def test_two_managers_with_default_settings_keep_every_session(
-    managers: Callable[..., ManagerProcess],
+    start_manager: Callable[..., ManagerProcess],
     processor_image: str,
     test_labels: dict[str, str],
 ) -> None:
-    one, two = managers("one", **_FAST_RECONCILE), managers("two", **_FAST_RECONCILE)
+    one, two = start_manager("one", **_FAST_RECONCILE), start_manager("two", **_FAST_RECONCILE)
     learned: list[tuple[ManagerProcess, str, str]] = []
     for manager in (one, two):
         for _ in range(2):
@@ -131,11 +110,11 @@ def test_two_managers_with_default_settings_keep_every_session(
 
 
 def test_a_paused_container_is_left_alone_by_reconcile(
-    managers: Callable[..., ManagerProcess],
+    start_manager: Callable[..., ManagerProcess],
     processor_image: str,
     test_labels: dict[str, str],
 ) -> None:
-    manager = managers("paused", **_FAST_RECONCILE)
+    manager = start_manager(**_FAST_RECONCILE)
     session = _create(manager)
     with _proxied(manager, session["session_id"]) as proxied:
         proxied.post("/observe", json={"strings": ["kept-in-stm"]}).raise_for_status()
@@ -155,10 +134,10 @@ def test_a_paused_container_is_left_alone_by_reconcile(
 
 
 def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessions(
-    managers: Callable[..., ManagerProcess], test_labels: dict[str, str]
+    start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str]
 ) -> None:
     settings = {"KATO_SPAWN_QUEUE": "20", "KATO_MAX_SESSIONS": "50", **_FAST_RECONCILE}
-    manager = managers("kill9", **settings)
+    manager = start_manager(**settings)
     acknowledged: list[dict[str, Any]] = []
     lock = threading.Lock()
 
@@ -186,7 +165,7 @@ def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessio
     ghosts = {sid: r.processor_id for sid, r in left.items() if r.status == "starting"}
     assert ghosts, "every create finished before the kill: nothing was tested"
 
-    restarted = managers("kill9", **settings)
+    restarted = start_manager(**settings)
     with restarted.client() as http:
         sessions = {s["session_id"]: s for s in http.get("/sessions").json()["sessions"]}
     assert set(ghosts).isdisjoint(sessions)  # 0 ghosts
