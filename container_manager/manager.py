@@ -29,6 +29,7 @@ from .records import ProcessorRecord, RecordStore
 from .settings import ContainerSettings
 from .spec import (
     LABEL_CREATED,
+    LABEL_DEPLOYMENT,
     LABEL_PROCESSOR,
     LABEL_SESSION,
     LABEL_USER,
@@ -337,7 +338,17 @@ class KatoContainerManager:
         return state is not None and state.running
 
     def _containers_of(self, processor_id: str) -> list[ContainerState]:
-        return self.backend.list({**selector(self.settings), LABEL_PROCESSOR: processor_id})
+        """This deployment's containers of the processor, and a legacy one that our record
+        claims: containers made before deployment labels carry none, and a manager upgraded
+        on its state directory must still route (and replace) its sessions' containers."""
+        legacy_selector = {**selector(self.settings), LABEL_PROCESSOR: processor_id}
+        del legacy_selector[LABEL_DEPLOYMENT]
+        found = self.backend.list(legacy_selector)
+        ours = [state for state in found if state.labels.get(LABEL_DEPLOYMENT) == self.deployment]
+        legacy = [state for state in found if LABEL_DEPLOYMENT not in state.labels]
+        if legacy and self.records.get(processor_id) is not None:
+            ours += legacy
+        return ours
 
     def _container_id(self, processor_id: str) -> str:
         containers = self._containers_of(processor_id)

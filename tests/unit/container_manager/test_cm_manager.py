@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -374,3 +375,26 @@ def test_engine_text_stays_out_of_start_errors(
     assert set(error.details) == {"processor_id"}
     assert runc in error.diagnostics
     assert any(runc in str(getattr(r, "diagnostics", "")) for r in caplog.records)
+
+
+def test_a_container_made_before_deployment_labels_is_still_ours_if_our_record_claims_it(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    """An upgraded manager keeps routing and replacing its sessions' old containers."""
+    info = manager.create_processor(session_id="s")
+    container = fake.container_for(info.processor_id)
+    assert container is not None
+    old_labels = {k: v for k, v in container.spec.labels.items() if k != "kato.deployment"}
+    container.spec = replace(container.spec, labels=old_labels)
+    unclaimed = manager.create_processor()
+    other = fake.container_for(unclaimed.processor_id)
+    assert other is not None
+    other.spec = replace(other.spec, labels={**other.spec.labels, "kato.deployment": "other"})
+    manager.records.delete(unclaimed.processor_id)
+
+    adopted = manager.get_processor(info.processor_id)
+    assert adopted is not None and adopted.container_id == info.container_id
+    assert manager.get_processor(unclaimed.processor_id) is None
+    resumed = manager.create_processor(processor_id=info.processor_id)  # replaces the old one
+    assert info.container_id not in fake.containers
+    assert manager.get_processor(info.processor_id) == replace(resumed, timings={})
