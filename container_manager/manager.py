@@ -23,7 +23,13 @@ from .backend import Backend
 from .config import parse_config, validate_processor_id
 from .deployment import resolve_deployment
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
-from .models import ContainerState, ProcessorInfo, ProcessorSpec, VolumeState
+from .models import (
+    SUSPENDED_STATUSES,
+    ContainerState,
+    ProcessorInfo,
+    ProcessorSpec,
+    VolumeState,
+)
 from .readiness import wait_until_ready
 from .records import ProcessorRecord, RecordStore
 from .settings import ContainerSettings
@@ -90,7 +96,9 @@ class KatoContainerManager:
         With `processor_id`, re-create that processor on its existing data volume (resume
         after hibernation); session, user and config default to the recorded ones. Any existing
         container of that processor is removed first, never restarted, so the new container
-        always runs with the current settings and config.
+        always runs with the current settings and config; except a paused (or restarting) one,
+        which still holds the processor's in-memory state: that is a `ProcessorStartError` and
+        the container is left as it is.
         """
         parse_config(config)  # fail on a bad config before touching anything
         if processor_id is None:
@@ -104,8 +112,16 @@ class KatoContainerManager:
                 config = config if config is not None else record.config
             config = dict(config or {})
             created_at = record.created_at if record else _now()
-            for stale in self._containers_of(processor_id):
-                self.backend.remove(stale.container_id)
+            stale = self._containers_of(processor_id)
+            for state in stale:
+                if state.status in SUSPENDED_STATUSES:
+                    raise ProcessorStartError(
+                        f"processor {processor_id} is {state.status}: its container holds its "
+                        "state; unpause it (or remove it) first",
+                        {"processor_id": processor_id, "status": state.status},
+                    )
+            for state in stale:
+                self.backend.remove(state.container_id)
             labels = processor_labels(
                 self.settings,
                 processor_id,

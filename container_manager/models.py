@@ -22,6 +22,9 @@ SERVICE_PORT = 8000
 SERVICE_USER = "10001"
 #: Mount point of the processor's data volume.
 DATA_DIR = "/data"
+#: Container states that are neither running nor gone: the container (and the processor's
+#: in-memory state) is still there, so nothing may treat it as vanished and replace it.
+SUSPENDED_STATUSES = frozenset({"paused", "restarting"})
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,13 @@ import logging
 from dataclasses import dataclass, field
 
 from container_manager import ProcessorInfo, ProcessorNotFoundError
+from container_manager.models import SUSPENDED_STATUSES
 
 from .sessions import SessionService
 
 __all__ = ["ReconcileReport", "reconcile", "reconcile_at_startup", "remove_ghosts"]
 
 log = logging.getLogger("session_manager.reconcile")
-
-#: Container states that are not "vanished": the container and its in-memory state are there.
-_SUSPENDED = ("paused", "restarting")
 
 
 @dataclass
@@ -113,7 +111,7 @@ async def _check_session(
         if info is None or info.status != "running":
             # The listing may predate a create or wake that finished meanwhile: ask again.
             info = await asyncio.to_thread(service.containers.get_processor, record.processor_id)
-        if info is not None and info.status in _SUSPENDED:
+        if info is not None and info.status in SUSPENDED_STATUSES:
             report.suspended.append(record.session_id)
             return
         if info is not None and info.status == "running":

@@ -109,7 +109,7 @@ def test_two_managers_with_default_settings_keep_every_session(
             assert http.get(f"/session/{session_id}").json()["status"] == "running"
 
 
-def test_a_paused_container_is_left_alone_by_reconcile(
+def test_a_paused_container_is_left_alone_by_reconcile_and_restart(
     start_manager: Callable[..., ManagerProcess],
     processor_image: str,
     test_labels: dict[str, str],
@@ -125,6 +125,12 @@ def test_a_paused_container_is_left_alone_by_reconcile(
     container.pause()
     try:
         _passes_reconcile([manager], processor_image, test_labels)
+        manager.stop()
+        manager = start_manager(**_FAST_RECONCILE)  # no route: a request tries to wake it
+        with _proxied(manager, session["session_id"]) as proxied:
+            refused = proxied.get("/stm")
+        assert refused.status_code == 502
+        assert refused.json()["error"]["details"]["status"] == "paused"
         container.reload()
         assert container.status == "paused"
     finally:

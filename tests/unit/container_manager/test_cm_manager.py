@@ -398,3 +398,15 @@ def test_a_container_made_before_deployment_labels_is_still_ours_if_our_record_c
     resumed = manager.create_processor(processor_id=info.processor_id)  # replaces the old one
     assert info.container_id not in fake.containers
     assert manager.get_processor(info.processor_id) == replace(resumed, timings={})
+
+
+def test_a_paused_container_is_never_replaced(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    info = manager.create_processor(session_id="s")
+    fake.pause(info.container_id)
+    with pytest.raises(ProcessorStartError) as caught:
+        manager.create_processor(processor_id=info.processor_id)
+    assert caught.value.details == {"processor_id": info.processor_id, "status": "paused"}
+    assert fake.containers[info.container_id].status == "paused"
+    assert len(fake.containers) == 1
