@@ -25,7 +25,11 @@ __all__ = ["app", "make_manager"]
 app = typer.Typer(
     help="Run KATO processors, one secure container each. Settings come from KATO_* variables "
     "(KATO_IMAGE, KATO_NETWORK, KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, "
-    "KATO_READY_TIMEOUT, KATO_STATE_DIR, KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS).",
+    "KATO_READY_TIMEOUT, KATO_STATE_DIR, KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS, "
+    "KATO_DEPLOYMENT, KATO_ORPHAN_GRACE, KATO_LOG_MAX_SIZE, KATO_LOG_MAX_FILES). Every command "
+    "sees only its deployment's processors: KATO_DEPLOYMENT, else the id kept in "
+    "KATO_STATE_DIR/deployment (so run katoctl with the session manager's KATO_STATE_DIR to "
+    "manage its processors).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -38,18 +42,19 @@ make_manager: Callable[[], KatoContainerManager] = KatoContainerManager
 
 @contextmanager
 def _reported_errors() -> Iterator[None]:
-    """Print a `ContainerManagerError` as one clear line (plus details) and exit non-zero."""
+    """Print a `ContainerManagerError` as one clear line, its details and what the engine and
+    the container said (katoctl is an operator's tool: diagnostics are for them), then exit
+    non-zero."""
     try:
         yield
     except ContainerManagerError as exc:
         err.print(f"[bold red]error[/] {exc.code}: {exc.message}")
         for key, value in exc.details.items():
-            if key != "logs":
-                err.print(f"  {key}: {value}", markup=False, highlight=False)
-            elif value:
-                err.print("[dim]last log lines:[/]")
-                for line in value:
-                    err.print(f"  {line}", markup=False, highlight=False)
+            err.print(f"  {key}: {value}", markup=False, highlight=False)
+        if exc.diagnostics:
+            err.print("[dim]engine and container said:[/]")
+            for line in exc.diagnostics:
+                err.print(f"  {line}", markup=False, highlight=False)
         raise typer.Exit(2 if isinstance(exc, ProcessorNotFoundError) else 1) from None
 
 
@@ -124,7 +129,9 @@ def kill(
     processor_ids: Annotated[
         list[str] | None, typer.Argument(help="Processor ids to remove (with their data).")
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Remove every managed processor.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Remove every processor of this deployment.")
+    ] = False,
 ) -> None:
     """Remove processors for good: container, data volume and record."""
     with _reported_errors():
@@ -146,7 +153,7 @@ def list_processors(
         bool, typer.Option("--json", help="Print a JSON array instead of a table.")
     ] = False,
 ) -> None:
-    """List managed processors with status, port, age and memory use."""
+    """List this deployment's processors with status, port, age and memory use."""
     with _reported_errors():
         manager = make_manager()
         # By container id: manager.stats(processor_id) would look each container up again.
@@ -156,7 +163,7 @@ def list_processors(
     if as_json:
         print(json.dumps([{**info.to_dict(), "stats": stats} for info, stats in rows]))
     else:
-        out.print(processors_table(rows))
+        out.print(processors_table(rows, manager.deployment))
 
 
 @app.command()
@@ -175,12 +182,21 @@ def logs(
 
 @app.command()
 def prune() -> None:
-    """Remove managed containers that no record of this manager claims (and their volumes)."""
+    """Remove this deployment's orphans: containers no record claims at once, their data
+    volumes only once unclaimed for KATO_ORPHAN_GRACE seconds (kept and listed until then)."""
     with _reported_errors():
-        removed = make_manager().prune()
-    out.print(f"[green]pruned[/] {len(removed)} container(s)")
-    for container_id in removed:
+        report = make_manager().prune()
+    out.print(f"[green]pruned[/] {len(report.containers_removed)} container(s)")
+    for container_id in report.containers_removed:
         out.print(f"  {container_id[:12]}")
+    for title, names in (
+        ("orphan volume(s) kept for the grace period", report.volumes_kept),
+        ("orphan volume(s) removed after the grace period", report.volumes_removed),
+    ):
+        if names:
+            out.print(f"{len(names)} {title}")
+            for name in names:
+                out.print(f"  {name}")
 
 
 @app.command()

@@ -44,9 +44,11 @@ def info_table(info: ProcessorInfo) -> Table:
     return table
 
 
-def processors_table(rows: Iterable[tuple[ProcessorInfo, Mapping[str, Any]]]) -> Table:
+def processors_table(
+    rows: Iterable[tuple[ProcessorInfo, Mapping[str, Any]]], deployment: str
+) -> Table:
     """The `katoctl ls` table: one row per processor with its memory use."""
-    table = Table(title="KATO processors")
+    table = Table(title=f"KATO processors of deployment {deployment}")
     for column in ("id", "session", "user", "status", "port", "age", "memory"):
         table.add_column(column)
     for info, stats in rows:

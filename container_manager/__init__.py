@@ -14,14 +14,23 @@ from .docker_backend import DockerBackend
 from .errors import (
     ConfigValidationError,
     ContainerManagerError,
+    EngineError,
     EngineUnavailableError,
     ImageBuildError,
     ProcessorNotFoundError,
     ProcessorStartError,
 )
 from .fake_backend import FakeBackend, FakeContainer
-from .manager import KatoContainerManager
-from .models import Address, ContainerState, Limits, ProcessorInfo, ProcessorSpec
+from .manager import KatoContainerManager, PruneReport
+from .models import (
+    Address,
+    ContainerState,
+    Limits,
+    LogRotation,
+    ProcessorInfo,
+    ProcessorSpec,
+    VolumeState,
+)
 from .settings import ContainerSettings
 
 __all__ = [
@@ -32,14 +41,18 @@ __all__ = [
     "ContainerSettings",
     "ContainerState",
     "DockerBackend",
+    "EngineError",
     "EngineUnavailableError",
     "FakeBackend",
     "FakeContainer",
     "ImageBuildError",
     "KatoContainerManager",
     "Limits",
+    "LogRotation",
     "ProcessorInfo",
     "ProcessorNotFoundError",
     "ProcessorSpec",
     "ProcessorStartError",
+    "PruneReport",
+    "VolumeState",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from .models import Address, ContainerState, ProcessorSpec
+from .models import Address, ContainerState, ProcessorSpec, VolumeState
 
 __all__ = ["Backend"]
 
@@ -28,8 +28,9 @@ class Backend(ABC):
 
     A backend implements:
 
-    * `create_volume` / `remove_volume` — the processor's data volume (kept across
-      hibernation, removed only when the processor is removed for good);
+    * `create_volume` / `remove_volume` / `list_volumes` — the processor's data volume (kept
+      across hibernation, removed only when the processor is removed for good, and only if it
+      carries the caller's `owner` labels: a backend never deletes another deployment's data);
     * `create(spec)` → container id, then `start(id)`;
     * `address(id)` — host port, or container name on the configured network (by default
       taken from `inspect`);
@@ -50,8 +51,15 @@ class Backend(ABC):
         """Make sure the named data volume exists; return True if this call created it."""
 
     @abstractmethod
-    def remove_volume(self, name: str) -> None:
-        """Delete the named volume and its data; no error if it does not exist."""
+    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
+        """Delete the named volume and its data if it carries every `owner` label.
+
+        True if this call removed it; False (no error) if it does not exist or is not owned.
+        """
+
+    @abstractmethod
+    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        """Every volume carrying all of `labels`."""
 
     @abstractmethod
     def create(self, spec: ProcessorSpec) -> str:

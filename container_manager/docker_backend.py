@@ -1,23 +1,45 @@
-"""`Backend` on the Docker SDK: the only module that talks to the Docker engine."""
+"""`Backend` on the Docker SDK: the only module that talks to the Docker engine.
+
+Every Docker SDK error is translated here, once, into the `ContainerManagerError` hierarchy
+(see `_engine_errors`): nothing docker-specific (a `NotFound`, an `APIError` 409) escapes to the
+manager or its callers. What the engine said is logged here and kept in `diagnostics`; the
+message callers may show is ours.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig
 
 from .backend import Backend
-from .errors import ContainerManagerError, EngineUnavailableError, ProcessorStartError
-from .models import SERVICE_PORT, Address, ContainerState, ProcessorSpec
+from .errors import (
+    ContainerManagerError,
+    EngineError,
+    EngineUnavailableError,
+    ProcessorNotFoundError,
+    ProcessorStartError,
+)
+from .models import SERVICE_PORT, Address, ContainerState, ProcessorSpec, VolumeState
 
 __all__ = ["DockerBackend"]
 
+log = logging.getLogger("container_manager.docker")
+
 _STOP_TIMEOUT = 5
+#: How long `remove` waits for a removal someone else started (409) to finish.
+_REMOVAL_WAIT = 15.0
+#: The image's own HEALTHCHECK (if any) is switched off: the manager probes readiness itself,
+#: and a check that starts an interpreter every few seconds costs idle CPU in every container.
+_NO_HEALTHCHECK = {"test": ["NONE"]}
 
 
 class DockerBackend(Backend):
@@ -36,24 +58,20 @@ class DockerBackend(Backend):
                     self._client.ping()
                 except DockerException as exc:
                     self._client = None
+                    log.warning("cannot reach the Docker engine: %s", exc)
                     raise EngineUnavailableError(
                         "cannot reach the Docker engine (try scripts/ensure-docker.sh)",
-                        {"reason": str(exc)},
+                        diagnostics=[str(exc)],
                     ) from exc
             return self._client
 
     def ping(self) -> None:
-        with _engine_errors():
-            try:
-                self.client.ping()
-            except APIError as exc:  # an engine that answers _ping with an error is not ready
-                raise EngineUnavailableError(
-                    "the Docker engine is not ready", {"reason": str(exc)}
-                ) from exc
+        with _engine_errors("answer a ping", unavailable_on_api_error=True):
+            self.client.ping()
 
     # -- volumes ---------------------------------------------------------------------------
     def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
-        with _engine_errors():
+        with _engine_errors("create a data volume"):
             try:
                 self.client.volumes.get(name)
                 return False
@@ -61,9 +79,29 @@ class DockerBackend(Backend):
                 self.client.volumes.create(name, labels=dict(labels))
                 return True
 
-    def remove_volume(self, name: str) -> None:
-        with _engine_errors(), suppress(NotFound):
-            self.client.volumes.get(name).remove(force=True)
+    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
+        with _engine_errors("remove a data volume"):
+            try:
+                volume = self.client.volumes.get(name)
+            except NotFound:
+                return False
+            if not _carries(volume.attrs.get("Labels"), owner):
+                log.warning("volume %s is not this deployment's: left alone", name)
+                return False
+            try:
+                volume.remove(force=True)
+            except NotFound:
+                return False
+            return True
+
+    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        with _engine_errors("list data volumes"):
+            found = self.client.volumes.list(filters={"label": _label_filter(labels)})
+        return [
+            VolumeState(str(v.name), dict(v.attrs.get("Labels") or {}))
+            for v in found
+            if _carries(v.attrs.get("Labels"), labels)
+        ]
 
     # -- containers ------------------------------------------------------------------------
     def create(self, spec: ProcessorSpec) -> str:
@@ -82,6 +120,11 @@ class DockerBackend(Backend):
             "nano_cpus": int(spec.limits.cpu * 1e9),
             "pids_limit": spec.limits.pids,
             "volumes": {spec.volume: {"bind": spec.data_dir, "mode": "rw"}},
+            "log_config": LogConfig(
+                type="json-file",
+                config={"max-size": spec.logs.max_size, "max-file": str(spec.logs.max_files)},
+            ),
+            "healthcheck": dict(_NO_HEALTHCHECK),
             "detach": True,
         }
         if spec.network:
@@ -89,58 +132,62 @@ class DockerBackend(Backend):
         else:
             options["ports"] = {port_key: ("127.0.0.1", None)}
         try:
-            with _engine_errors():
+            with _engine_errors("create the processor's container"):
                 container = self.client.containers.create(spec.image, **options)
-        except ImageNotFound as exc:
+        except ProcessorNotFoundError as exc:
+            if not isinstance(exc.__cause__, ImageNotFound):
+                raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
             raise ProcessorStartError(
                 f"image {spec.image} not found: build it with `katoctl build`",
                 {"image": spec.image},
+                exc.diagnostics,
             ) from exc
-        except APIError as exc:
-            raise ProcessorStartError(
-                f"cannot create container {spec.name}: {exc.explanation or exc}",
-                {"container_name": spec.name},
-            ) from exc
+        except EngineError as exc:
+            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
         return str(container.id)
 
     def start(self, container_id: str) -> None:
         try:
-            with _engine_errors():
+            with _engine_errors("start the processor's container"):
                 self.client.api.start(container_id)
-        except APIError as exc:
-            raise ProcessorStartError(
-                f"cannot start container: {exc.explanation or exc}", {"container_id": container_id}
-            ) from exc
+        except (EngineError, ProcessorNotFoundError) as exc:
+            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
 
     def inspect(self, container_id: str) -> ContainerState | None:
-        with _engine_errors():
-            try:
+        try:
+            with _engine_errors("inspect a container"):
                 return _state(self.client.api.inspect_container(container_id))
-            except NotFound:
-                return None
+        except ProcessorNotFoundError:
+            return None
 
     def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
-        states: list[ContainerState] = []
-        with _engine_errors():
-            for summary in self.client.api.containers(all=True, filters=filters):
-                state = self.inspect(summary["Id"])
-                if state is not None:
-                    states.append(state)
-        return states
+        with _engine_errors("list containers"):
+            filters = {"label": _label_filter(labels)}
+            summaries = self.client.api.containers(all=True, filters=filters)
+        states = (self.inspect(summary["Id"]) for summary in summaries)
+        return [state for state in states if state is not None]
 
     def remove(self, container_id: str) -> None:
-        with _engine_errors():
-            try:
+        try:
+            with _engine_errors("remove a container"):
                 self.client.api.remove_container(container_id, force=True)
-            except NotFound:
-                pass
-            except APIError as exc:
-                if exc.status_code != 409:  # 409: removal already in progress
-                    raise
+        except ProcessorNotFoundError:
+            return
+        except EngineError as exc:
+            if not isinstance(exc.__cause__, APIError) or exc.__cause__.status_code != 409:
+                raise
+            self._wait_until_gone(container_id)  # 409: a removal is already in progress
+
+    def _wait_until_gone(self, container_id: str) -> None:
+        """Return once a removal started elsewhere has finished, so the volume is free."""
+        deadline = time.monotonic() + _REMOVAL_WAIT
+        while self.inspect(container_id) is not None:
+            if time.monotonic() > deadline:
+                raise EngineError("a container is still being removed", {})
+            time.sleep(0.1)
 
     def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
-        with _engine_errors():
+        with _engine_errors("read a container's logs"):
             if not follow:
                 raw = self.client.api.logs(container_id, tail=tail, stdout=True, stderr=True)
                 return iter(raw.decode("utf-8", "replace").splitlines())
@@ -148,11 +195,11 @@ class DockerBackend(Backend):
         return _lines(chunks)
 
     def stats(self, container_id: str) -> dict[str, Any]:
-        with _engine_errors():
-            try:
+        try:
+            with _engine_errors("read a container's stats"):
                 raw = self.client.api.stats(container_id, stream=False, one_shot=True)
-            except APIError:  # NotFound included: a container gone has no stats
-                return {}
+        except (EngineError, ProcessorNotFoundError):  # a container gone has no stats
+            return {}
         memory = raw.get("memory_stats") or {}
         usage = int(memory.get("usage", 0))
         cache = int((memory.get("stats") or {}).get("total_inactive_file", 0))
@@ -161,6 +208,15 @@ class DockerBackend(Backend):
             "memory_limit_bytes": int(memory.get("limit", 0)),
             "pids": int((raw.get("pids_stats") or {}).get("current", 0)),
         }
+
+
+def _label_filter(labels: Mapping[str, str]) -> list[str]:
+    return [f"{key}={value}" for key, value in labels.items()]
+
+
+def _carries(labels: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
+    have = labels or {}
+    return all(have.get(key) == value for key, value in wanted.items())
 
 
 def _state(attrs: Mapping[str, Any]) -> ContainerState:
@@ -194,22 +250,51 @@ def _address(attrs: Mapping[str, Any], name: str) -> Address | None:
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
     """Whole text lines from a stream of log chunks (a chunk may end mid-line)."""
     buffer = ""
-    for chunk in chunks:
-        buffer += chunk.decode("utf-8", "replace")
-        *lines, buffer = buffer.split("\n")
-        yield from lines
+    try:
+        for chunk in chunks:
+            buffer += chunk.decode("utf-8", "replace")
+            *lines, buffer = buffer.split("\n")
+            yield from lines
+    except (DockerException, requests.RequestException) as exc:
+        log.warning("log stream ended: %s", exc)  # e.g. the container was removed meanwhile
     if buffer:
         yield buffer
 
 
 @contextmanager
-def _engine_errors() -> Iterator[None]:
-    """Translate "engine unreachable" failures into `EngineUnavailableError`; API errors pass."""
+def _engine_errors(action: str, *, unavailable_on_api_error: bool = False) -> Iterator[None]:
+    """Translate every Docker SDK error into our hierarchy, logging what the engine said.
+
+    No such object → `ProcessorNotFoundError`; any other refusal → `EngineError`; no answer at
+    all → `EngineUnavailableError`. Messages name only `action`; the engine's own words
+    (which carry runc and cgroup paths and container ids) go to the log and `diagnostics`.
+    """
     try:
         yield
-    except (APIError, ContainerManagerError):
+    except ContainerManagerError:
         raise
-    except (DockerException, requests.RequestException) as exc:
-        raise EngineUnavailableError(
-            "lost connection to the Docker engine", {"reason": str(exc)}
+    except NotFound as exc:
+        if unavailable_on_api_error:
+            raise EngineUnavailableError(
+                "the Docker engine is not ready", diagnostics=[_said(exc)]
+            ) from exc
+        raise ProcessorNotFoundError(
+            f"cannot {action}: it does not exist", diagnostics=[_said(exc)]
         ) from exc
+    except APIError as exc:
+        said = _said(exc)
+        log.warning("the Docker engine refused to %s: %s", action, said)
+        if unavailable_on_api_error:  # an engine that answers _ping with an error is not ready
+            raise EngineUnavailableError(
+                "the Docker engine is not ready", diagnostics=[said]
+            ) from exc
+        raise EngineError(f"the container engine refused to {action}", diagnostics=[said]) from exc
+    except (DockerException, requests.RequestException) as exc:
+        log.warning("lost connection to the Docker engine (%s): %s", action, exc)
+        raise EngineUnavailableError(
+            "lost connection to the Docker engine", diagnostics=[str(exc)]
+        ) from exc
+
+
+def _said(exc: APIError) -> str:
+    return str(exc.explanation or exc)

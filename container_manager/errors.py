@@ -2,6 +2,11 @@
 
 Callers (the session manager, katoctl) catch `ContainerManagerError` and map `code` to their
 own JSON error shape or exit status; the subclasses say what went wrong without string matching.
+
+`message` and `details` are safe to show to API clients by construction: they hold only our own
+words and our own identifiers (processor id, image name). What the engine said (runc and cgroup
+messages, container ids, container log lines) goes to `diagnostics` instead, which the backend
+logs where the error is raised and which only operator tools (katoctl) print.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 __all__ = [
     "ConfigValidationError",
     "ContainerManagerError",
+    "EngineError",
     "EngineUnavailableError",
     "ImageBuildError",
     "ProcessorNotFoundError",
@@ -23,10 +29,22 @@ class ContainerManagerError(Exception):
 
     code = "KATO_CONTAINER_ERROR"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        diagnostics: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.diagnostics = list(diagnostics or [])
+
+
+class EngineError(ContainerManagerError):
+    """The engine answered but refused an operation (its explanation is in `diagnostics`)."""
+
+    code = "KATO_ENGINE_ERROR"
 
 
 class EngineUnavailableError(ContainerManagerError):
@@ -48,7 +66,7 @@ class ProcessorNotFoundError(ContainerManagerError):
 
 
 class ProcessorStartError(ContainerManagerError):
-    """A processor container did not become ready; `details["logs"]` holds its last log lines."""
+    """A processor container did not become ready; `diagnostics` holds its last log lines."""
 
     code = "KATO_PROCESSOR_START_FAILED"
 

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from .backend import Backend
-from .errors import ProcessorStartError
-from .models import Address, ContainerState, ProcessorSpec
+from .errors import ProcessorNotFoundError, ProcessorStartError
+from .models import Address, ContainerState, ProcessorSpec, VolumeState
 from .spec import LABEL_PROCESSOR
 
 __all__ = ["FakeBackend", "FakeContainer"]
@@ -80,16 +80,28 @@ class FakeBackend(Backend):
             self.volumes[name] = dict(labels)
             return True
 
-    def remove_volume(self, name: str) -> None:
+    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
         with self._lock:
-            self.volumes.pop(name, None)
+            labels = self.volumes.get(name)
+            if labels is None or not _carries(labels, owner):
+                return False
+            del self.volumes[name]
+            return True
+
+    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        with self._lock:
+            return [
+                VolumeState(name, dict(have))
+                for name, have in self.volumes.items()
+                if _carries(have, labels)
+            ]
 
     # -- containers ------------------------------------------------------------------------
     def create(self, spec: ProcessorSpec) -> str:
         with self._lock:
             if any(c.spec.name == spec.name for c in self.containers.values()):
                 raise ProcessorStartError(f"container name {spec.name} is already in use")
-            if spec.volume not in self.volumes:
+            if spec.volume not in self.volumes:  # like Docker: an unlabelled volume on demand
                 self.volumes[spec.volume] = {}
             container = FakeContainer(uuid.uuid4().hex, spec, ready=self.ready)
             self.containers[container.container_id] = container
@@ -97,7 +109,9 @@ class FakeBackend(Backend):
 
     def start(self, container_id: str) -> None:
         with self._lock:
-            container = self.containers[container_id]
+            container = self.containers.get(container_id)
+            if container is None:
+                raise ProcessorStartError("cannot start a container: it does not exist")
             if self.crash_on_start:
                 container.status = "exited"
                 container.logs.append("fake: processor exited during start-up")
@@ -119,7 +133,7 @@ class FakeBackend(Backend):
             return [
                 c.state()
                 for c in self.containers.values()
-                if all(c.spec.labels.get(k) == v for k, v in labels.items())
+                if _carries(c.spec.labels, labels)
             ]
 
     def remove(self, container_id: str) -> None:
@@ -129,7 +143,9 @@ class FakeBackend(Backend):
     def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
         with self._lock:
             container = self.containers.get(container_id)
-            lines = list(container.logs) if container else []
+            if container is None:  # as Docker answers for a removed container
+                raise ProcessorNotFoundError("cannot read a container's logs: it does not exist")
+            lines = list(container.logs)
         return iter(lines[-tail:] if tail > 0 else [])
 
     def stats(self, container_id: str) -> dict[str, Any]:
@@ -144,6 +160,11 @@ class FakeBackend(Backend):
         """Simulate a container that exited on its own (it stays listed, status "exited")."""
         with self._lock:
             self.containers[container_id].status = "exited"
+
+    def pause(self, container_id: str) -> None:
+        """Simulate `docker pause`: the container stays, frozen, status "paused"."""
+        with self._lock:
+            self.containers[container_id].status = "paused"
 
     def container_for(self, processor_id: str) -> FakeContainer | None:
         """The fake container labelled with this processor id, if any."""
@@ -180,6 +201,10 @@ class FakeBackend(Backend):
                 if address is not None and (address.host, address.port) == (host, port):
                     return container
         return None
+
+
+def _carries(have: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(have.get(key) == value for key, value in wanted.items())
 
 
 def _error(code: str, message: str, status: int) -> dict[str, Any]:

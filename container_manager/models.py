@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Address", "ContainerState", "Limits", "ProcessorInfo", "ProcessorSpec"]
+__all__ = [
+    "Address",
+    "ContainerState",
+    "Limits",
+    "LogRotation",
+    "ProcessorInfo",
+    "ProcessorSpec",
+    "VolumeState",
+]
 
 #: Port the processor's uvicorn listens on inside its container.
 SERVICE_PORT = 8000
@@ -14,6 +22,9 @@ SERVICE_PORT = 8000
 SERVICE_USER = "10001"
 #: Mount point of the processor's data volume.
 DATA_DIR = "/data"
+#: Container states that are neither running nor gone: the container (and the processor's
+#: in-memory state) is still there, so nothing may treat it as vanished and replace it.
+SUSPENDED_STATUSES = frozenset({"paused", "restarting"})
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,14 @@ class Limits:
     memory: str
     cpu: float
     pids: int
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """How much container log the engine keeps: `max_files` files of `max_size` each."""
+
+    max_size: str = "10m"
+    max_files: int = 3
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,7 @@ class ProcessorSpec:
     data_dir: str = DATA_DIR
     port: int = SERVICE_PORT
     tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,size=64m"})
+    logs: LogRotation = field(default_factory=LogRotation)
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,14 @@ class ContainerState:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+
+@dataclass(frozen=True)
+class VolumeState:
+    """A data volume as a backend lists it."""
+
+    name: str
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,12 @@ def wait_until_ready(
                 last_problem = f"/health: {type(exc).__name__}"
             if not is_running():
                 raise ProcessorStartError(
-                    "processor container exited before becoming ready", {"last": last_problem}
+                    "processor container exited before becoming ready", diagnostics=[last_problem]
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProcessorStartError(
-                    f"processor not ready after {timeout:g}s", {"last": last_problem}
+                    f"processor not ready after {timeout:g}s", diagnostics=[last_problem]
                 )
             time.sleep(min(delay, remaining))
             delay = min(delay * 1.5, _MAX_DELAY)

@@ -2,14 +2,17 @@
 
 Containers carry their own labels, so the records are only needed to tell which managed
 containers someone still claims (`prune`) and to remember session, user and config of a
-hibernated processor whose container is gone. A connection per call keeps it safe across threads.
+hibernated processor whose container is gone. A second table remembers when each unclaimed data
+volume was first seen, which is what the orphan grace period counts from (Docker volume labels
+cannot change, and a volume's creation time says nothing about when it lost its record).
+A connection per call keeps it safe across threads.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,9 @@ class RecordStore:
                 "CREATE TABLE IF NOT EXISTS processors ("
                 " processor_id TEXT PRIMARY KEY, session_id TEXT, user_id TEXT,"
                 " created_at TEXT NOT NULL, config TEXT NOT NULL DEFAULT '{}')"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS orphan_volumes (volume TEXT PRIMARY KEY, since REAL)"
             )
 
     @contextmanager
@@ -81,3 +87,17 @@ class RecordStore:
     def ids(self) -> set[str]:
         with self._connect() as db:
             return {row[0] for row in db.execute("SELECT processor_id FROM processors")}
+
+    def orphan_volumes(self) -> dict[str, float]:
+        """Unclaimed volume → Unix time it was first seen unclaimed."""
+        with self._connect() as db:
+            rows = db.execute("SELECT volume, since FROM orphan_volumes").fetchall()
+        return {str(volume): float(since) for volume, since in rows}
+
+    def mark_orphan_volume(self, volume: str, since: float) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO orphan_volumes VALUES (?, ?)", (volume, since))
+
+    def forget_orphan_volumes(self, volumes: Iterable[str]) -> None:
+        with self._connect() as db:
+            db.executemany("DELETE FROM orphan_volumes WHERE volume = ?", [(v,) for v in volumes])

@@ -57,3 +57,32 @@ class ContainerSettings(BaseSettings):
             "the manager also only lists/prunes containers carrying them (tests tag theirs)."
         ),
     )
+    deployment: str | None = Field(
+        default=None,
+        max_length=63,
+        description=(
+            "KATO_DEPLOYMENT: this manager's identity, set as label kato.deployment on every "
+            "container and volume it makes; it lists, prunes and removes nothing else. Unset: "
+            "an id made once and kept in <KATO_STATE_DIR>/deployment."
+        ),
+    )
+    orphan_grace: float = Field(
+        default=86400.0,
+        ge=0,
+        le=10 * 365 * 86400,
+        description=(
+            "KATO_ORPHAN_GRACE (86400 s): an orphan's container is removed at once, its data "
+            "volume only when it has been unclaimed this long (a mistake stays recoverable)."
+        ),
+    )
+    log_max_size: str = Field(
+        default="10m",
+        pattern=r"^[1-9][0-9]{0,5}[kmg]$",
+        description="KATO_LOG_MAX_SIZE (10m): size of one container log file before rotation.",
+    )
+    log_max_files: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="KATO_LOG_MAX_FILES (3): rotated log files kept per container.",
+    )

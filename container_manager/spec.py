@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .config import ProcessorConfig
-from .models import DATA_DIR, ProcessorSpec
+from .models import DATA_DIR, LogRotation, ProcessorSpec
 from .settings import ContainerSettings
 
 __all__ = ["build_spec", "container_name", "processor_labels", "selector", "volume_name"]
 
 LABEL_MANAGED = "kato.managed"
+LABEL_DEPLOYMENT = "kato.deployment"
 LABEL_PROCESSOR = "kato.processor_id"
 LABEL_SESSION = "kato.session_id"
 LABEL_USER = "kato.user_id"
@@ -26,8 +27,11 @@ def volume_name(processor_id: str) -> str:
 
 
 def selector(settings: ContainerSettings) -> dict[str, str]:
-    """Labels that identify this manager's containers (managed + the configured extras)."""
-    return {**settings.extra_labels, LABEL_MANAGED: "true"}
+    """Labels that identify this deployment's containers and volumes (managed, deployment and
+    the configured extras); `settings.deployment` must be resolved (see `deployment.py`)."""
+    if not settings.deployment:
+        raise ValueError("selector() needs settings with a resolved deployment")
+    return {**settings.extra_labels, LABEL_MANAGED: "true", LABEL_DEPLOYMENT: settings.deployment}
 
 
 def processor_labels(
@@ -70,4 +74,5 @@ def build_spec(
         limits=config.limits(settings),
         volume=volume_name(processor_id),
         network=settings.network,
+        logs=LogRotation(settings.log_max_size, settings.log_max_files),
     )

@@ -35,7 +35,7 @@ from .middleware import HeadAsGet, RequestContextMiddleware
 from .models import SESSION_ID, USER_ID, CreateSessionRequest, SessionList, SessionView
 from .proxy import forward
 from .reaper import Upkeep
-from .reconcile import reconcile
+from .reconcile import reconcile_at_startup
 from .registry import SessionRegistry
 from .responses import error_responses, with_errors
 from .sessions import SessionService
@@ -72,7 +72,7 @@ def create_app(
         metrics.watch_sessions(registry.count_by_status)
         app.state.service = service
         try:
-            await reconcile(service)
+            await reconcile_at_startup(service)
         except ContainerManagerError as exc:
             log.error("start-up reconcile failed: %s", exc.message, extra={"code": exc.code})
         upkeep = Upkeep(service)

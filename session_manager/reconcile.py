@@ -1,26 +1,35 @@
 """Make records and containers agree: at start-up and every `KATO_RECONCILE_INTERVAL`.
 
+- orphans follow the container manager's one rule (`KatoContainerManager.prune`): a container
+  of this deployment that no processor record claims is removed, its data volume kept for
+  `KATO_ORPHAN_GRACE`; other deployments' containers (other managers, `katoctl` on another
+  state directory) are never seen, and `katoctl spawn` processors of this deployment have
+  records, so they are left alone;
 - a container a record claims and that runs is adopted (routed again after a restart);
-- a managed container with a `kato.session_id` label that no record claims is removed with
-  its volume (containers without that label belong to `katoctl spawn` and are left alone);
+- a paused (or restarting) container is left as it is: it still holds the session's memory;
 - a running/starting record whose container vanished becomes `stopped`: the next request
   recreates the container on the same data volume (patterns kept, no state snapshot);
 - a container left behind by a wake that never finished (record still hibernated/stopped)
   is removed, keeping its volume, so the next request wakes the session properly.
 Each session is handled under its lock and re-read there, so in-flight operations win.
+
+At start-up only (`reconcile_at_startup`), records still `starting` are ghosts: their create
+never finished, so no client ever received them; their container, volume and record go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from container_manager import ProcessorInfo, ProcessorNotFoundError
+from container_manager.models import SUSPENDED_STATUSES
 
 from .sessions import SessionService
 
-__all__ = ["ReconcileReport", "reconcile"]
+__all__ = ["ReconcileReport", "reconcile", "reconcile_at_startup", "remove_ghosts"]
 
 log = logging.getLogger("session_manager.reconcile")
 
@@ -30,41 +39,58 @@ class ReconcileReport:
     adopted: list[str] = field(default_factory=list)
     orphans_removed: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
+    suspended: list[str] = field(default_factory=list)
+    ghosts_removed: list[str] = field(default_factory=list)
+
+
+async def reconcile_at_startup(service: SessionService) -> ReconcileReport:
+    """Before serving: remove ghosts (nothing is in flight yet), then reconcile."""
+    ghosts = await remove_ghosts(service)
+    report = await reconcile(service)
+    report.ghosts_removed = ghosts
+    return report
+
+
+async def remove_ghosts(service: SessionService) -> list[str]:
+    """Delete records still `starting` with their container and volume; return their ids.
+
+    Only safe before the manager serves: while it serves, `starting` is a create in progress.
+    A create answers only after its record says `running`, so a ghost was never acknowledged.
+    """
+    removed: list[str] = []
+    for session_id in service.registry.ids():
+        async with service.lock(session_id):
+            record = service.registry.get(session_id)
+            if record is None or record.status != "starting":
+                continue
+            with contextlib.suppress(ProcessorNotFoundError):
+                await asyncio.to_thread(service.containers.remove_processor, record.processor_id)
+            service.registry.delete(session_id)
+        removed.append(session_id)
+    if removed:
+        log.warning("removed sessions whose create never finished", extra={"ghosts": removed})
+    return removed
 
 
 async def reconcile(service: SessionService) -> ReconcileReport:
     report = ReconcileReport()
+    pruned = await asyncio.to_thread(service.containers.prune)
+    report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id}
-    for info in by_processor.values():
-        await _remove_if_orphan(service, info, report)
     for session_id in service.registry.ids():  # each record is read under its lock
         await _check_session(service, session_id, by_processor, report)
-    if report.adopted or report.orphans_removed or report.vanished:
+    if report.adopted or report.orphans_removed or report.vanished or report.suspended:
         log.info(
             "reconciled",
             extra={
                 "adopted": report.adopted,
                 "orphans_removed": report.orphans_removed,
                 "vanished": report.vanished,
+                "suspended": report.suspended,
             },
         )
     return report
-
-
-async def _remove_if_orphan(
-    service: SessionService, info: ProcessorInfo, report: ReconcileReport
-) -> None:
-    session_id = info.session_id or ""
-    async with service.lock(session_id):
-        record = service.registry.get(session_id)
-        if record is not None and record.processor_id == info.processor_id:
-            return
-        try:
-            await asyncio.to_thread(service.containers.remove_processor, info.processor_id)
-        except ProcessorNotFoundError:
-            return
-    report.orphans_removed.append(info.processor_id)
 
 
 async def _check_session(
@@ -85,6 +111,9 @@ async def _check_session(
         if info is None or info.status != "running":
             # The listing may predate a create or wake that finished meanwhile: ask again.
             info = await asyncio.to_thread(service.containers.get_processor, record.processor_id)
+        if info is not None and info.status in SUSPENDED_STATUSES:
+            report.suspended.append(record.session_id)
+            return
         if info is not None and info.status == "running":
             if record.session_id not in service.routes:
                 service.mark_running(record, info)

@@ -344,6 +344,9 @@ def _spawn_error(exc: ContainerManagerError) -> Exception:
     (runc messages, cgroup paths, container ids and logs go to the manager's log)."""
     if isinstance(exc, ConfigValidationError):
         return ValidationFailedError(exc.message, exc.details)
+    # Only our own ids cross: the container manager keeps engine text out of `details`, and
+    # this keeps it so whatever a backend adds there.
+    details = {k: v for k, v in exc.details.items() if k == "processor_id"}
     if isinstance(exc, EngineUnavailableError):
-        return SpawnError("the container engine is unavailable", status=503, code=exc.code)
-    return SpawnError("the session's container could not be started", code=exc.code)
+        return SpawnError("the container engine is unavailable", details, status=503, code=exc.code)
+    return SpawnError("the session's container could not be started", details, code=exc.code)

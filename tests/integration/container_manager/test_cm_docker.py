@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_container_security_settings(manager: KatoContainerManager) -> None:
     bindings = attrs["NetworkSettings"]["Ports"]["8000/tcp"]
     assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
     assert {int(b["HostPort"]) for b in bindings} == {info.port}
+    rotation = {"max-size": "10m", "max-file": "3"}
+    assert host["LogConfig"] == {"Type": "json-file", "Config": rotation}
+    assert attrs["Config"]["Healthcheck"] == {"Test": ["NONE"]}
     (mount,) = attrs["Mounts"]
     assert (mount["Type"], mount["Name"], mount["Destination"]) == (
         "volume",
@@ -158,16 +162,97 @@ def test_stopped_container_is_replaced(manager: KatoContainerManager) -> None:
     assert [p.container_id for p in manager.list_processors()] == [recreated.container_id]
 
 
-def test_prune_removes_containers_without_record(
-    manager: KatoContainerManager, settings: ContainerSettings, tmp_path: Path
+def test_prune_removes_orphan_containers_and_keeps_their_volumes(
+    manager: KatoContainerManager,
 ) -> None:
     kept = manager.create_processor()
-    stranger = KatoContainerManager(settings.model_copy(update={"state_dir": tmp_path / "x"}))
-    orphan = stranger.create_processor()
-    assert manager.prune() == [orphan.container_id]
+    orphan = manager.create_processor()
+    manager.records.delete(orphan.processor_id)  # no record claims it any more
+    report = manager.prune()
+    assert report.containers_removed == [orphan.container_id]
+    assert report.volumes_kept == [f"kato-data-{orphan.processor_id}"]
+    engine = docker.from_env()
     with pytest.raises(NotFound):
-        docker.from_env().containers.get(orphan.container_id)
+        engine.containers.get(orphan.container_id)
+    engine.volumes.get(f"kato-data-{orphan.processor_id}")  # kept for KATO_ORPHAN_GRACE
     assert [p.processor_id for p in manager.list_processors()] == [kept.processor_id]
+
+
+def test_two_deployments_on_one_engine_never_touch_each_other(
+    settings: ContainerSettings, tmp_path: Path
+) -> None:
+    """Same settings but the state directory: each prunes (grace 0, twice) and keeps all."""
+    one, two = (
+        KatoContainerManager(
+            settings.model_copy(update={"state_dir": tmp_path / name, "orphan_grace": 0})
+        )
+        for name in ("one", "two")
+    )
+    mine, theirs = one.create_processor(session_id="s1"), two.create_processor(session_id="s2")
+    try:
+        for _ in range(2):
+            assert one.prune().containers_removed == two.prune().containers_removed == []
+        assert [p.processor_id for p in one.list_processors()] == [mine.processor_id]
+        assert [p.processor_id for p in two.list_processors()] == [theirs.processor_id]
+        engine = docker.from_env()
+        for info, owner in ((mine, one), (theirs, two)):
+            labels = engine.api.inspect_container(info.container_id)["Config"]["Labels"]
+            assert labels["kato.deployment"] == owner.deployment
+            volume = engine.volumes.get(f"kato-data-{info.processor_id}")
+            assert volume.attrs["Labels"]["kato.deployment"] == owner.deployment
+    finally:
+        one.remove_processor(mine.processor_id)
+        two.remove_processor(theirs.processor_id)
+
+
+def test_a_container_removed_during_start_up_gives_a_clean_error_and_leaves_nothing(
+    settings: ContainerSettings,
+) -> None:
+    class RemovedUnderUs(DockerBackend):
+        """`docker rm -f` from another client right after start, while create waits."""
+
+        def start(self, container_id: str) -> None:
+            super().start(container_id)
+            docker.from_env().containers.get(container_id).remove(force=True)
+
+    manager = KatoContainerManager(settings, RemovedUnderUs())
+    processor_id = f"rmf-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ProcessorStartError) as caught:
+        manager.create_processor(processor_id=processor_id)
+    assert caught.value.details == {"processor_id": processor_id}
+    _assert_nothing_left(manager, processor_id)
+
+
+_MORE_CPUS_THAN_THE_HOST = float(min((os.cpu_count() or 1) + 1, 64))
+
+
+@pytest.mark.parametrize(
+    "limit", [{"cpu_limit": _MORE_CPUS_THAN_THE_HOST}, {"memory_limit": "1b"}], ids=str
+)
+def test_a_config_the_engine_refuses_gives_a_clean_error(
+    manager: KatoContainerManager, limit: dict[str, object]
+) -> None:
+    if limit.get("cpu_limit", 0) == os.cpu_count():
+        pytest.skip("a host with 64 CPUs or more accepts every allowed cpu_limit")
+    processor_id = f"refused-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ProcessorStartError) as caught:
+        manager.create_processor(processor_id=processor_id, config=limit)
+    error = caught.value
+    assert set(error.details) == {"processor_id"}
+    assert error.message.startswith(f"processor {processor_id} did not start: ")
+    assert error.diagnostics  # what the engine said, for the operator
+    for said in error.diagnostics:
+        assert said not in error.message
+    _assert_nothing_left(manager, processor_id)
+
+
+def _assert_nothing_left(manager: KatoContainerManager, processor_id: str) -> None:
+    engine = docker.from_env()
+    label = f"kato.processor_id={processor_id}"
+    assert engine.containers.list(all=True, filters={"label": label}) == []
+    with pytest.raises(NotFound):
+        engine.volumes.get(f"kato-data-{processor_id}")
+    assert manager.records.get(processor_id) is None
 
 
 @pytest.fixture
@@ -195,7 +280,7 @@ def test_start_failure_raises_with_logs_and_leaves_nothing(
     processor_id = f"crash-{uuid.uuid4().hex[:8]}"
     with pytest.raises(ProcessorStartError) as caught:
         manager.create_processor(processor_id=processor_id)
-    assert "kato-crash-test: refusing to start" in caught.value.details["logs"]
+    assert "kato-crash-test: refusing to start" in caught.value.diagnostics
     engine = docker.from_env()
     label = f"kato.processor_id={processor_id}"
     assert engine.containers.list(all=True, filters={"label": label}) == []

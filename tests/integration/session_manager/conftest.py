@@ -19,11 +19,12 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "kato" / "services"))
 def start_manager(
     processor_image: str, test_labels: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., ManagerProcess]]:
-    """Start a manager on `tmp_path/state`; extra KATO_* settings as keyword arguments."""
+    """Start a manager on `tmp_path/<state>` (default `state`: a restart on the same state); extra
+    KATO_* settings as keyword arguments. Each state directory is its own deployment."""
     started: list[ManagerProcess] = []
 
-    def start(**env: str) -> ManagerProcess:
-        manager = ManagerProcess(tmp_path / "state", test_labels, KATO_IMAGE=processor_image, **env)
+    def start(state: str = "state", **env: str) -> ManagerProcess:
+        manager = ManagerProcess(tmp_path / state, test_labels, KATO_IMAGE=processor_image, **env)
         started.append(manager.start())
         return manager
 

@@ -124,7 +124,10 @@ def _snapshot(proxied: httpx.Client) -> dict[str, Any]:
 
 
 def test_kill9_restart_recovers_sessions_and_removes_orphans(
-    start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str], tmp_path: Any
+    start_manager: Callable[..., ManagerProcess],
+    processor_image: str,
+    test_labels: dict[str, str],
+    tmp_path: Any,
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
@@ -134,25 +137,35 @@ def test_kill9_restart_recovers_sessions_and_removes_orphans(
             proxied.post("/observe", json={"strings": [f"s{index}"]}).raise_for_status()
     manager.kill9()
 
-    outsider = KatoContainerManager(
-        ContainerSettings(
-            image="kato:fastapi",
-            state_dir=tmp_path / "outsider",
-            name_prefix="kato-smit",
-            extra_labels=test_labels,
-            ready_timeout=60,
+    def outsider(name: str, deployment: str | None) -> KatoContainerManager:
+        return KatoContainerManager(
+            ContainerSettings(
+                image=processor_image,
+                state_dir=tmp_path / name,
+                name_prefix="kato-smit",
+                extra_labels=test_labels,
+                deployment=deployment,
+                ready_timeout=60,
+            )
         )
-    )
-    orphan = outsider.create_processor(session_id="session-nobody-knows")
-    spawned = outsider.create_processor()  # like `katoctl spawn`: no session label
+
+    # Of this manager's deployment, but no record of it claims the container: an orphan.
+    deployment = (manager.state_dir / "deployment").read_text().strip()
+    orphan = outsider("unrecorded", deployment).create_processor(session_id="nobody-knows")
+    # Another deployment (its own state directory), e.g. `katoctl spawn` elsewhere: not ours.
+    foreign = outsider("foreign", None)
+    spawned = foreign.create_processor()
+    foreign_session = foreign.create_processor(session_id="session-of-another-manager")
 
     restarted = start_manager()
     for index, session in enumerate(sessions):
         with session_client(restarted, session["session_id"]) as proxied:
             assert proxied.get("/stm").json()["stm"] == [[f"s{index}"]]
     assert containers_of(test_labels, orphan.processor_id) == []
-    assert volumes_of(test_labels, orphan.processor_id) == []
-    assert len(containers_of(test_labels, spawned.processor_id)) == 1
+    assert len(volumes_of(test_labels, orphan.processor_id)) == 1  # kept for KATO_ORPHAN_GRACE
+    for theirs in (spawned, foreign_session):
+        assert len(containers_of(test_labels, theirs.processor_id)) == 1
+        assert len(volumes_of(test_labels, theirs.processor_id)) == 1
     assert all(len(containers_of(test_labels, s["processor_id"])) == 1 for s in sessions)
 
 

@@ -116,18 +116,38 @@ def test_kill_all(manager: KatoContainerManager) -> None:
     assert runner.invoke(app, ["kill"]).exit_code == 1
 
 
-def test_logs_and_prune(manager: KatoContainerManager, tmp_path: Path) -> None:
+def test_logs_and_prune(manager: KatoContainerManager) -> None:
     info = manager.create_processor()
     logs = runner.invoke(app, ["logs", info.processor_id])
     assert logs.stdout.splitlines() == ["fake: serving on port 8000"]
-    stranger = KatoContainerManager(
-        manager.settings.model_copy(update={"state_dir": tmp_path / "other"}), manager.backend
-    )
-    orphan = stranger.create_processor()
+    orphan = manager.create_processor()
+    manager.records.delete(orphan.processor_id)  # no record claims it: an orphan
     pruned = runner.invoke(app, ["prune"])
     assert pruned.exit_code == 0
     assert "pruned 1" in pruned.stdout and orphan.container_id[:12] in pruned.stdout
+    assert "1 orphan volume(s) kept for the grace period" in pruned.stdout
+    assert f"kato-data-{orphan.processor_id}" in pruned.stdout
     assert [p.processor_id for p in manager.list_processors()] == [info.processor_id]
+
+
+def test_ls_kill_all_and_prune_see_only_their_own_deployment(
+    manager: KatoContainerManager, tmp_path: Path
+) -> None:
+    """A session manager on another state directory shares the engine, never its processors."""
+    neighbour = KatoContainerManager(
+        ContainerSettings(state_dir=tmp_path / "neighbour", ready_timeout=0.3), manager.backend
+    )
+    theirs = neighbour.create_processor(session_id="their-session")
+    mine = manager.create_processor()
+    table = runner.invoke(app, ["ls"], terminal_width=200)
+    assert manager.deployment in table.stdout and neighbour.deployment not in table.stdout
+    assert mine.processor_id in table.stdout and theirs.processor_id not in table.stdout
+    assert runner.invoke(app, ["prune"]).stdout.startswith("pruned 0")
+    assert runner.invoke(app, ["kill", "--all"]).exit_code == 0
+    assert manager.list_processors() == []
+    assert [p.processor_id for p in neighbour.list_processors()] == [theirs.processor_id]
+    assert runner.invoke(app, ["kill", theirs.processor_id]).exit_code == 2
+    assert neighbour.get_processor(theirs.processor_id) is not None
 
 
 def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: object) -> None:

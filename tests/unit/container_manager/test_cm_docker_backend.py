@@ -6,9 +6,25 @@ stands in for the docker client so the option mapping is checked exactly.
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
-from container_manager import Address, DockerBackend, Limits, ProcessorSpec
+import pytest
+import requests
+from docker.errors import APIError, ImageNotFound, NotFound
+from docker.types import LogConfig
+
+from container_manager import (
+    Address,
+    DockerBackend,
+    EngineError,
+    EngineUnavailableError,
+    Limits,
+    ProcessorNotFoundError,
+    ProcessorSpec,
+    ProcessorStartError,
+)
 from container_manager.docker_backend import _state
 
 
@@ -100,3 +116,121 @@ def test_state_on_user_network_is_addressed_by_name() -> None:
 def test_stopped_container_has_no_address() -> None:
     state = _state(_inspect("exited", {}, {"bridge": {}}))
     assert state.address is None and not state.running
+
+
+def test_create_rotates_logs_and_switches_off_the_image_healthcheck() -> None:
+    client = _Recorder()
+    DockerBackend(client).create(_spec())  # type: ignore[arg-type]
+    _, options = client.calls[0]
+    assert options["log_config"] == LogConfig(
+        type="json-file", config={"max-size": "10m", "max-file": "3"}
+    )
+    assert options["healthcheck"] == {"test": ["NONE"]}
+
+
+# -- every engine error is translated at the boundary -------------------------------------
+
+_RUNC = (
+    "OCI runtime create failed: runc create failed: unable to start container process: "
+    "/sys/fs/cgroup/docker/0123456789abcdef/pids.max: invalid argument"
+)
+
+
+def _api_error(status: int, explanation: str, kind: type[APIError] = APIError) -> APIError:
+    response = requests.Response()
+    response.status_code = status
+    return kind("engine said no", response=response, explanation=explanation)
+
+
+class _Api:
+    """`client.api` whose calls raise what the test queues (or answer `inspect_container`)."""
+
+    def __init__(self, **raises: BaseException) -> None:
+        self.raises = raises
+        self.inspected = 0
+
+    def _maybe_raise(self, name: str) -> None:
+        if name in self.raises:
+            raise self.raises[name]
+
+    def start(self, container_id: str) -> None:
+        self._maybe_raise("start")
+
+    def logs(self, container_id: str, **options: Any) -> bytes:
+        self._maybe_raise("logs")
+        return b"line\n"
+
+    def remove_container(self, container_id: str, **options: Any) -> None:
+        self._maybe_raise("remove_container")
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        self.inspected += 1
+        if self.inspected > 2:  # the removal someone else started has finished
+            raise _api_error(404, "No such container", NotFound)
+        return _inspect("removing", {}, {"bridge": {}})
+
+
+class _Client:
+    def __init__(self, api: _Api, create_error: BaseException | None = None) -> None:
+        self.api = api
+        self.containers = self
+        self.create_error = create_error
+
+    def create(self, image: str, **options: Any) -> Any:
+        if self.create_error is not None:
+            raise self.create_error
+        return type("Created", (), {"id": "abc123"})()
+
+
+def _backend(api: _Api, create_error: BaseException | None = None) -> DockerBackend:
+    return DockerBackend(_Client(api, create_error))  # type: ignore[arg-type]
+
+
+def test_a_refused_create_has_a_clean_message_and_the_engine_text_only_in_diagnostics(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = _backend(_Api(), create_error=_api_error(500, _RUNC))
+    with caplog.at_level(logging.WARNING, "container_manager"), pytest.raises(
+        ProcessorStartError
+    ) as caught:
+        backend.create(_spec())
+    shown = json.dumps([caught.value.message, caught.value.details])
+    assert "runc" not in shown and "cgroup" not in shown and "0123456789" not in shown
+    assert caught.value.diagnostics == [_RUNC]
+    assert _RUNC in caplog.text  # kept for the operator, in the log
+
+
+def test_a_missing_image_says_how_to_build_it() -> None:
+    backend = _backend(_Api(), create_error=ImageNotFound("no such image: kato:fastapi"))
+    with pytest.raises(ProcessorStartError) as caught:
+        backend.create(_spec())
+    assert "katoctl build" in caught.value.message
+    assert caught.value.details == {"image": "kato:fastapi"}
+
+
+def test_logs_and_start_of_a_removed_container_are_translated() -> None:
+    gone = _api_error(404, "No such container: abc123", NotFound)
+    backend = _backend(_Api(logs=gone, start=gone))
+    with pytest.raises(ProcessorNotFoundError):
+        list(backend.logs("abc123", tail=10, follow=False))
+    with pytest.raises(ProcessorStartError) as caught:
+        backend.start("abc123")
+    assert "abc123" not in caught.value.message
+
+
+def test_remove_waits_for_a_removal_already_in_progress() -> None:
+    api = _Api(remove_container=_api_error(409, "removal of container abc123 is in progress"))
+    _backend(api).remove("abc123")
+    assert api.inspected == 3  # polled until the engine said it is gone
+
+
+def test_any_other_refusal_is_an_engine_error_and_a_lost_engine_is_unavailable() -> None:
+    refused = _backend(_Api(logs=_api_error(500, "driver failed")))
+    with pytest.raises(EngineError) as caught:
+        list(refused.logs("abc123", tail=1, follow=False))
+    assert "driver failed" not in caught.value.message
+    lost = _backend(_Api(logs=requests.ConnectionError("/var/run/docker.sock: refused")))
+    with pytest.raises(EngineUnavailableError) as unavailable:
+        list(lost.logs("abc123", tail=1, follow=False))
+    assert unavailable.value.details == {}
+    assert "docker.sock" in unavailable.value.diagnostics[0]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,9 +16,20 @@ from container_manager import (
     FakeBackend,
     KatoContainerManager,
     Limits,
+    LogRotation,
     ProcessorNotFoundError,
     ProcessorStartError,
+    PruneReport,
 )
+from container_manager.deployment import resolve_deployment
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_spec_carries_labels_limits_security_and_env(
@@ -35,6 +48,7 @@ def test_spec_carries_labels_limits_security_and_env(
     assert spec.volume == f"kato-data-{info.processor_id}"
     assert spec.labels == {
         "kato.managed": "true",
+        "kato.deployment": manager.deployment,
         "kato.test": "unit",
         "kato.processor_id": info.processor_id,
         "kato.session_id": "s1",
@@ -44,6 +58,7 @@ def test_spec_carries_labels_limits_security_and_env(
     assert spec.limits == Limits(memory="256m", cpu=1.0, pids=256)
     assert (spec.user, spec.data_dir, spec.port) == ("10001", "/data", 8000)
     assert spec.tmpfs == {"/tmp": "rw,size=64m"}
+    assert spec.logs == LogRotation(max_size="10m", max_files=3)
     assert spec.env["PROCESSOR_ID"] == info.processor_id
     assert spec.env["KATO_DATA_DIR"] == "/data"
     assert spec.env["MAX_PATTERN_LENGTH"] == "5"
@@ -104,7 +119,7 @@ def test_list_only_sees_containers_with_its_extra_labels(
     mine = manager.create_processor()
     other.create_processor()
     assert [p.processor_id for p in manager.list_processors()] == [mine.processor_id]
-    assert manager.prune() == []
+    assert manager.prune().containers_removed == []
 
 
 def test_keep_data_then_recreate_reuses_volume_and_identity(
@@ -145,7 +160,8 @@ def test_readiness_failure_removes_container_and_new_volume(
         manager.create_processor(processor_id="never")
     assert caught.value.code == "KATO_PROCESSOR_START_FAILED"
     assert "not ready" in caught.value.message
-    assert caught.value.details["logs"] == ["fake: serving on port 8000"]
+    assert caught.value.details == {"processor_id": "never"}
+    assert caught.value.diagnostics[-1] == "fake: serving on port 8000"
     assert fake.containers == {} and fake.volumes == {}
     assert manager.records.get("never") is None
 
@@ -159,7 +175,7 @@ def test_crash_at_start_fails_fast_and_keeps_existing_volume(
     with pytest.raises(ProcessorStartError) as caught:
         manager.create_processor(processor_id=info.processor_id)
     assert "exited" in caught.value.message
-    assert "fake: processor exited during start-up" in caught.value.details["logs"]
+    assert "fake: processor exited during start-up" in caught.value.diagnostics
     assert fake.containers == {}
     assert f"kato-data-{info.processor_id}" in fake.volumes
     assert manager.records.get(info.processor_id) is not None
@@ -173,15 +189,93 @@ def test_invalid_config_creates_nothing(manager: KatoContainerManager, fake: Fak
     assert fake.containers == {} and fake.volumes == {}
 
 
-def test_prune_removes_unclaimed_containers_and_their_volumes(
-    manager: KatoContainerManager, settings: ContainerSettings, fake: FakeBackend, tmp_path
+def test_prune_removes_orphan_containers_and_keeps_their_volumes_for_the_grace_period(
+    settings: ContainerSettings, fake: FakeBackend
 ) -> None:
+    clock = Clock(1_000_000.0)
+    manager = KatoContainerManager(settings.model_copy(update={"orphan_grace": 3600}), fake, clock)
     kept = manager.create_processor()
-    stranger = KatoContainerManager(settings.model_copy(update={"state_dir": tmp_path / "x"}), fake)
-    orphan = stranger.create_processor()
-    assert manager.prune() == [orphan.container_id]
+    orphan = manager.create_processor()
+    manager.records.delete(orphan.processor_id)  # its record is lost: the one orphan rule
+    volume = f"kato-data-{orphan.processor_id}"
+
+    first = manager.prune()
+    assert first.containers_removed == [orphan.container_id]
+    assert (first.volumes_kept, first.volumes_removed) == ([volume], [])
     assert [p.processor_id for p in manager.list_processors()] == [kept.processor_id]
-    assert f"kato-data-{orphan.processor_id}" not in fake.volumes
+    assert volume in fake.volumes
+    clock.now += 3599
+    assert manager.prune() == PruneReport(volumes_kept=[volume])
+    assert volume in fake.volumes
+    clock.now += 1
+    assert manager.prune() == PruneReport(volumes_removed=[volume])
+    assert volume not in fake.volumes
+    assert f"kato-data-{kept.processor_id}" in fake.volumes
+    assert manager.records.orphan_volumes() == {}
+
+
+def test_an_orphan_volume_claimed_again_within_the_grace_period_is_kept(
+    settings: ContainerSettings, fake: FakeBackend
+) -> None:
+    clock = Clock(1_000_000.0)
+    manager = KatoContainerManager(settings.model_copy(update={"orphan_grace": 60}), fake, clock)
+    info = manager.create_processor(session_id="s", config={"max_pattern_length": 2})
+    record = manager.records.get(info.processor_id)
+    assert record is not None
+    manager.records.delete(info.processor_id)
+    manager.prune()
+    manager.records.put(record)  # the mistake is repaired: the record is back
+    manager.create_processor(processor_id=info.processor_id)
+    clock.now += 61
+    assert manager.prune() == PruneReport()
+    assert f"kato-data-{info.processor_id}" in fake.volumes
+    assert manager.records.orphan_volumes() == {}
+
+
+def test_two_deployments_on_one_engine_never_touch_each_other(
+    fake: FakeBackend, tmp_path: Path
+) -> None:
+    """Default settings but two state directories: two deployments, each blind to the other."""
+    one = KatoContainerManager(ContainerSettings(state_dir=tmp_path / "one", orphan_grace=0), fake)
+    two = KatoContainerManager(ContainerSettings(state_dir=tmp_path / "two", orphan_grace=0), fake)
+    assert one.deployment != two.deployment
+    mine = one.create_processor(session_id="s1")
+    theirs = two.create_processor(session_id="s2")
+    for _ in range(2):  # orphan_grace 0: a second prune would remove any volume it marked
+        assert one.prune() == two.prune() == PruneReport()
+    assert [p.processor_id for p in one.list_processors()] == [mine.processor_id]
+    assert [p.processor_id for p in two.list_processors()] == [theirs.processor_id]
+    assert one.get_processor(theirs.processor_id) is None
+    with pytest.raises(ProcessorNotFoundError):
+        one.remove_processor(theirs.processor_id)
+    assert fake.container_for(theirs.processor_id) is not None
+    assert f"kato-data-{theirs.processor_id}" in fake.volumes
+    volume = fake.volumes[f"kato-data-{theirs.processor_id}"]
+    assert volume["kato.deployment"] == two.deployment
+
+
+def test_a_volume_is_removed_only_by_its_own_deployment(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    fake.create_volume("kato-data-shared", {"kato.managed": "true", "kato.deployment": "other"})
+    assert fake.remove_volume("kato-data-shared", owner={"kato.deployment": "mine"}) is False
+    assert "kato-data-shared" in fake.volumes
+    with pytest.raises(ProcessorNotFoundError):
+        manager.remove_processor("shared")  # same name scheme, another deployment's data
+    assert "kato-data-shared" in fake.volumes
+
+
+def test_deployment_id_is_made_once_per_state_dir_and_env_wins(tmp_path: Path) -> None:
+    first = resolve_deployment(None, tmp_path / "a")
+    assert first == resolve_deployment(None, tmp_path / "a")
+    assert (tmp_path / "a" / "deployment").read_text().strip() == first
+    assert resolve_deployment(None, tmp_path / "b") != first
+    assert resolve_deployment("prod-1", tmp_path / "a") == "prod-1"
+    with pytest.raises(ConfigValidationError):
+        resolve_deployment("Bad Id", tmp_path / "a")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(lambda _: resolve_deployment(None, tmp_path / "race"), range(16)))
+    assert len(ids) == 1
 
 
 def test_restarted_manager_adopts_existing_containers(
@@ -196,7 +290,7 @@ def test_restarted_manager_adopts_existing_containers(
         "s",
         "u",
     )
-    assert KatoContainerManager(settings, fake).prune() == []
+    assert KatoContainerManager(settings, fake).prune() == PruneReport()
 
 
 def test_logs_and_stats(manager: KatoContainerManager) -> None:
@@ -228,7 +322,7 @@ def test_prune_during_start_spares_the_starting_container(settings: ContainerSet
 
     manager = KatoContainerManager(settings, PruningBackend())
     info = manager.create_processor()
-    assert pruned_while_starting == [[]]
+    assert pruned_while_starting == [PruneReport()]
     assert manager.get_processor(info.processor_id) is not None
 
 
@@ -241,3 +335,78 @@ def test_resume_without_config_reuses_the_recorded_genes(
     spec = fake.containers[resumed.container_id].spec
     assert spec.env["MAX_PATTERN_LENGTH"] == "4"
     assert spec.limits.cpu == 0.5
+
+
+def test_a_container_removed_during_start_up_leaves_nothing_and_a_clean_error(
+    settings: ContainerSettings,
+) -> None:
+    class RemovedUnderUs(FakeBackend):
+        """`docker rm -f` right after start, while the manager waits for readiness."""
+
+        def start(self, container_id: str) -> None:
+            super().start(container_id)
+            self.remove(container_id)
+
+    fake = RemovedUnderUs()
+    manager = KatoContainerManager(settings, fake)
+    with pytest.raises(ProcessorStartError) as caught:
+        manager.create_processor(processor_id="gone")
+    assert caught.value.details == {"processor_id": "gone"}
+    assert fake.containers == {} and fake.volumes == {}
+    assert manager.records.get("gone") is None
+
+
+def test_engine_text_stays_out_of_start_errors(
+    settings: ContainerSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    runc = "runc create failed: /sys/fs/cgroup/kubepods/0123456789ab/cpu.max: invalid argument"
+
+    class Refusing(FakeBackend):
+        def start(self, container_id: str) -> None:
+            raise ProcessorStartError("the container engine refused to start it", {}, [runc])
+
+    manager = KatoContainerManager(settings, Refusing())
+    with caplog.at_level("WARNING", "container_manager"), pytest.raises(
+        ProcessorStartError
+    ) as caught:
+        manager.create_processor(processor_id="refused")
+    error = caught.value
+    assert "runc" not in error.message and "runc" not in str(error.details)
+    assert set(error.details) == {"processor_id"}
+    assert runc in error.diagnostics
+    assert any(runc in str(getattr(r, "diagnostics", "")) for r in caplog.records)
+
+
+def test_a_container_made_before_deployment_labels_is_still_ours_if_our_record_claims_it(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    """An upgraded manager keeps routing and replacing its sessions' old containers."""
+    info = manager.create_processor(session_id="s")
+    container = fake.container_for(info.processor_id)
+    assert container is not None
+    old_labels = {k: v for k, v in container.spec.labels.items() if k != "kato.deployment"}
+    container.spec = replace(container.spec, labels=old_labels)
+    unclaimed = manager.create_processor()
+    other = fake.container_for(unclaimed.processor_id)
+    assert other is not None
+    other.spec = replace(other.spec, labels={**other.spec.labels, "kato.deployment": "other"})
+    manager.records.delete(unclaimed.processor_id)
+
+    adopted = manager.get_processor(info.processor_id)
+    assert adopted is not None and adopted.container_id == info.container_id
+    assert manager.get_processor(unclaimed.processor_id) is None
+    resumed = manager.create_processor(processor_id=info.processor_id)  # replaces the old one
+    assert info.container_id not in fake.containers
+    assert manager.get_processor(info.processor_id) == replace(resumed, timings={})
+
+
+def test_a_paused_container_is_never_replaced(
+    manager: KatoContainerManager, fake: FakeBackend
+) -> None:
+    info = manager.create_processor(session_id="s")
+    fake.pause(info.container_id)
+    with pytest.raises(ProcessorStartError) as caught:
+        manager.create_processor(processor_id=info.processor_id)
+    assert caught.value.details == {"processor_id": info.processor_id, "status": "paused"}
+    assert fake.containers[info.container_id].status == "paused"
+    assert len(fake.containers) == 1

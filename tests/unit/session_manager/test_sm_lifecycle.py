@@ -163,18 +163,6 @@ def test_restart_adopts_running_sessions(
         second.__exit__(None, None, None)
 
 
-def test_reconcile_removes_orphans_and_keeps_unlabelled(
-    client: TestClient, containers: KatoContainerManager, fake: FakeBackend
-) -> None:
-    orphan = containers.create_processor(session_id="no-such-session")
-    spawned = containers.create_processor()  # katoctl spawn: no session label
-    report = client.portal.call(reconcile, service_of(client))  # type: ignore[union-attr]
-    assert report.orphans_removed == [orphan.processor_id]
-    assert fake.container_for(orphan.processor_id) is None
-    assert not any(orphan.processor_id in name for name in fake.volumes)
-    assert fake.container_for(spawned.processor_id) is not None
-
-
 def test_vanished_container_is_marked_and_recreated(client: TestClient, fake: FakeBackend) -> None:
     session = _create(client)
     sid, pid = session["session_id"], session["processor_id"]
