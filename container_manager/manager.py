@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .backend import Backend
+from .backends import load_backend
 from .config import parse_config, validate_processor_id
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
 from .models import ContainerState, ProcessorInfo, ProcessorSpec
@@ -44,11 +45,7 @@ class KatoContainerManager:
         self, settings: ContainerSettings | None = None, backend: Backend | None = None
     ) -> None:
         self.settings = settings or ContainerSettings()
-        if backend is None:
-            from .docker_backend import DockerBackend
-
-            backend = DockerBackend()
-        self.backend = backend
+        self.backend = backend if backend is not None else load_backend(self.settings.backend)
         self.records = RecordStore(self.settings.state_dir)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()

@@ -43,7 +43,9 @@ def test_spec_carries_labels_limits_security_and_env(
     }
     assert spec.limits == Limits(memory="256m", cpu=1.0, pids=256)
     assert (spec.user, spec.data_dir, spec.port) == ("10001", "/data", 8000)
-    assert spec.tmpfs == {"/tmp": "rw,size=64m"}
+    assert spec.tmpfs == {"/tmp": 64 * 2**20}
+    assert (spec.read_only, spec.cap_drop, spec.no_new_privileges) == (True, ("ALL",), True)
+    assert (spec.limits.memory_bytes, spec.limits.nano_cpus) == (256 * 2**20, 1_000_000_000)
     assert spec.env["PROCESSOR_ID"] == info.processor_id
     assert spec.env["KATO_DATA_DIR"] == "/data"
     assert spec.env["MAX_PATTERN_LENGTH"] == "5"

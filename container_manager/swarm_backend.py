@@ -1,0 +1,326 @@
+"""`Backend` on Docker Swarm: one processor = one replicated service of one task.
+
+Chosen with `KATO_BACKEND=swarm`; the engine must be a swarm manager node. What maps to what:
+
+* the processor's container → a service named like the container, one replica, restart on
+  failure, the spec's limits as resource limits (memory also reserved, for placement) and
+  every hardening setting of the spec; `kato.*` labels on the service and on its task
+  containers. The handle the manager keeps (`ContainerState.container_id`) is the service id.
+* the token → a Docker secret `kato-token-<processor id>` mounted at
+  `/run/secrets/kato-token` (`KATO_PROCESSOR_TOKEN_FILE`), never plain environment. The
+  secret lives as long as the processor's data: kept across hibernation, removed with the
+  volume. It also records, in its `kato.node` label, the node that holds the data volume.
+* the data volume → a node-local named volume created by the task's mount; once the first
+  task ran, the service is pinned (`node.id==…`) to that node, so a hibernated session wakes
+  where its patterns are.
+* the address → without `KATO_NETWORK`, a port published in `host` mode on the node
+  (Swarm's ingress mesh and virtual IPs are not used: endpoint mode `dnsrr`); with
+  `KATO_NETWORK` (an attachable overlay), `http://<service name>:8000` by DNS round robin,
+  for a manager that runs on that overlay (the stack in docker-compose.swarm.yml).
+
+Swarm on Docker 20.10 has no `no-new-privileges` for services: the processor sets it on
+itself at start-up (`kato.services.hardening`), which `/proc/1/status` shows as NoNewPrivs 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    Resources,
+    RestartPolicy,
+    SecretReference,
+    ServiceMode,
+)
+
+from .backend import Backend
+from .docker_backend import DockerBackend
+from .docker_backend import _engine_errors as engine_errors
+from .errors import EngineUnavailableError, ProcessorStartError
+from .models import Address, ContainerState, ProcessorSpec
+
+__all__ = ["SwarmBackend"]
+
+#: Where the task finds its token (the processor reads `KATO_PROCESSOR_TOKEN_FILE`).
+TOKEN_FILE = "/run/secrets/kato-token"
+LABEL_NODE = "kato.node"
+_TASK_RUNNING = "running"
+_TASK_STARTING = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "starting"}
+_ADDRESS_WAIT = 30.0
+_GONE_WAIT = 15.0
+_POLL = 0.05
+
+
+def secret_name(volume: str) -> str:
+    """The token secret of the processor whose data volume is `volume` (kato-data-<id>)."""
+    return "kato-token-" + volume.removeprefix("kato-data-")
+
+
+class SwarmBackend(Backend):
+    """Processors as Swarm services; node-level work (volumes, stats) on this node's engine."""
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._local = DockerBackend(client)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return self._local.client
+
+    def ping(self) -> None:
+        with engine_errors():
+            info = self.client.info()
+        swarm = info.get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise EngineUnavailableError(
+                "KATO_BACKEND=swarm needs a swarm manager node (docker swarm init)",
+                {"swarm_state": swarm.get("LocalNodeState", "unknown")},
+            )
+
+    # -- data: the volume and the secret that outlives hibernation ---------------------------
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        """Create the token secret's slot on first launch; the task's mount makes the volume."""
+        with engine_errors():
+            return not self.client.secrets.list(filters={"name": secret_name(name)})
+
+    def remove_volume(self, name: str) -> None:
+        with engine_errors():
+            for secret in self.client.secrets.list(filters={"name": secret_name(name)}):
+                with suppress(NotFound):
+                    secret.remove()
+        self._local.remove_volume(name)
+
+    # -- services --------------------------------------------------------------------------
+    def create(self, spec: ProcessorSpec) -> str:
+        """Create the processor's service; the task starts at once (`start` only checks it)."""
+        secret, node = self._token_secret(spec)
+        env = {k: v for k, v in spec.env.items() if k != "KATO_PROCESSOR_TOKEN"}
+        env["KATO_PROCESSOR_TOKEN_FILE"] = TOKEN_FILE
+        ports = [] if spec.network else [
+            {"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}
+        ]
+        uid = spec.user.split(":")[0]
+        try:
+            with engine_errors():
+                service = self.client.services.create(
+                    spec.image,
+                    name=spec.name,
+                    env=[f"{k}={v}" for k, v in env.items()],
+                    labels=dict(spec.labels),
+                    container_labels=dict(spec.labels),
+                    user=spec.user,
+                    read_only=spec.read_only,
+                    cap_drop=list(spec.cap_drop),
+                    mounts=[
+                        Mount(spec.data_dir, spec.volume, type="volume", labels=dict(spec.labels)),
+                        *(
+                            Mount(path, None, type="tmpfs", tmpfs_size=size)
+                            for path, size in spec.tmpfs.items()
+                        ),
+                    ],
+                    resources=_resources(spec),
+                    restart_policy=RestartPolicy(condition="on-failure", delay=1_000_000_000),
+                    endpoint_spec=EndpointSpec(mode="dnsrr", ports=ports),
+                    mode=ServiceMode("replicated", 1),
+                    networks=[spec.network] if spec.network else [],
+                    secrets=[
+                        SecretReference(
+                            secret.id, secret.name, filename=TOKEN_FILE, uid=uid, gid=uid,
+                            mode=0o400,
+                        )
+                    ],
+                    constraints=[f"node.id=={node}"] if node else [],
+                    # The manager probes /health itself; an image HEALTHCHECK would hold the
+                    # task in "starting" for its interval and start an interpreter every time.
+                    healthcheck=Healthcheck(test=["NONE"]),
+                    stop_grace_period=5_000_000_000,
+                )
+        except APIError as exc:
+            raise ProcessorStartError(
+                f"cannot create service {spec.name}: {exc.explanation or exc}",
+                {"service_name": spec.name},
+            ) from exc
+        return str(service.id)
+
+    def start(self, container_id: str) -> None:
+        """Services start on creation; fail early if the task was rejected."""
+        task = self._task(container_id)
+        if task is not None and _task_state(task) in ("rejected", "failed"):
+            raise ProcessorStartError(
+                "the swarm could not start the processor's task",
+                {"state": _task_state(task), "reason": task["Status"].get("Err", "")},
+            )
+
+    def address(self, container_id: str) -> Address | None:
+        """Wait (bounded) for the task to run, then pin the service's data to its node."""
+        deadline = time.monotonic() + _ADDRESS_WAIT
+        while True:
+            service = self._service(container_id)
+            task = self._task(container_id)
+            if service is None:
+                return None
+            state = _task_state(task) if task else "pending"
+            if state == _TASK_RUNNING and task is not None:
+                self._remember_node(service, task)
+                return self._task_address(service, task)
+            if state not in _TASK_STARTING or time.monotonic() > deadline:
+                return None
+            time.sleep(_POLL)
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        service = self._service(container_id)
+        if service is None:
+            return None
+        return self._state(service, self._task(container_id))
+
+    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        with engine_errors():
+            services = self.client.services.list(filters=filters)
+        return [self._state(s, self._task(str(s.id))) for s in services]
+
+    def remove(self, container_id: str) -> None:
+        """Remove the service and wait until its task container is gone (its volume is free)."""
+        with engine_errors():
+            try:
+                self.client.api.remove_service(container_id)
+            except NotFound:
+                return
+            deadline = time.monotonic() + _GONE_WAIT
+            filters = {"label": f"com.docker.swarm.service.id={container_id}"}
+            while self.client.containers.list(all=True, filters=filters):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(_POLL)
+
+    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
+        task = self._task(container_id)
+        local = _container_id(task)
+        if local is None:
+            return iter([])
+        return self._local.logs(local, tail=tail, follow=follow)
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        local = _container_id(self._task(container_id))
+        return self._local.stats(local) if local else {}
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _token_secret(self, spec: ProcessorSpec) -> tuple[Any, str | None]:
+        """The processor's token secret (made on first launch) and the node of its volume."""
+        name = secret_name(spec.volume)
+        with engine_errors():
+            existing = self.client.secrets.list(filters={"name": name})
+            if existing:
+                secret = existing[0]
+                return secret, (secret.attrs.get("Spec", {}).get("Labels") or {}).get(LABEL_NODE)
+            token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
+            created = self.client.secrets.create(
+                name=name, data=token.encode(), labels=dict(spec.labels)
+            )
+            return self.client.secrets.get(created.id), None
+
+    def _remember_node(self, service: Any, task: Mapping[str, Any]) -> None:
+        """Record on the token secret which node holds the volume (secret labels can change)."""
+        volume = next(
+            (m["Source"] for m in _container_spec(service).get("Mounts", [])
+             if m.get("Type") == "volume"),
+            None,
+        )
+        if volume is None:
+            return
+        with engine_errors():
+            for secret in self.client.secrets.list(filters={"name": secret_name(volume)}):
+                spec = dict(secret.attrs["Spec"])
+                labels = dict(spec.get("Labels") or {})
+                if labels.get(LABEL_NODE):
+                    continue
+                labels[LABEL_NODE] = task["NodeID"]
+                spec["Labels"] = labels
+                self.client.api.update_secret(secret.id, secret.attrs["Version"]["Index"], spec)
+
+    def _task_address(self, service: Any, task: Mapping[str, Any]) -> Address | None:
+        for port in (task["Status"].get("PortStatus") or {}).get("Ports") or []:
+            if port.get("PublishedPort"):
+                return Address(self._node_address(task["NodeID"]), int(port["PublishedPort"]), True)
+        if _container_spec(service) and service.attrs["Spec"].get("TaskTemplate", {}).get(
+            "Networks"
+        ):
+            return Address(service.name, 8000, published=False)
+        return None
+
+    def _node_address(self, node_id: str) -> str:
+        with engine_errors():
+            node = self.client.nodes.get(node_id)
+        return str((node.attrs.get("Status") or {}).get("Addr") or "127.0.0.1")
+
+    def _service(self, service_id: str) -> Any | None:
+        with engine_errors():
+            try:
+                return self.client.services.get(service_id)
+            except NotFound:
+                return None
+
+    def _task(self, service_id: str) -> dict[str, Any] | None:
+        """The service's newest task (the one the swarm wants running)."""
+        with engine_errors():
+            try:
+                tasks = self.client.api.tasks(filters={"service": service_id})
+            except NotFound:
+                return None
+        if not tasks:
+            return None
+        return max(tasks, key=lambda t: (t.get("Version", {}).get("Index", 0)))
+
+    def _state(self, service: Any, task: Mapping[str, Any] | None) -> ContainerState:
+        state = _task_state(task) if task else "pending"
+        status = {
+            _TASK_RUNNING: "running",
+            "failed": "exited",
+            "rejected": "exited",
+            "complete": "exited",
+            "shutdown": "exited",
+            "orphaned": "exited",
+        }.get(state, "created")
+        container = _container_spec(service)
+        env = dict(item.split("=", 1) for item in container.get("Env") or [] if "=" in item)
+        address = self._task_address(service, task) if status == "running" and task else None
+        return ContainerState(
+            container_id=str(service.id),
+            name=str(service.name),
+            status=status,
+            labels=dict(service.attrs["Spec"].get("Labels") or {}),
+            env=env,
+            address=address,
+        )
+
+
+def _container_spec(service: Any) -> dict[str, Any]:
+    return dict(service.attrs["Spec"].get("TaskTemplate", {}).get("ContainerSpec") or {})
+
+
+def _task_state(task: Mapping[str, Any] | None) -> str:
+    return str(((task or {}).get("Status") or {}).get("State", "pending"))
+
+
+def _container_id(task: Mapping[str, Any] | None) -> str | None:
+    status = (task or {}).get("Status") or {}
+    return (status.get("ContainerStatus") or {}).get("ContainerID") or None
+
+
+def _resources(spec: ProcessorSpec) -> Resources:
+    """The spec's limits; memory is also reserved so the scheduler places by it. docker-py's
+    `Resources` has no pids field, the API (1.41) has: it is a dict, so add it."""
+    resources = Resources(
+        cpu_limit=spec.limits.nano_cpus,
+        mem_limit=spec.limits.memory_bytes,
+        mem_reservation=spec.limits.memory_bytes,
+    )
+    resources["Limits"]["Pids"] = spec.limits.pids
+    return resources
