@@ -21,7 +21,7 @@ def processor_image() -> str:
     without it the real-engine tests skip and say why."""
     tag = os.environ.get("KATO_TEST_IMAGE", DEFAULT_TAG)
     if not image_available(tag):
-        pytest.skip(f"image {tag} is absent: build it with `make image` (katoctl build --tag {tag})")
+        pytest.skip(f"image {tag} is absent: build it with `katoctl build --tag {tag}`")
     return tag
 
 
