@@ -7,12 +7,13 @@ Chosen with `KATO_BACKEND=swarm`; the engine must be a swarm manager node. What 
   every hardening setting of the spec; `kato.*` labels on the service and on its task
   containers. The handle the manager keeps (`ContainerState.container_id`) is the service id.
 * the token → a Docker secret `kato-token-<processor id>` mounted at
-  `/run/secrets/kato-token` (`KATO_PROCESSOR_TOKEN_FILE`), never plain environment. The
-  secret lives as long as the processor's data: kept across hibernation, removed with the
-  volume. It also records, in its `kato.node` label, the node that holds the data volume.
-* the data volume → a node-local named volume created by the task's mount; once the first
-  task ran, the service is pinned (`node.id==…`) to that node, so a hibernated session wakes
-  where its patterns are.
+  `/run/secrets/kato-token` (`KATO_PROCESSOR_TOKEN_FILE`), never plain environment; made
+  with the service, removed with it.
+* the data volume → a node-local named volume created by the task's mount. When the first
+  task runs, a secret `kato-node-<processor id>` records that node in its `kato.node` label
+  (secrets are cluster-wide and outlive the service); every later service of the processor
+  is pinned (`node.id==…`) there, so a hibernated session wakes where its patterns are. The
+  record goes with the volume.
 * the address → without `KATO_NETWORK`, a port published in `host` mode on the node
   (Swarm's ingress mesh and virtual IPs are not used: endpoint mode `dnsrr`); with
   `KATO_NETWORK` (an attachable overlay), `http://<service name>:8000` by DNS round robin,
@@ -59,9 +60,9 @@ _GONE_WAIT = 15.0
 _POLL = 0.05
 
 
-def secret_name(volume: str) -> str:
-    """The token secret of the processor whose data volume is `volume` (kato-data-<id>)."""
-    return "kato-token-" + volume.removeprefix("kato-data-")
+def _secret_name(kind: str, volume: str) -> str:
+    """`kato-token-<id>` / `kato-node-<id>` for the processor whose volume is kato-data-<id>."""
+    return f"kato-{kind}-" + volume.removeprefix("kato-data-")
 
 
 class SwarmBackend(Backend):
@@ -84,28 +85,28 @@ class SwarmBackend(Backend):
                 {"swarm_state": swarm.get("LocalNodeState", "unknown")},
             )
 
-    # -- data: the volume and the secret that outlives hibernation ---------------------------
+    # -- data: the volume, and the record of the node that holds it ------------------------
     def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
-        """Create the token secret's slot on first launch; the task's mount makes the volume."""
-        with engine_errors():
-            return not self.client.secrets.list(filters={"name": secret_name(name)})
+        """The task's mount makes the volume; it is new while no node record exists."""
+        return self._secret("node", name) is None
 
     def remove_volume(self, name: str) -> None:
-        with engine_errors():
-            for secret in self.client.secrets.list(filters={"name": secret_name(name)}):
-                with suppress(NotFound):
-                    secret.remove()
+        self._remove_secret("node", name)
         self._local.remove_volume(name)
 
     # -- services --------------------------------------------------------------------------
     def create(self, spec: ProcessorSpec) -> str:
         """Create the processor's service; the task starts at once (`start` only checks it)."""
-        secret, node = self._token_secret(spec)
+        secret = self._token_secret(spec)
+        node_record = self._secret("node", spec.volume)
+        node = _labels(node_record).get(LABEL_NODE) if node_record else None
         env = {k: v for k, v in spec.env.items() if k != "KATO_PROCESSOR_TOKEN"}
         env["KATO_PROCESSOR_TOKEN_FILE"] = TOKEN_FILE
-        ports = [] if spec.network else [
-            {"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}
-        ]
+        ports: list[dict[str, Any]] = (
+            []
+            if spec.network
+            else [{"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}]
+        )
         uid = spec.user.split(":")[0]
         try:
             with engine_errors():
@@ -132,7 +133,11 @@ class SwarmBackend(Backend):
                     networks=[spec.network] if spec.network else [],
                     secrets=[
                         SecretReference(
-                            secret.id, secret.name, filename=TOKEN_FILE, uid=uid, gid=uid,
+                            str(secret.id),
+                            str(secret.name),
+                            filename=TOKEN_FILE,
+                            uid=uid,
+                            gid=uid,
                             mode=0o400,
                         )
                     ],
@@ -187,18 +192,23 @@ class SwarmBackend(Backend):
         return [self._state(s, self._task(str(s.id))) for s in services]
 
     def remove(self, container_id: str) -> None:
-        """Remove the service and wait until its task container is gone (its volume is free)."""
+        """Remove the service and its token; wait until its task container is gone (so its
+        volume is free)."""
+        service = self._service(container_id)
+        if service is None:
+            return
         with engine_errors():
-            try:
+            with suppress(NotFound):
                 self.client.api.remove_service(container_id)
-            except NotFound:
-                return
             deadline = time.monotonic() + _GONE_WAIT
-            filters = {"label": f"com.docker.swarm.service.id={container_id}"}
+            filters: dict[str, Any] = {"label": f"com.docker.swarm.service.id={container_id}"}
             while self.client.containers.list(all=True, filters=filters):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(_POLL)
+        volume = _volume_of(service)
+        if volume is not None:
+            self._remove_secret("token", volume)
 
     def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
         task = self._task(container_id)
@@ -212,38 +222,42 @@ class SwarmBackend(Backend):
         return self._local.stats(local) if local else {}
 
     # -- helpers ---------------------------------------------------------------------------
-    def _token_secret(self, spec: ProcessorSpec) -> tuple[Any, str | None]:
-        """The processor's token secret (made on first launch) and the node of its volume."""
-        name = secret_name(spec.volume)
+    def _token_secret(self, spec: ProcessorSpec) -> Any:
+        """A fresh token secret for this launch (one left by a launch that died is replaced)."""
+        self._remove_secret("token", spec.volume)
+        token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
         with engine_errors():
-            existing = self.client.secrets.list(filters={"name": name})
-            if existing:
-                secret = existing[0]
-                return secret, (secret.attrs.get("Spec", {}).get("Labels") or {}).get(LABEL_NODE)
-            token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
-            created = self.client.secrets.create(
-                name=name, data=token.encode(), labels=dict(spec.labels)
+            return self.client.secrets.create(
+                name=_secret_name("token", spec.volume),
+                data=token.encode(),
+                labels=dict(spec.labels),
             )
-            return self.client.secrets.get(created.id), None
 
     def _remember_node(self, service: Any, task: Mapping[str, Any]) -> None:
-        """Record on the token secret which node holds the volume (secret labels can change)."""
-        volume = next(
-            (m["Source"] for m in _container_spec(service).get("Mounts", [])
-             if m.get("Type") == "volume"),
-            None,
-        )
-        if volume is None:
+        """Record once which node holds the processor's volume."""
+        volume = _volume_of(service)
+        if volume is None or self._secret("node", volume) is not None:
             return
+        labels = {**_labels(service), LABEL_NODE: str(task["NodeID"])}
+        with engine_errors(), suppress(APIError):  # 409: a concurrent call recorded it
+            self.client.secrets.create(
+                name=_secret_name("node", volume),
+                data=str(task["NodeID"]).encode(),
+                labels=labels,
+            )
+
+    def _secret(self, kind: str, volume: str) -> Any | None:
+        """The named secret, matched exactly (the engine's name filter matches prefixes)."""
+        name = _secret_name(kind, volume)
         with engine_errors():
-            for secret in self.client.secrets.list(filters={"name": secret_name(volume)}):
-                spec = dict(secret.attrs["Spec"])
-                labels = dict(spec.get("Labels") or {})
-                if labels.get(LABEL_NODE):
-                    continue
-                labels[LABEL_NODE] = task["NodeID"]
-                spec["Labels"] = labels
-                self.client.api.update_secret(secret.id, secret.attrs["Version"]["Index"], spec)
+            found = self.client.secrets.list(filters={"name": name})
+        return next((s for s in found if s.name == name), None)
+
+    def _remove_secret(self, kind: str, volume: str) -> None:
+        secret = self._secret(kind, volume)
+        if secret is not None:
+            with engine_errors(), suppress(NotFound):
+                secret.remove()
 
     def _task_address(self, service: Any, task: Mapping[str, Any]) -> Address | None:
         for port in (task["Status"].get("PortStatus") or {}).get("Ports") or []:
@@ -276,7 +290,7 @@ class SwarmBackend(Backend):
                 return None
         if not tasks:
             return None
-        return max(tasks, key=lambda t: (t.get("Version", {}).get("Index", 0)))
+        return max(tasks, key=lambda t: t.get("Version", {}).get("Index", 0))
 
     def _state(self, service: Any, task: Mapping[str, Any] | None) -> ContainerState:
         state = _task_state(task) if task else "pending"
@@ -295,10 +309,19 @@ class SwarmBackend(Backend):
             container_id=str(service.id),
             name=str(service.name),
             status=status,
-            labels=dict(service.attrs["Spec"].get("Labels") or {}),
+            labels=_labels(service),
             env=env,
             address=address,
         )
+
+
+def _labels(obj: Any) -> dict[str, str]:
+    return dict((obj.attrs.get("Spec") or {}).get("Labels") or {})
+
+
+def _volume_of(service: Any) -> str | None:
+    mounts = _container_spec(service).get("Mounts") or []
+    return next((m["Source"] for m in mounts if m.get("Type") == "volume"), None)
 
 
 def _container_spec(service: Any) -> dict[str, Any]:
