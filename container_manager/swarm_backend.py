@@ -54,7 +54,16 @@ __all__ = ["SwarmBackend"]
 TOKEN_FILE = "/run/secrets/kato-token"
 LABEL_NODE = "kato.node"
 _TASK_RUNNING = "running"
-_TASK_STARTING = {"new", "allocated", "pending", "assigned", "accepted", "preparing", "starting"}
+_TASK_STARTING = {
+    "new",
+    "allocated",
+    "pending",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+}
 _ADDRESS_WAIT = 30.0
 _GONE_WAIT = 15.0
 _POLL = 0.05
@@ -202,7 +211,7 @@ class SwarmBackend(Backend):
                 self.client.api.remove_service(container_id)
             deadline = time.monotonic() + _GONE_WAIT
             filters: dict[str, Any] = {"label": f"com.docker.swarm.service.id={container_id}"}
-            while self.client.containers.list(all=True, filters=filters):
+            while self.client.api.containers(all=True, filters=filters):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(_POLL)
