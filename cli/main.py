@@ -24,8 +24,9 @@ __all__ = ["app", "make_manager"]
 
 app = typer.Typer(
     help="Run KATO processors, one secure container each. Settings come from KATO_* variables "
-    "(KATO_IMAGE, KATO_NETWORK, KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, "
-    "KATO_READY_TIMEOUT, KATO_STATE_DIR, KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS).",
+    "(KATO_BACKEND: docker or swarm, default docker; KATO_IMAGE, KATO_NETWORK, "
+    "KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, KATO_READY_TIMEOUT, KATO_STATE_DIR, "
+    "KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS).",
     no_args_is_help=True,
     add_completion=False,
 )

@@ -190,3 +190,8 @@ def test_format_age() -> None:
     assert format_age("2026-01-01T11:59:30Z", now) == "30s"
     assert format_age("2026-01-01T09:00:00Z", now) == "3h"
     assert format_age("garbage", now) == "?"
+
+
+def test_help_names_the_backend_setting() -> None:
+    text = runner.invoke(app, ["--help"], terminal_width=200).stdout
+    assert "KATO_BACKEND" in text and "swarm" in text
