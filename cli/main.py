@@ -185,6 +185,43 @@ def prune() -> None:
 
 
 @app.command()
+def deploy(
+    name: Annotated[str, typer.Option(help="Stack name.")] = "kato",
+    port: Annotated[
+        int, typer.Option(envvar="KATO_MANAGER_PORT", help="Host port of the manager.")
+    ] = 8080,
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="KATO_API_KEY",
+            prompt=True,
+            hide_input=True,
+            help="API key the manager requires (env KATO_API_KEY); Swarm publishes on every "
+            "interface of the node, so it is mandatory.",
+        ),
+    ] = "",
+) -> None:
+    """Run the session manager on this swarm as a stack (docker-compose.swarm.yml), with
+    KATO_BACKEND=swarm: one service per session on the overlay kato-swarm-net."""
+    from container_manager.stack import deploy_stack
+
+    with _reported_errors():
+        out.print(f"[bold]deploying[/] stack {name} (manager on port {port})")
+        output = deploy_stack(name, {"KATO_MANAGER_PORT": str(port), "KATO_API_KEY": api_key})
+    out.print(output, markup=False, highlight=False)
+    out.print(f"[green]deployed[/] {name}: `docker stack ps {name}` shows its task")
+
+
+@app.command()
+def undeploy(name: Annotated[str, typer.Option(help="Stack name.")] = "kato") -> None:
+    """Remove the manager stack; sessions' services stay, and are adopted on redeploy."""
+    from container_manager.stack import remove_stack
+
+    with _reported_errors():
+        out.print(remove_stack(name), markup=False, highlight=False)
+
+
+@app.command()
 def up(
     host: Annotated[
         str, typer.Option(envvar="KATO_HOST", help="Address to listen on (env KATO_HOST).")

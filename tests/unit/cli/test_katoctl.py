@@ -171,7 +171,9 @@ def test_up_calls_session_manager_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [("0.0.0.0", 9123)]
 
 
-@pytest.mark.parametrize("command", ["build", "spawn", "kill", "ls", "logs", "prune", "up"])
+@pytest.mark.parametrize(
+    "command", ["build", "spawn", "kill", "ls", "logs", "prune", "up", "deploy", "undeploy"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
