@@ -24,7 +24,8 @@ __all__ = ["app", "make_manager"]
 
 app = typer.Typer(
     help="Run KATO processors, one secure container each. Settings come from KATO_* variables "
-    "(KATO_IMAGE, KATO_NETWORK, KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, "
+    "(KATO_BACKEND: docker or swarm, default docker; KATO_IMAGE, KATO_NETWORK, "
+    "KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, "
     "KATO_READY_TIMEOUT, KATO_STATE_DIR, KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS, "
     "KATO_DEPLOYMENT, KATO_ORPHAN_GRACE, KATO_LOG_MAX_SIZE, KATO_LOG_MAX_FILES). Every command "
     "sees only its deployment's processors: KATO_DEPLOYMENT, else the id kept in "
@@ -197,6 +198,43 @@ def prune() -> None:
             out.print(f"{len(names)} {title}")
             for name in names:
                 out.print(f"  {name}")
+
+
+@app.command()
+def deploy(
+    name: Annotated[str, typer.Option(help="Stack name.")] = "kato",
+    port: Annotated[
+        int, typer.Option(envvar="KATO_MANAGER_PORT", help="Host port of the manager.")
+    ] = 8080,
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="KATO_API_KEY",
+            prompt=True,
+            hide_input=True,
+            help="API key the manager requires (env KATO_API_KEY); Swarm publishes on every "
+            "interface of the node, so it is mandatory.",
+        ),
+    ] = "",
+) -> None:
+    """Run the session manager on this swarm as a stack (docker-compose.swarm.yml), with
+    KATO_BACKEND=swarm: one service per session on the overlay kato-swarm-net."""
+    from container_manager.stack import deploy_stack
+
+    with _reported_errors():
+        out.print(f"[bold]deploying[/] stack {name} (manager on port {port})")
+        output = deploy_stack(name, {"KATO_MANAGER_PORT": str(port), "KATO_API_KEY": api_key})
+    out.print(output, markup=False, highlight=False)
+    out.print(f"[green]deployed[/] {name}: `docker stack ps {name}` shows its task")
+
+
+@app.command()
+def undeploy(name: Annotated[str, typer.Option(help="Stack name.")] = "kato") -> None:
+    """Remove the manager stack; sessions' services stay, and are adopted on redeploy."""
+    from container_manager.stack import remove_stack
+
+    with _reported_errors():
+        out.print(remove_stack(name), markup=False, highlight=False)
 
 
 @app.command()

@@ -75,3 +75,9 @@ class ConfigValidationError(ContainerManagerError, ValueError):
     """A processor config (genes, limits) or id is invalid; `details["errors"]` lists why."""
 
     code = "KATO_VALIDATION_ERROR"
+
+
+class StackError(ContainerManagerError):
+    """`docker stack deploy`/`rm` of the manager stack failed (details carry the CLI's stderr)."""
+
+    code = "KATO_STACK_FAILED"

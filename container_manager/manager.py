@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .backend import Backend
+from .backends import load_backend
 from .config import parse_config, validate_processor_id
 from .deployment import resolve_deployment
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
@@ -38,12 +39,14 @@ from .spec import (
     LABEL_DEPLOYMENT,
     LABEL_PROCESSOR,
     LABEL_SESSION,
+    LABEL_TOKEN_SALT,
     LABEL_USER,
     build_spec,
     processor_labels,
     selector,
     volume_name,
 )
+from .tokens import TokenKey
 
 __all__ = ["KatoContainerManager", "PruneReport"]
 
@@ -73,13 +76,10 @@ class KatoContainerManager:
         settings = settings or ContainerSettings()
         deployment = resolve_deployment(settings.deployment, settings.state_dir)
         self.settings = settings.model_copy(update={"deployment": deployment})
-        if backend is None:
-            from .docker_backend import DockerBackend
-
-            backend = DockerBackend()
-        self.backend = backend
+        self.backend = backend if backend is not None else load_backend(self.settings.backend)
         self.clock = clock
         self.records = RecordStore(self.settings.state_dir)
+        self.tokens = TokenKey(self.settings.state_dir)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -122,18 +122,22 @@ class KatoContainerManager:
                     )
             for state in stale:
                 self.backend.remove(state.container_id)
-            labels = processor_labels(
-                self.settings,
-                processor_id,
-                session_id=session_id,
-                user_id=user_id,
-                created_at=created_at,
-            )
+            salt = TokenKey.new_salt()
+            labels = {
+                **processor_labels(
+                    self.settings,
+                    processor_id,
+                    session_id=session_id,
+                    user_id=user_id,
+                    created_at=created_at,
+                ),
+                LABEL_TOKEN_SALT: salt,
+            }
             spec = build_spec(
                 self.settings,
                 parse_config(config),
                 processor_id=processor_id,
-                token=secrets.token_urlsafe(32),
+                token=self.tokens.token_for(processor_id, salt),
                 labels=labels,
             )
             # Recorded before launch so that a concurrent prune() never takes a starting
@@ -204,7 +208,7 @@ class KatoContainerManager:
     # -- queries ---------------------------------------------------------------------------
     def list_processors(self) -> list[ProcessorInfo]:
         """Every container this manager's labels select, including ones made before a restart."""
-        return [_info(state) for state in self.backend.list(selector(self.settings))]
+        return [self._info(state) for state in self.backend.list(selector(self.settings))]
 
     def ping(self) -> None:
         """Return when the engine answers; `EngineUnavailableError` otherwise."""
@@ -212,7 +216,7 @@ class KatoContainerManager:
 
     def get_processor(self, processor_id: str) -> ProcessorInfo | None:
         containers = self._containers_of(processor_id)
-        return _info(containers[0]) if containers else None
+        return self._info(containers[0]) if containers else None
 
     def logs(self, processor_id: str, *, tail: int = 100, follow: bool = False) -> Iterator[str]:
         return self.backend.logs(self._container_id(processor_id), tail=tail, follow=follow)
@@ -301,7 +305,7 @@ class KatoContainerManager:
                 raise ProcessorStartError("processor container vanished after start")
         except ContainerManagerError as exc:
             raise self._start_failed(exc, spec, container_id, new_volume) from exc
-        return _info(state, timings)
+        return self._info(state, timings)
 
     def _start_failed(
         self,
@@ -378,25 +382,29 @@ class KatoContainerManager:
         with self._locks_guard:
             return self._locks.setdefault(processor_id, threading.Lock())
 
-
-def _info(state: ContainerState, timings: dict[str, float] | None = None) -> ProcessorInfo:
-    """Reconstruct a processor's public view from its container alone (labels, env, address)."""
-    address = state.address
-    published = address if address is not None and address.published else None
-    return ProcessorInfo(
-        processor_id=state.labels.get(LABEL_PROCESSOR, ""),
-        container_name=state.name,
-        container_id=state.container_id,
-        port=published.port if published else None,
-        internal_url=address.url if address else "",
-        external_url=published.url if published else None,
-        token=state.env.get("KATO_PROCESSOR_TOKEN", ""),
-        session_id=state.labels.get(LABEL_SESSION) or None,
-        user_id=state.labels.get(LABEL_USER) or None,
-        status=state.status,
-        created_at=state.labels.get(LABEL_CREATED, ""),
-        timings=dict(timings or {}),
-    )
+    def _info(
+        self, state: ContainerState, timings: dict[str, float] | None = None
+    ) -> ProcessorInfo:
+        """A processor's public view from its container alone (labels, env, address); the
+        token is the derived one unless the container carries its own (made before keys)."""
+        processor_id = state.labels.get(LABEL_PROCESSOR, "")
+        address = state.address
+        published = address if address is not None and address.published else None
+        return ProcessorInfo(
+            processor_id=processor_id,
+            container_name=state.name,
+            container_id=state.container_id,
+            port=published.port if published else None,
+            internal_url=address.url if address else "",
+            external_url=published.url if published else None,
+            token=state.env.get("KATO_PROCESSOR_TOKEN")
+            or self.tokens.token_for(processor_id, state.labels.get(LABEL_TOKEN_SALT, "")),
+            session_id=state.labels.get(LABEL_SESSION) or None,
+            user_id=state.labels.get(LABEL_USER) or None,
+            status=state.status,
+            created_at=state.labels.get(LABEL_CREATED, ""),
+            timings=dict(timings or {}),
+        )
 
 
 def _now() -> str:

@@ -27,13 +27,26 @@ DATA_DIR = "/data"
 SUSPENDED_STATUSES = frozenset({"paused", "restarting"})
 
 
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one container (Docker syntax for memory, e.g. "512m")."""
+    """Resource limits of one container. `memory` keeps the operator's spelling ("512m");
+    backends read the neutral units (`memory_bytes`, `nano_cpus`, `pids`)."""
 
     memory: str
     cpu: float
     pids: int
+
+    @property
+    def memory_bytes(self) -> int:
+        unit = self.memory[-1].lower() if self.memory[-1:].isalpha() else ""
+        return int(self.memory[: len(self.memory) - len(unit)]) * _MEMORY_UNITS[unit]
+
+    @property
+    def nano_cpus(self) -> int:
+        return int(self.cpu * 1e9)
 
 
 @dataclass(frozen=True)
@@ -48,8 +61,9 @@ class LogRotation:
 class ProcessorSpec:
     """Everything a backend needs to create one processor container.
 
-    The security settings (non-root user, no capabilities, no-new-privileges, read-only root
-    with a small /tmp tmpfs) are part of the spec so that every backend applies the same ones.
+    The security settings (non-root user, dropped capabilities, no-new-privileges, read-only
+    root with a small /tmp tmpfs, sizes in bytes) are part of the spec so that every backend
+    applies the same ones; none is a literal inside a backend.
     """
 
     name: str
@@ -62,7 +76,10 @@ class ProcessorSpec:
     user: str = SERVICE_USER
     data_dir: str = DATA_DIR
     port: int = SERVICE_PORT
-    tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,size=64m"})
+    tmpfs: Mapping[str, int] = field(default_factory=lambda: {"/tmp": 64 * 2**20})
+    read_only: bool = True
+    cap_drop: tuple[str, ...] = ("ALL",)
+    no_new_privileges: bool = True
     logs: LogRotation = field(default_factory=LogRotation)
 
 

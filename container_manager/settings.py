@@ -15,6 +15,14 @@ class ContainerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KATO_", extra="ignore", populate_by_name=True)
 
+    backend: str = Field(
+        default="docker",
+        description=(
+            "KATO_BACKEND: the engine processors run on: docker (this host's engine) or swarm "
+            "(services on a Docker Swarm; run on a manager node), or any backend another "
+            "package registers in the kato.backends entry-point group."
+        ),
+    )
     image: str = Field(
         default="kato:fastapi",
         description="KATO_IMAGE: image every processor container runs.",

@@ -16,6 +16,8 @@ LABEL_PROCESSOR = "kato.processor_id"
 LABEL_SESSION = "kato.session_id"
 LABEL_USER = "kato.user_id"
 LABEL_CREATED = "kato.created_at"
+#: Random per launch; with the manager's key it gives the container's token (see tokens.py).
+LABEL_TOKEN_SALT = "kato.token_salt"
 
 
 def container_name(settings: ContainerSettings, processor_id: str) -> str:

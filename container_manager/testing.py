@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-__all__ = ["image_available", "remove_labelled", "run_label"]
+__all__ = ["image_available", "remove_labelled", "run_label", "swarm_node"]
 
 
 def run_label() -> dict[str, str]:
@@ -33,10 +33,17 @@ def image_available(image: str) -> bool:
 
 
 def remove_labelled(labels: Mapping[str, str]) -> list[str]:
-    """Remove containers (with their anonymous volumes, which carry no labels), then volumes
-    and images carrying `labels`; return what is left."""
+    """Remove Swarm services and secrets, containers (with their anonymous volumes, which carry
+    no labels), then volumes and images carrying `labels`; return what is left."""
     client = docker.from_env()
     filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    if client.info()["Swarm"].get("ControlAvailable"):
+        for service in client.services.list(filters=filters):
+            with contextlib.suppress(NotFound):
+                service.remove()
+        for secret in client.secrets.list(filters=filters):
+            with contextlib.suppress(NotFound, APIError):
+                secret.remove()
     for container in client.containers.list(all=True, filters=filters):
         with contextlib.suppress(NotFound):
             container.remove(force=True, v=True)
@@ -50,3 +57,19 @@ def remove_labelled(labels: Mapping[str, str]) -> list[str]:
     left += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
     left += [f"image {i.id}" for i in client.images.list(filters=filters)]
     return left
+
+
+@contextlib.contextmanager
+def swarm_node() -> Iterator[str]:
+    """This engine as a one-node swarm (advertised on 127.0.0.1) for the duration; the node
+    id is yielded. A swarm that existed before is used and left as it was."""
+    client = docker.from_env()
+    created = client.info()["Swarm"].get("LocalNodeState") != "active"
+    if created:
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    try:
+        yield str(client.info()["Swarm"]["NodeID"])
+    finally:
+        if created:
+            client.swarm.leave(force=True)
+        client.close()

@@ -66,7 +66,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = SessionRegistry(settings.registry_path)
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=64, keepalive_timeout=60)
+        # No DNS cache: a woken session's container (or Swarm service) keeps its name but gets a
+        # new address, and a cached one would send the restore to the old, removed container.
+        # Connections are pooled, so names are resolved per new connection only.
+        connector = aiohttp.TCPConnector(
+            limit=0, limit_per_host=64, keepalive_timeout=60, use_dns_cache=False
+        )
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         service = SessionService(settings, registry, containers, client, metrics)
         metrics.watch_sessions(registry.count_by_status)

@@ -14,8 +14,10 @@ _gc_was_enabled = gc.isenabled()
 gc.disable()
 try:
     from kato.services.app import create_app
+    from kato.services.hardening import forbid_new_privileges
     from kato.services.settings import load_settings
 
+    forbid_new_privileges()
     app = create_app(load_settings())
 finally:
     if _gc_was_enabled:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato.processor import ProcessorConfig
@@ -96,6 +96,24 @@ class ServiceSettings(BaseSettings):
         validation_alias="KATO_PROCESSOR_TOKEN",
         description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
     )
+    processor_token_file: Path | None = Field(
+        default=None,
+        validation_alias="KATO_PROCESSOR_TOKEN_FILE",
+        description=(
+            "KATO_PROCESSOR_TOKEN_FILE (unset): file holding the token (a Docker secret on "
+            "Swarm); read once at start-up, takes the place of KATO_PROCESSOR_TOKEN."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> ServiceSettings:
+        if self.processor_token_file is not None:
+            try:
+                token = self.processor_token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read KATO_PROCESSOR_TOKEN_FILE: {exc.strerror}") from None
+            self.processor_token = token or None
+        return self
 
     # --- input limits ---------------------------------------------------------------------------
     max_body_bytes: int = Field(

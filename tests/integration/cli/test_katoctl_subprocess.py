@@ -1,4 +1,5 @@
-"""katoctl as a real subprocess against the real engine: spawn --json, ls --json, kill."""
+"""katoctl as a real subprocess against the real engine: spawn --json, ls --json, kill, on
+each backend (`KATO_BACKEND=docker`, and `swarm` on a one-node swarm made for the test)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,36 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 import pytest
+
+from container_manager.testing import swarm_node
 
 pytestmark = pytest.mark.docker
 
 KATOCTL = str(Path(sys.executable).with_name("katoctl"))
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, test_labels: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KATO_EXTRA_LABELS": json.dumps(test_labels),
-        "KATO_STATE_DIR": str(tmp_path_factory.mktemp("state")),
-        "KATO_CONTAINER_PREFIX": "kato-it-cli",
-    }
+@pytest.fixture(params=["docker", "swarm"])
+def env(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    processor_image: str,
+    test_labels: dict[str, str],
+) -> Iterator[dict[str, str]]:
+    with swarm_node() if request.param == "swarm" else nullcontext():
+        yield {
+            **os.environ,
+            "KATO_BACKEND": request.param,
+            "KATO_IMAGE": processor_image,
+            "KATO_EXTRA_LABELS": json.dumps(test_labels),
+            "KATO_STATE_DIR": str(tmp_path / "state"),
+            "KATO_CONTAINER_PREFIX": "kato-it-cli",
+        }
 
 
 def _katoctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,6 +52,8 @@ def test_spawn_ls_kill(env: dict[str, str]) -> None:
     assert spawned.returncode == 0, spawned.stderr
     info = json.loads(spawned.stdout.strip().splitlines()[-1])
     assert httpx.get(f"{info['internal_url']}/health", timeout=10).status_code == 200
+    auth = {"Authorization": f"Bearer {info['token']}"}
+    assert httpx.get(f"{info['internal_url']}/stm", headers=auth, timeout=10).status_code == 200
 
     listed = _katoctl(env, "ls", "--json")
     assert listed.returncode == 0, listed.stderr

@@ -14,6 +14,7 @@ from session_manager.testing import ManagerProcess
 __all__ = [
     "containers_of",
     "create_session",
+    "memory_of",
     "session_client",
     "volumes_of",
     "wait_for_status",
@@ -26,6 +27,15 @@ def create_session(http: httpx.Client, **body: object) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     data: dict[str, Any] = answer.json()
     return data
+
+
+def memory_of(proxied: httpx.Client) -> dict[str, Any]:
+    """What a session must keep across hibernation, restarts and crashes."""
+    return {
+        "stm": proxied.get("/stm").json()["stm"],
+        "recall_threshold": proxied.get("/gene/recall_threshold").json()["gene_value"],
+        "predictions": proxied.get("/predictions").json()["predictions"],
+    }
 
 
 def session_client(manager: ManagerProcess, session_id: str) -> httpx.Client:

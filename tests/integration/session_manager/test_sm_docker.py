@@ -12,6 +12,7 @@ import websockets
 from sm_docker_support import (
     containers_of,
     create_session,
+    memory_of,
     session_client,
     volumes_of,
     wait_for_status,
@@ -104,23 +105,15 @@ def test_hibernate_and_resume_keep_stm_genes_and_predictions(
         proxied.post("/learn").raise_for_status()
         for word in ("a", "b"):
             proxied.post("/observe", json={"strings": [word]}).raise_for_status()
-        before = _snapshot(proxied)
+        before = memory_of(proxied)
     with manager.client() as http:
         wait_for_status(http, sid, "hibernated")
     wait_until(lambda: containers_of(test_labels, pid) == [])  # removed after the record
     assert len(volumes_of(test_labels, pid)) == 1
     with session_client(manager, sid) as proxied:
-        assert _snapshot(proxied) == before
+        assert memory_of(proxied) == before
     with manager.client() as http:
         assert http.get(f"/session/{sid}").json()["status"] == "running"
-
-
-def _snapshot(proxied: httpx.Client) -> dict[str, Any]:
-    return {
-        "stm": proxied.get("/stm").json()["stm"],
-        "recall_threshold": proxied.get("/gene/recall_threshold").json()["gene_value"],
-        "predictions": proxied.get("/predictions").json()["predictions"],
-    }
 
 
 def test_kill9_restart_recovers_sessions_and_removes_orphans(

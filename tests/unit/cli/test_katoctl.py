@@ -191,7 +191,9 @@ def test_up_calls_session_manager_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [("0.0.0.0", 9123)]
 
 
-@pytest.mark.parametrize("command", ["build", "spawn", "kill", "ls", "logs", "prune", "up"])
+@pytest.mark.parametrize(
+    "command", ["build", "spawn", "kill", "ls", "logs", "prune", "up", "deploy", "undeploy"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
@@ -210,3 +212,8 @@ def test_format_age() -> None:
     assert format_age("2026-01-01T11:59:30Z", now) == "30s"
     assert format_age("2026-01-01T09:00:00Z", now) == "3h"
     assert format_age("garbage", now) == "?"
+
+
+def test_help_names_the_backend_setting() -> None:
+    text = runner.invoke(app, ["--help"], terminal_width=200).stdout
+    assert "KATO_BACKEND" in text and "swarm" in text

@@ -61,9 +61,9 @@ def test_create_applies_security_limits_volume_and_loopback_port() -> None:
     assert options["cap_drop"] == ["ALL"]
     assert options["security_opt"] == ["no-new-privileges"]
     assert options["read_only"] is True
-    assert options["tmpfs"] == {"/tmp": "rw,size=64m"}
+    assert options["tmpfs"] == {"/tmp": f"rw,size={64 * 2**20}"}
     assert (options["mem_limit"], options["nano_cpus"], options["pids_limit"]) == (
-        "256m",
+        256 * 2**20,
         500_000_000,
         128,
     )

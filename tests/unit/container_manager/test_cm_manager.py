@@ -54,11 +54,16 @@ def test_spec_carries_labels_limits_security_and_env(
         "kato.session_id": "s1",
         "kato.user_id": "u1",
         "kato.created_at": info.created_at,
+        "kato.token_salt": spec.labels["kato.token_salt"],
     }
+    assert spec.env["KATO_PROCESSOR_TOKEN"] == info.token
+    assert manager.tokens.token_for(info.processor_id, spec.labels["kato.token_salt"]) == info.token
     assert spec.limits == Limits(memory="256m", cpu=1.0, pids=256)
     assert (spec.user, spec.data_dir, spec.port) == ("10001", "/data", 8000)
-    assert spec.tmpfs == {"/tmp": "rw,size=64m"}
+    assert spec.tmpfs == {"/tmp": 64 * 2**20}
     assert spec.logs == LogRotation(max_size="10m", max_files=3)
+    assert (spec.read_only, spec.cap_drop, spec.no_new_privileges) == (True, ("ALL",), True)
+    assert (spec.limits.memory_bytes, spec.limits.nano_cpus) == (256 * 2**20, 1_000_000_000)
     assert spec.env["PROCESSOR_ID"] == info.processor_id
     assert spec.env["KATO_DATA_DIR"] == "/data"
     assert spec.env["MAX_PATTERN_LENGTH"] == "5"
@@ -410,3 +415,20 @@ def test_a_paused_container_is_never_replaced(
     assert caught.value.details == {"processor_id": info.processor_id, "status": "paused"}
     assert fake.containers[info.container_id].status == "paused"
     assert len(fake.containers) == 1
+
+
+def test_token_is_recomputed_when_the_engine_does_not_return_it(tmp_path: Path) -> None:
+    """Swarm keeps the token in a secret the API never returns: the manager derives it again,
+    also after a restart (a new manager on the same state directory)."""
+    fake = FakeBackend()
+    settings = ContainerSettings(state_dir=tmp_path)
+    info = KatoContainerManager(settings, fake).create_processor(session_id="s")
+    container = fake.container_for(info.processor_id)
+    assert container is not None
+    container.spec = replace(
+        container.spec,
+        env={k: v for k, v in container.spec.env.items() if k != "KATO_PROCESSOR_TOKEN"},
+    )
+    restarted = KatoContainerManager(settings, fake).get_processor(info.processor_id)
+    assert restarted is not None and restarted.token == info.token
+    assert (tmp_path / "processor-token.key").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,365 @@
+"""`Backend` on Docker Swarm: one processor = one replicated service of one task.
+
+Chosen with `KATO_BACKEND=swarm`; the engine must be a swarm manager node. What maps to what:
+
+* the processor's container → a service named like the container, one replica, restart on
+  failure, the spec's limits as resource limits (memory also reserved, for placement) and
+  every hardening setting of the spec; `kato.*` labels on the service and on its task
+  containers. The handle the manager keeps (`ContainerState.container_id`) is the service id.
+* the token → a Docker secret `kato-token-<processor id>` mounted at
+  `/run/secrets/kato-token` (`KATO_PROCESSOR_TOKEN_FILE`), never plain environment; made
+  with the service, removed with it.
+* the data volume → a node-local named volume created by the task's mount. When the first
+  task runs, a secret `kato-node-<processor id>` records that node in its `kato.node` label
+  (secrets are cluster-wide and outlive the service); every later service of the processor
+  is pinned (`node.id==…`) there, so a hibernated session wakes where its patterns are. The
+  record goes with the volume.
+* the address → without `KATO_NETWORK`, a port published in `host` mode on the node
+  (Swarm's ingress mesh and virtual IPs are not used: endpoint mode `dnsrr`); with
+  `KATO_NETWORK` (an attachable overlay), `http://<service name>:8000` by DNS round robin,
+  for a manager that runs on that overlay (the stack in docker-compose.swarm.yml).
+
+Swarm on Docker 20.10 has no `no-new-privileges` for services: the processor sets it on
+itself at start-up (`kato.services.hardening`), which `/proc/1/status` shows as NoNewPrivs 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    Resources,
+    RestartPolicy,
+    SecretReference,
+    ServiceMode,
+)
+
+from .backend import Backend
+from .docker_backend import DockerBackend
+from .docker_backend import _engine_errors as engine_errors
+from .errors import EngineError, EngineUnavailableError, ProcessorNotFoundError, ProcessorStartError
+from .models import Address, ContainerState, ProcessorSpec, VolumeState
+
+__all__ = ["SwarmBackend"]
+
+#: Where the task finds its token (the processor reads `KATO_PROCESSOR_TOKEN_FILE`).
+TOKEN_FILE = "/run/secrets/kato-token"
+LABEL_NODE = "kato.node"
+_TASK_RUNNING = "running"
+_TASK_STARTING = {
+    "new",
+    "allocated",
+    "pending",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+}
+_ADDRESS_WAIT = 30.0
+_GONE_WAIT = 15.0
+_POLL = 0.05
+
+
+def _secret_name(kind: str, volume: str) -> str:
+    """`kato-token-<id>` / `kato-node-<id>` for the processor whose volume is kato-data-<id>."""
+    return f"kato-{kind}-" + volume.removeprefix("kato-data-")
+
+
+class SwarmBackend(Backend):
+    """Processors as Swarm services; node-level work (volumes, stats) on this node's engine."""
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._local = DockerBackend(client)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return self._local.client
+
+    def ping(self) -> None:
+        with engine_errors("reach the engine", unavailable_on_api_error=True):
+            info = self.client.info()
+        swarm = info.get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise EngineUnavailableError(
+                "KATO_BACKEND=swarm needs a swarm manager node (docker swarm init)",
+                {"swarm_state": swarm.get("LocalNodeState", "unknown")},
+            )
+
+    # -- data: the volume, and the record of the node that holds it ------------------------
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        """The task's mount makes the volume; it is new while no node record exists."""
+        return self._secret("node", name) is None
+
+    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
+        """The node record and the volume, where it is on this node (a volume on another node
+        of a cluster stays: see docs/scaling.md)."""
+        record = self._secret("node", name)
+        if record is not None and all(_labels(record).get(k) == v for k, v in owner.items()):
+            self._remove_secret("node", name)
+        return self._local.remove_volume(name, owner=owner)
+
+    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        return self._local.list_volumes(labels)
+
+    # -- services --------------------------------------------------------------------------
+    def create(self, spec: ProcessorSpec) -> str:
+        """Create the processor's service; the task starts at once (`start` only checks it)."""
+        secret = self._token_secret(spec)
+        node_record = self._secret("node", spec.volume)
+        node = _labels(node_record).get(LABEL_NODE) if node_record else None
+        env = {k: v for k, v in spec.env.items() if k != "KATO_PROCESSOR_TOKEN"}
+        env["KATO_PROCESSOR_TOKEN_FILE"] = TOKEN_FILE
+        ports: list[dict[str, Any]] = (
+            []
+            if spec.network
+            else [{"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}]
+        )
+        uid = spec.user.split(":")[0]
+        try:
+            with engine_errors("create the processor's service"):
+                service = self.client.services.create(
+                    spec.image,
+                    name=spec.name,
+                    env=[f"{k}={v}" for k, v in env.items()],
+                    labels=dict(spec.labels),
+                    container_labels=dict(spec.labels),
+                    user=spec.user,
+                    read_only=spec.read_only,
+                    cap_drop=list(spec.cap_drop),
+                    mounts=[
+                        Mount(spec.data_dir, spec.volume, type="volume", labels=dict(spec.labels)),
+                        *(
+                            Mount(path, None, type="tmpfs", tmpfs_size=size)
+                            for path, size in spec.tmpfs.items()
+                        ),
+                    ],
+                    resources=_resources(spec),
+                    restart_policy=RestartPolicy(condition="on-failure", delay=1_000_000_000),
+                    endpoint_spec=EndpointSpec(mode="dnsrr", ports=ports),
+                    mode=ServiceMode("replicated", 1),
+                    networks=[spec.network] if spec.network else [],
+                    secrets=[
+                        SecretReference(
+                            str(secret.id),
+                            str(secret.name),
+                            filename=TOKEN_FILE,
+                            uid=uid,
+                            gid=uid,
+                            mode=0o400,
+                        )
+                    ],
+                    constraints=[f"node.id=={node}"] if node else [],
+                    # The manager probes /health itself; an image HEALTHCHECK would hold the
+                    # task in "starting" for its interval and start an interpreter every time.
+                    healthcheck=Healthcheck(test=["NONE"]),
+                    stop_grace_period=5_000_000_000,
+                )
+        except (EngineError, ProcessorNotFoundError) as exc:
+            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
+        return str(service.id)
+
+    def start(self, container_id: str) -> None:
+        """Services start on creation; fail early if the task was rejected."""
+        task = self._task(container_id)
+        if task is not None and _task_state(task) in ("rejected", "failed"):
+            raise ProcessorStartError(
+                "the swarm could not start the processor's task",
+                {"state": _task_state(task), "reason": task["Status"].get("Err", "")},
+            )
+
+    def address(self, container_id: str) -> Address | None:
+        """Wait (bounded) for the task to run, then pin the service's data to its node."""
+        deadline = time.monotonic() + _ADDRESS_WAIT
+        while True:
+            service = self._service(container_id)
+            task = self._task(container_id)
+            if service is None:
+                return None
+            state = _task_state(task) if task else "pending"
+            if state == _TASK_RUNNING and task is not None:
+                self._remember_node(service, task)
+                return self._task_address(service, task)
+            if state not in _TASK_STARTING or time.monotonic() > deadline:
+                return None
+            time.sleep(_POLL)
+
+    def inspect(self, container_id: str) -> ContainerState | None:
+        service = self._service(container_id)
+        if service is None:
+            return None
+        return self._state(service, self._task(container_id))
+
+    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        with engine_errors("list the processor services"):
+            services = self.client.services.list(filters=filters)
+        return [self._state(s, self._task(str(s.id))) for s in services]
+
+    def remove(self, container_id: str) -> None:
+        """Remove the service and its token; wait until its task container is gone (so its
+        volume is free)."""
+        service = self._service(container_id)
+        if service is None:
+            return
+        with engine_errors("remove the processor's service"):
+            with suppress(NotFound):
+                self.client.api.remove_service(container_id)
+            deadline = time.monotonic() + _GONE_WAIT
+            filters: dict[str, Any] = {"label": f"com.docker.swarm.service.id={container_id}"}
+            while self.client.api.containers(all=True, filters=filters):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(_POLL)
+        volume = _volume_of(service)
+        if volume is not None:
+            self._remove_secret("token", volume)
+
+    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
+        task = self._task(container_id)
+        local = _container_id(task)
+        if local is None:
+            return iter([])
+        return self._local.logs(local, tail=tail, follow=follow)
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        local = _container_id(self._task(container_id))
+        return self._local.stats(local) if local else {}
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _token_secret(self, spec: ProcessorSpec) -> Any:
+        """A fresh token secret for this launch (one left by a launch that died is replaced)."""
+        self._remove_secret("token", spec.volume)
+        token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
+        with engine_errors("create the processor's token secret"):
+            return self.client.secrets.create(
+                name=_secret_name("token", spec.volume),
+                data=token.encode(),
+                labels=dict(spec.labels),
+            )
+
+    def _remember_node(self, service: Any, task: Mapping[str, Any]) -> None:
+        """Record once which node holds the processor's volume."""
+        volume = _volume_of(service)
+        if volume is None or self._secret("node", volume) is not None:
+            return
+        labels = {**_labels(service), LABEL_NODE: str(task["NodeID"])}
+        with (
+            engine_errors("record the node of the processor's volume"),
+            suppress(APIError),
+        ):  # 409: a concurrent call recorded it
+            self.client.secrets.create(
+                name=_secret_name("node", volume),
+                data=str(task["NodeID"]).encode(),
+                labels=labels,
+            )
+
+    def _secret(self, kind: str, volume: str) -> Any | None:
+        """The named secret, matched exactly (the engine's name filter matches prefixes)."""
+        name = _secret_name(kind, volume)
+        with engine_errors("list secrets"):
+            found = self.client.secrets.list(filters={"name": name})
+        return next((s for s in found if s.name == name), None)
+
+    def _remove_secret(self, kind: str, volume: str) -> None:
+        secret = self._secret(kind, volume)
+        if secret is not None:
+            with engine_errors("remove a secret"), suppress(NotFound):
+                secret.remove()
+
+    def _task_address(self, service: Any, task: Mapping[str, Any]) -> Address | None:
+        for port in (task["Status"].get("PortStatus") or {}).get("Ports") or []:
+            if port.get("PublishedPort"):
+                return Address(self._node_address(task["NodeID"]), int(port["PublishedPort"]), True)
+        if _container_spec(service) and service.attrs["Spec"].get("TaskTemplate", {}).get(
+            "Networks"
+        ):
+            return Address(service.name, 8000, published=False)
+        return None
+
+    def _node_address(self, node_id: str) -> str:
+        with engine_errors("inspect a swarm node"):
+            node = self.client.nodes.get(node_id)
+        return str((node.attrs.get("Status") or {}).get("Addr") or "127.0.0.1")
+
+    def _service(self, service_id: str) -> Any | None:
+        with engine_errors("inspect a service"):
+            try:
+                return self.client.services.get(service_id)
+            except NotFound:
+                return None
+
+    def _task(self, service_id: str) -> dict[str, Any] | None:
+        """The service's newest task (the one the swarm wants running)."""
+        with engine_errors("list a service's tasks"):
+            try:
+                tasks = self.client.api.tasks(filters={"service": service_id})
+            except NotFound:
+                return None
+        if not tasks:
+            return None
+        return max(tasks, key=lambda t: t.get("Version", {}).get("Index", 0))
+
+    def _state(self, service: Any, task: Mapping[str, Any] | None) -> ContainerState:
+        state = _task_state(task) if task else "pending"
+        status = {
+            _TASK_RUNNING: "running",
+            "failed": "exited",
+            "rejected": "exited",
+            "complete": "exited",
+            "shutdown": "exited",
+            "orphaned": "exited",
+        }.get(state, "created")
+        container = _container_spec(service)
+        env = dict(item.split("=", 1) for item in container.get("Env") or [] if "=" in item)
+        address = self._task_address(service, task) if status == "running" and task else None
+        return ContainerState(
+            container_id=str(service.id),
+            name=str(service.name),
+            status=status,
+            labels=_labels(service),
+            env=env,
+            address=address,
+        )
+
+
+def _labels(obj: Any) -> dict[str, str]:
+    return dict((obj.attrs.get("Spec") or {}).get("Labels") or {})
+
+
+def _volume_of(service: Any) -> str | None:
+    mounts = _container_spec(service).get("Mounts") or []
+    return next((m["Source"] for m in mounts if m.get("Type") == "volume"), None)
+
+
+def _container_spec(service: Any) -> dict[str, Any]:
+    return dict(service.attrs["Spec"].get("TaskTemplate", {}).get("ContainerSpec") or {})
+
+
+def _task_state(task: Mapping[str, Any] | None) -> str:
+    return str(((task or {}).get("Status") or {}).get("State", "pending"))
+
+
+def _container_id(task: Mapping[str, Any] | None) -> str | None:
+    status = (task or {}).get("Status") or {}
+    return (status.get("ContainerStatus") or {}).get("ContainerID") or None
+
+
+def _resources(spec: ProcessorSpec) -> Resources:
+    """The spec's limits; memory is also reserved so the scheduler places by it. docker-py's
+    `Resources` has no pids field, the API (1.41) has: it is a dict, so add it."""
+    resources = Resources(
+        cpu_limit=spec.limits.nano_cpus,
+        mem_limit=spec.limits.memory_bytes,
+        mem_reservation=spec.limits.memory_bytes,
+    )
+    resources["Limits"]["Pids"] = spec.limits.pids
+    return resources
