@@ -16,7 +16,7 @@ Chosen with `KATO_BACKEND=swarm`; the engine must be a swarm manager node. What 
   record goes with the volume.
 * the address → without `KATO_NETWORK`, a port published in `host` mode on the node
   (Swarm's ingress mesh and virtual IPs are not used: endpoint mode `dnsrr`); with
-  `KATO_NETWORK` (an attachable overlay), `http://<service name>:8000` by DNS round robin,
+  `KATO_NETWORK` (an attachable overlay), the task's address on it as the engine reports it,
   for a manager that runs on that overlay (the stack in docker-compose.swarm.yml).
 
 Swarm on Docker 20.10 has no `no-new-privileges` for services: the processor sets it on
@@ -279,10 +279,12 @@ class SwarmBackend(Backend):
         for port in (task["Status"].get("PortStatus") or {}).get("Ports") or []:
             if port.get("PublishedPort"):
                 return Address(self._node_address(task["NodeID"]), int(port["PublishedPort"]), True)
-        if _container_spec(service) and service.attrs["Spec"].get("TaskTemplate", {}).get(
-            "Networks"
-        ):
-            return Address(service.name, 8000, published=False)
+        # On the overlay, the task's own address as the engine reports it. Not the service
+        # name: a woken processor's new service keeps the name, and the swarm's DNS can answer
+        # the removed task's address for a while (seen here: the restore then timed out).
+        for attachment in task.get("NetworksAttachments") or []:
+            for cidr in attachment.get("Addresses") or []:
+                return Address(cidr.split("/")[0], 8000, published=False)
         return None
 
     def _node_address(self, node_id: str) -> str:

@@ -346,7 +346,7 @@ def _spawn_error(exc: ContainerManagerError) -> Exception:
         return ValidationFailedError(exc.message, exc.details)
     # Only our own ids cross: the container manager keeps engine text out of `details`, and
     # this keeps it so whatever a backend adds there.
-    details = {k: v for k, v in exc.details.items() if k == "processor_id"}
+    details = {k: v for k, v in exc.details.items() if k in ("processor_id", "status")}
     if isinstance(exc, EngineUnavailableError):
         return SpawnError("the container engine is unavailable", details, status=503, code=exc.code)
     return SpawnError("the session's container could not be started", details, code=exc.code)
