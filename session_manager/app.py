@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
+from . import portability
 from .errors import SessionError, error_body
 from .logs import session_id_var
 from .metrics import ManagerMetrics
@@ -78,6 +79,7 @@ def create_app(
         RequestContextMiddleware,
         api_key=settings.api_key,
         max_body_bytes=settings.max_body_bytes,
+        body_limits=portability.body_limits(settings),
     )
     _add_error_handlers(app)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
@@ -140,6 +142,8 @@ def create_app(
         session_id_var.set(session_id)
         await service_of(request).delete(session_id)
         return Response(status_code=204)
+
+    app.include_router(portability.router)  # before the proxy route, which would take its paths
 
     @app.websocket("/session/{session_id}/ws")
     async def session_ws(websocket: WebSocket, session_id: str) -> None:

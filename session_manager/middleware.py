@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,10 +23,19 @@ _OPEN_PATHS = ("/health",)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_key: str | None,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
+        """``body_limits``: paths with their own body limit instead of ``max_body_bytes``."""
         self.app = app
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -77,10 +87,10 @@ class RequestContextMiddleware:
             if not hmac.compare_digest(given, expected):
                 return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+        if length is not None and length.isdigit() and int(length) > limit:
             return PayloadTooLargeError(
-                f"request body larger than {self.max_body_bytes} bytes",
-                {"max_body_bytes": self.max_body_bytes},
+                f"request body larger than {limit} bytes", {"max_body_bytes": limit}
             )
         return None
 
