@@ -1,0 +1,105 @@
+"""katoctl export / import --processor in process: a FakeBackend manager, and the real processor
+app (memory store) answering every HTTP call. The session commands run against the real
+manager in tests/integration/cli."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import cli.main
+import cli.portability
+from cli.main import app
+from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
+from kato.processor import KatoProcessor, Observation, ProcessorConfig
+from kato.processor.store.memory import MemoryStore
+from kato.services.app import create_app
+from kato.services.settings import ServiceSettings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KatoContainerManager:
+    settings = ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3)
+    manager = KatoContainerManager(settings, FakeBackend())
+    monkeypatch.setattr(cli.main, "make_manager", lambda: manager)
+    return manager
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> KatoProcessor:
+    """The one processor every HTTP call of katoctl reaches, whatever the URL."""
+    processor = KatoProcessor(ProcessorConfig(processor_id="cli"), MemoryStore())
+    settings = ServiceSettings(processor_id="cli")
+
+    def make_http() -> httpx.Client:
+        return TestClient(create_app(settings, lambda _: processor))
+
+    monkeypatch.setattr(cli.portability, "make_http", make_http)
+    return processor
+
+
+def _learned(engine: KatoProcessor) -> None:
+    for symbols in (["a"], ["b"], ["c"]):
+        engine.observe(Observation(symbols, [], {}, f"id-{symbols[0]}"))
+    engine.learn()
+
+
+def test_export_of_a_spawned_processor_writes_its_document(
+    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+) -> None:
+    _learned(engine)
+    info = manager.create_processor(user_id="u1")
+    target = tmp_path / "memory.ndjson"
+    result = runner.invoke(app, ["export", info.processor_id, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    lines = target.read_bytes().splitlines()
+    assert json.loads(lines[0])["counts"] == {"patterns": 1, "symbols": 3}
+    assert b'"end"' in lines[-1]
+    stdout = runner.invoke(app, ["export", info.processor_id])
+    assert stdout.stdout_bytes == target.read_bytes()
+
+
+def test_import_into_a_new_processor(
+    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+) -> None:
+    _learned(engine)
+    info = manager.create_processor()
+    target = tmp_path / "memory.ndjson"
+    assert runner.invoke(app, ["export", info.processor_id, "-o", str(target)]).exit_code == 0
+    engine.clear_all()
+    result = runner.invoke(app, ["import", str(target), "--processor", "--user-id", "u2", "--json"])
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout.strip().splitlines()[-1])
+    assert created["user_id"] == "u2" and created["processor_id"] != info.processor_id
+    assert engine.pattern_count == 1
+
+
+def test_a_refused_import_removes_the_new_processor(
+    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.ndjson"
+    broken.write_bytes(b'{"format": "kato-processor-export", "version": 1')
+    result = runner.invoke(app, ["import", str(broken), "--processor"])
+    assert result.exit_code == 1
+    assert "KATO_INVALID_EXPORT" in result.stderr
+    assert manager.list_processors() == []
+
+
+def test_unreachable_manager_is_one_clear_line(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["fork", "abc", "--manager-url", "http://127.0.0.1:9"], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert "ConnectError" in result.stderr
+
+
+def test_ids_are_checked_before_any_request() -> None:
+    result = runner.invoke(app, ["fork", "../etc"])
+    assert result.exit_code == 2 and "ids are 1-64" in result.output
