@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -286,3 +286,11 @@ def _emotives(value: Any) -> dict[str, float]:
     if not all(math.isfinite(item) for item in result.values()):
         raise ValueError("emotive values must be finite")
     return result
+
+
+def read_chunks(chunks: Iterable[bytes]) -> MemoryImage:
+    """Parse a whole export given as chunks (a file, a response body)."""
+    reader = ExportReader()
+    for chunk in chunks:
+        reader.feed(chunk)
+    return reader.finish()

@@ -7,7 +7,7 @@ from typing import Any
 
 from kato.processor import KatoProcessor, Observation
 from kato.processor.genes import GENE_KEYS
-from kato.processor.portability import ExportReader, MemoryImage, export_chunks
+from kato.processor.portability import MemoryImage, export_chunks, read_chunks
 
 
 def export_bytes(processor: KatoProcessor) -> bytes:
@@ -16,10 +16,8 @@ def export_bytes(processor: KatoProcessor) -> bytes:
 
 def read_export(data: bytes, chunk_size: int = 4096) -> MemoryImage:
     """Parse ``data`` fed in chunks of ``chunk_size`` (lines cut anywhere, as on the wire)."""
-    reader = ExportReader()
-    for start in range(0, len(data), chunk_size):
-        reader.feed(data[start : start + chunk_size])
-    return reader.finish()
+    starts = range(0, len(data), chunk_size)
+    return read_chunks(data[start : start + chunk_size] for start in starts)
 
 
 def import_bytes(processor: KatoProcessor, data: bytes) -> None:
