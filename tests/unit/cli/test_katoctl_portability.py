@@ -10,26 +10,19 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from test_katoctl import manager  # noqa: F401  (fixture: make_manager → a FakeBackend manager)
 from typer.testing import CliRunner
 
 import cli.main
 import cli.portability
 from cli.main import app
-from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
 from kato.processor import KatoProcessor, Observation, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KatoContainerManager:
-    settings = ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3)
-    manager = KatoContainerManager(settings, FakeBackend())
-    monkeypatch.setattr(cli.main, "make_manager", lambda: manager)
-    return manager
+pytestmark = pytest.mark.usefixtures("manager")
 
 
 @pytest.fixture
@@ -52,10 +45,11 @@ def _learned(engine: KatoProcessor) -> None:
 
 
 def test_export_of_a_spawned_processor_writes_its_document(
-    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+    engine: KatoProcessor, tmp_path: Path
 ) -> None:
+    containers = cli.main.make_manager()
     _learned(engine)
-    info = manager.create_processor(user_id="u1")
+    info = containers.create_processor(user_id="u1")
     target = tmp_path / "memory.ndjson"
     result = runner.invoke(app, ["export", info.processor_id, "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -67,10 +61,11 @@ def test_export_of_a_spawned_processor_writes_its_document(
 
 
 def test_import_into_a_new_processor(
-    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+    engine: KatoProcessor, tmp_path: Path
 ) -> None:
+    containers = cli.main.make_manager()
     _learned(engine)
-    info = manager.create_processor()
+    info = containers.create_processor()
     target = tmp_path / "memory.ndjson"
     assert runner.invoke(app, ["export", info.processor_id, "-o", str(target)]).exit_code == 0
     engine.clear_all()
@@ -82,14 +77,15 @@ def test_import_into_a_new_processor(
 
 
 def test_a_refused_import_removes_the_new_processor(
-    manager: KatoContainerManager, engine: KatoProcessor, tmp_path: Path
+    engine: KatoProcessor, tmp_path: Path
 ) -> None:
+    containers = cli.main.make_manager()
     broken = tmp_path / "broken.ndjson"
     broken.write_bytes(b'{"format": "kato-processor-export", "version": 1')
     result = runner.invoke(app, ["import", str(broken), "--processor"])
     assert result.exit_code == 1
     assert "KATO_INVALID_EXPORT" in result.stderr
-    assert manager.list_processors() == []
+    assert containers.list_processors() == []
 
 
 def test_unreachable_manager_is_one_clear_line(tmp_path: Path) -> None:

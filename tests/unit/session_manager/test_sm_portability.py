@@ -13,6 +13,8 @@ from aiohttp import web
 from sm_fake_processor import FakeProcessor
 from sm_support import Clock, service_of
 from starlette.testclient import TestClient
+from test_sm_lifecycle import _create
+from test_sm_lifecycle import _observe as observe
 
 from container_manager import FakeBackend
 from session_manager.reaper import reap_once
@@ -45,16 +47,10 @@ def processor() -> Iterator[FakeProcessor]:
     server.stop()
 
 
-def _create(client: TestClient, **body: Any) -> dict[str, Any]:
-    answer = client.post("/session/create", json=body)
-    assert answer.status_code == 201, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
-
-
 def _observe(client: TestClient, sid: str, *symbols: str) -> None:
+    """One single-symbol observation per symbol (the lifecycle helper puts all in one)."""
     for symbol in symbols:
-        assert client.post(f"/session/{sid}/observe", json={"strings": [symbol]}).is_success
+        observe(client, sid, symbol)
 
 
 def _stm(client: TestClient, sid: str) -> Any:
