@@ -97,7 +97,17 @@ async def export_session(session_id: str, request: Request) -> Response:
     )
 
 
-@router.post(IMPORT_PATH, status_code=201)
+@router.post(
+    IMPORT_PATH,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "A document from GET /session/{id}/export (or a processor's /export).",
+        }
+    },
+)
 async def import_session(
     request: Request,
     user_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,

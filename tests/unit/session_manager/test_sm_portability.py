@@ -144,3 +144,9 @@ def test_unknown_sessions_and_bad_bodies(client: TestClient) -> None:
     assert client.post("/session/import", params={"ttl_seconds": 0}, content=b"x").status_code \
         == 422
     assert len(client.get("/sessions").json()["sessions"]) == 1
+
+
+def test_routes_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "application/x-ndjson" in paths["/session/import"]["post"]["requestBody"]["content"]
+    assert {"/session/{session_id}/export", "/session/{session_id}/fork"} <= set(paths)
