@@ -10,10 +10,13 @@ complete, intact document takes the lock and replaces the memory, in one step. F
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from kato.processor import KatoProcessor
 from kato.processor.portability import MEDIA_TYPE, ExportReader, MemoryImage, export_chunks
 from kato.services.errors import FastJSONResponse, payload_too_large
 from kato.services.models import ErrorResponse, StatusMessage
@@ -69,12 +72,22 @@ async def import_memory(request: Request) -> Response:
     damaged document, 413 above ``KATO_MAX_IMPORT_BYTES``; either way nothing changes."""
     runtime = runtime_of(request)
     image = await _read_export(request, runtime.settings.max_import_bytes)
-    await runtime.gate.call_slow(runtime.gate.processor.replace_memory, image)
+    await runtime.gate.call_slow(_replace, runtime.gate.processor, image)
     return FastJSONResponse({
         **runtime.gate.status_message("memory-imported"),
         "patterns": len(image.patterns),
         "symbols": len(image.symbols),
     })
+
+
+def _replace(processor: KatoProcessor, image: MemoryImage) -> None:
+    """Replace the memory, then let the collector free the old one: the lifespan froze the
+    start-up heap (``gc.freeze``), and the old index is a reference cycle the collector would
+    otherwise never look at again, so every import would keep the memory it replaced."""
+    processor.replace_memory(image)
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 async def _read_export(request: Request, limit: int) -> MemoryImage:

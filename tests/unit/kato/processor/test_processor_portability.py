@@ -148,6 +148,7 @@ def _rewrite(data: bytes, change: Any) -> bytes:
         (lambda lines: lines[0].update(version=2), "unsupported export version"),
         (lambda lines: lines[3]["pattern"].update(frequency=0), "invalid pattern"),
         (lambda lines: lines[3]["pattern"]["pattern_data"].append(["z"]), "sha1"),
+        (lambda lines: lines[3]["pattern"]["pattern_data"][0].append(1), "list of lists of str"),
         (lambda lines: lines.insert(4, lines[3]), "duplicate pattern"),
         (lambda lines: lines[5]["symbol"].update(emotives={"joy": "x"}), "invalid symbol"),
         (lambda lines: lines[1]["totals"].update(total_pattern_frequencies=-1), "invalid totals"),

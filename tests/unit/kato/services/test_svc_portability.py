@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from typing import Any
 
 import pytest
@@ -105,3 +107,15 @@ def test_routes_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/import"]) == {"put", "post"}
     assert MEDIA_TYPE in paths["/export"]["get"]["responses"]["200"]["content"]
+
+
+def test_the_replaced_memory_is_freed(make_client: MakeClient) -> None:
+    """The lifespan freezes the heap (gc.freeze); an import must not keep the old index."""
+    source, target = make_client(), make_client()
+    _trained(source)
+    learn_abc(target)
+    old = weakref.ref(target.app.state.runtime.gate.processor._kb)  # type: ignore[attr-defined]
+    gc.collect()
+    gc.freeze()
+    assert target.put("/import", content=source.get("/export").content).status_code == 200
+    assert old() is None
