@@ -107,17 +107,17 @@ class MongoStore(PatternStore):
             def write(session: ClientSession | None) -> None:
                 self._patterns.delete_many({}, session=session)
                 self._symbols.delete_many({}, session=session)
-                _insert(self._patterns, snapshot, "patterns", session)
-                _insert(self._symbols, snapshot, "symbols", session)
+                _insert(self._patterns, _patterns_of(snapshot), session)
+                _insert(self._symbols, _symbols_of(snapshot), session)
                 self._write_totals(snapshot.totals, session)
 
             self._atomically(write)
             return
-        for live, kind in ((self._patterns, "patterns"), (self._symbols, "symbols")):
+        for live, documents in ((self._patterns, _patterns_of), (self._symbols, _symbols_of)):
             staging = self._db[f"{live.name}_import"]
             staging.drop()
             self._db.create_collection(staging.name)
-            _insert(staging, snapshot, kind, None)
+            _insert(staging, documents(snapshot), None)
         for live in (self._patterns, self._symbols):
             self._db[f"{live.name}_import"].rename(live.name, dropTarget=True)
         self._write_totals(snapshot.totals, None)
@@ -167,19 +167,21 @@ class MongoStore(PatternStore):
                 raise StorageError(f"MongoDB failure: {error}") from error
 
 
+
+def _patterns_of(snapshot: StoreSnapshot) -> Iterator[dict[str, Any]]:
+    return ({"_id": p.name, **pattern_document(p)} for p in snapshot.patterns)
+
+
+def _symbols_of(snapshot: StoreSnapshot) -> Iterator[dict[str, Any]]:
+    return ({"_id": s.name, **symbol_document(s)} for s in snapshot.symbols)
+
+
 def _insert(
     collection: Collection[dict[str, Any]],
-    snapshot: StoreSnapshot,
-    kind: str,
+    documents: Iterator[dict[str, Any]],
     session: ClientSession | None,
 ) -> None:
-    """Insert the snapshot's patterns or symbols in order, in batches."""
-    documents: Iterator[dict[str, Any]] = (
-        (
-            {"_id": p.name, **pattern_document(p)} for p in snapshot.patterns
-        ) if kind == "patterns" else (
-            {"_id": s.name, **symbol_document(s)} for s in snapshot.symbols
-        )
-    )
+    """Insert in order, in batches (a generator made per attempt: a retried transaction
+    starts it again)."""
     while batch := list(itertools.islice(documents, _INSERT_BATCH)):
         collection.insert_many(batch, ordered=True, session=session)
