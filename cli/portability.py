@@ -28,7 +28,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from container_manager import ProcessorInfo
+from container_manager import ContainerManagerError, ProcessorInfo
 
 from .render import info_table
 
@@ -161,9 +161,14 @@ def _export_source(
 
 
 def _processor(processor_id: str) -> ProcessorInfo | None:
+    """The `spawn`ed processor of that id; None when there is none, or no Docker engine here
+    (a session on a remote manager needs none)."""
     from . import main  # looked up per call: tests substitute make_manager
 
-    return main.make_manager().get_processor(processor_id)
+    try:
+        return main.make_manager().get_processor(processor_id)
+    except ContainerManagerError:
+        return None
 
 
 def _import_into_new_processor(

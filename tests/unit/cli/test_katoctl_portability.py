@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import cli.main
 import cli.portability
 from cli.main import app
+from container_manager import EngineUnavailableError, KatoContainerManager
 from kato.processor import KatoProcessor, Observation, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
@@ -99,3 +100,26 @@ def test_unreachable_manager_is_one_clear_line(tmp_path: Path) -> None:
 def test_ids_are_checked_before_any_request() -> None:
     result = runner.invoke(app, ["fork", "../etc"])
     assert result.exit_code == 2 and "ids are 1-64" in result.output
+
+
+def test_export_of_a_session_needs_no_docker_engine(
+    monkeypatch: pytest.MonkeyPatch, engine: KatoProcessor
+) -> None:
+    """No engine here: TARGET is taken for a session and asked of the manager."""
+
+    def no_engine() -> KatoContainerManager:
+        raise EngineUnavailableError("no docker here")
+
+    monkeypatch.setattr(cli.main, "make_manager", no_engine)
+    requested: list[str] = []
+    original = cli.portability.make_http
+
+    def recording() -> httpx.Client:
+        client = original()
+        client.event_hooks["request"].append(lambda request: requested.append(request.url.path))
+        return client
+
+    monkeypatch.setattr(cli.portability, "make_http", recording)
+    result = runner.invoke(app, ["export", "abc123"])
+    assert requested == ["/session/abc123/export"]
+    assert result.exit_code == 1 and "KATO_NOT_FOUND" in result.stderr
