@@ -22,7 +22,7 @@ from reference_cases import load_cases, replay
 from test_reference_conformance import InProcessDriver
 
 from kato.processor import InvalidStateError, KatoProcessor, StorageError
-from kato.processor.portability import FORMAT, FORMAT_VERSION, InvalidExportError
+from kato.processor.portability import FORMAT, FORMAT_VERSION, InvalidExportError, export_chunks
 from kato.processor.store.sqlite import SQLiteStore
 
 CASES = load_cases()
@@ -184,3 +184,19 @@ def test_a_failing_store_changes_nothing() -> None:
         import_bytes(target, export_bytes(_trained()))
     assert export_bytes(target) == before
     assert store.load().patterns == list(target.memory_image().patterns)
+
+
+def test_an_export_is_the_memory_at_the_time_it_was_asked_for() -> None:
+    """The service serialises outside the lock while the processor moves on: the image must not
+    see later learns (re-learning replaces records, it never edits them)."""
+    processor = _trained()
+    image = processor.memory_image()
+    expected = b"".join(export_chunks(image, "unit"))
+    learn_sequence(processor, "a", ["b", "c"], "d")  # re-learn: frequency 2 now
+    learn_sequence(processor, "new", "one")
+    processor.update_genes({"recall_threshold": 0.5})
+    assert b"".join(export_chunks(image, "unit")) == expected
+    copy = make_processor()
+    import_bytes(copy, expected)
+    assert copy.pattern_count == 2
+    assert {p.frequency for p in copy.memory_image().patterns} == {1}
