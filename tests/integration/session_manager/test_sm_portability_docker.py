@@ -28,6 +28,18 @@ def _teach(proxied: httpx.Client, *sequences: list[str], emotives: dict[str, flo
     return names
 
 
+def _learn_many(proxied: httpx.Client, count: int) -> None:
+    """``count`` two-symbol patterns (one per observation) in requests of 1,000."""
+    rng = random.Random(count)
+    vocabulary = [f"w{i}" for i in range(300)] + ["b", "c"]
+    for start in range(0, count, 1000):
+        observations = [
+            {"strings": rng.sample(vocabulary, 2)} for _ in range(min(1000, count - start))
+        ]
+        body = {"observations": observations, "learn_after_each": True}
+        proxied.post("/observe-sequence", json=body).raise_for_status()
+
+
 def _answers(proxied: httpx.Client, names: list[str]) -> dict[str, Any]:
     """What a client sees of a session (processor ids aside)."""
     return {
@@ -60,17 +72,19 @@ def test_learn_export_delete_import_answers_the_same(
     sid = original["session_id"]
     with _session(manager, sid) as proxied:
         proxied.post("/genes/update", json={"genes": {"recall_threshold": 0.2}}).raise_for_status()
+        _learn_many(proxied, 2000)
         names = _teach(
             proxied, ["a", "b", "c", "d"], ["b", "c", "e"], ["x", "b", "c"], emotives={"joy": 0.4}
         )
         for symbol in ("b", "c"):
             proxied.post("/observe", json={"strings": [symbol]}).raise_for_status()
         before = _answers(proxied, names)
-    assert before["predictions"], "the test needs predictions to compare"
+    assert len(before["predictions"]) > 10, "the test needs many predictions to compare"
     with manager.client() as http:
         exported = http.get(f"/session/{sid}/export")
         assert exported.status_code == 200
         data = exported.content
+        assert orjson.loads(data.splitlines()[0])["counts"]["patterns"] > 1900
         assert http.delete(f"/session/{sid}").status_code == 204
         assert _containers(test_labels, original["processor_id"]) == []
 
