@@ -18,6 +18,7 @@ from container_manager import ContainerManagerError, KatoContainerManager, Proce
 from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from container_manager.image import DEFAULT_TAG
 
+from . import portability
 from .render import info_table, processors_table
 
 __all__ = ["app", "make_manager"]
@@ -250,3 +251,6 @@ def up(
     from session_manager.server import run
 
     run(host, port)
+
+
+portability.register(app)  # export, import, fork (cli/portability.py)

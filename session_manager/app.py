@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
+from . import portability
 from .dashboard.router import router as dashboard_router
 from .errors import SessionError, error_body
 from .genes import check_limits
@@ -100,6 +101,7 @@ def create_app(
         RequestContextMiddleware,
         api_key=settings.api_key,
         max_body_bytes=settings.max_body_bytes,
+        body_limits=portability.body_limits(settings),
     )
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
@@ -184,6 +186,8 @@ def create_app(
         session_id_var.set(session_id[:64])
         await service_of(request).delete(session_id)
         return Response(status_code=204)
+
+    app.include_router(portability.router)  # before the proxy route, which would take its paths
 
     @app.websocket("/session/{session_id}/ws")
     async def session_ws(websocket: WebSocket, session_id: str) -> None:

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,11 +51,20 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_key: str | None,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
+        """``body_limits``: paths with their own body limit instead of ``max_body_bytes``."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self._key = api_key.encode() if api_key is not None else None
         self._cookie = cookie_value(api_key).encode() if api_key is not None else None
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -111,10 +121,10 @@ class RequestContextMiddleware:
         ):
             return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+        if length is not None and length.isdigit() and int(length) > limit:
             return PayloadTooLargeError(
-                f"request body larger than {self.max_body_bytes} bytes",
-                {"max_body_bytes": self.max_body_bytes},
+                f"request body larger than {limit} bytes", {"max_body_bytes": limit}
             )
         return None
 

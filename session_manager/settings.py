@@ -59,6 +59,11 @@ class ManagerSettings(BaseSettings):
         gt=0,
         description="KATO_MAX_BODY_BYTES (4 MiB): larger request bodies get 413.",
     )
+    max_import_bytes: int = Field(
+        default=256 * 2**20,
+        gt=0,
+        description="KATO_MAX_IMPORT_BYTES (256 MiB): body limit of POST /session/import.",
+    )
     retry_after: int = Field(
         default=5, gt=0, description="KATO_RETRY_AFTER (5 s): Retry-After sent with 503."
     )

@@ -25,9 +25,10 @@ from kato.processor.genes import initial_values, validate_updates
 from kato.processor.knowledge import KnowledgeBase
 from kato.processor.naming import bare, prefixed, sorted_symbols
 from kato.processor.observation import Observation, ObserveResult
+from kato.processor.portability import MemoryImage
 from kato.processor.prediction import Prediction
 from kato.processor.state import Percept, SessionState, export_state, parse_state
-from kato.processor.store.base import PatternStore
+from kato.processor.store.base import PatternStore, StoreSnapshot
 from kato.processor.store.records import pattern_document
 from kato.processor.vectors import validate_vectors, vector_symbol
 
@@ -222,6 +223,30 @@ class KatoProcessor:
     def import_state(self, state: Mapping[str, Any]) -> None:
         """Replace all in-memory state by a snapshot, validated in full first."""
         self._state = parse_state(state)
+
+    # -- portability (export / import of the whole memory) ---------------------------------
+
+    def memory_image(self) -> MemoryImage:
+        """Everything this processor holds, for an export. Cheap: the image refers to the
+        (immutable) records themselves, so it stays valid while the processor moves on."""
+        kb = self._kb
+        return MemoryImage(
+            [pattern.record for pattern in kb.patterns.values()],
+            list(kb.symbols.values()),
+            kb.totals,
+            self.export_state(),
+        )
+
+    def replace_memory(self, image: MemoryImage) -> None:
+        """Replace long-term memory and in-memory state by ``image`` (an import), atomically:
+        the state is validated and the new index built first, then the store is replaced in
+        one step; a failure anywhere leaves the processor exactly as it was."""
+        state = parse_state(image.state)
+        snapshot = StoreSnapshot(list(image.patterns), list(image.symbols), image.totals)
+        kb = KnowledgeBase.from_snapshot(snapshot)
+        self._guarded(lambda: self._store.replace_all(snapshot))
+        self._kb = kb
+        self._state = state
 
     def close(self) -> None:
         """Close the store; the processor must not be used afterwards."""

@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from kato.processor import KatoProcessor, open_store
-from kato.services import routes, websocket
+from kato.services import portability_routes, routes, websocket
 from kato.services.auth import TokenCheck
 from kato.services.errors import FastJSONResponse, install_error_handlers
 from kato.services.gate import ProcessorGate
@@ -76,6 +76,7 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(portability_routes.router)
     app.include_router(websocket.router)
     app.add_middleware(
         CORSMiddleware,

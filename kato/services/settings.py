@@ -128,6 +128,12 @@ class ServiceSettings(BaseSettings):
         validation_alias="KATO_MAX_STATE_BYTES",
         description="KATO_MAX_STATE_BYTES (256 MiB): body limit of PUT /state only.",
     )
+    max_import_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        validation_alias="KATO_MAX_IMPORT_BYTES",
+        description="KATO_MAX_IMPORT_BYTES (256 MiB): body limit of PUT/POST /import only.",
+    )
     max_symbols_per_event: int = _limit(1000, "KATO_MAX_SYMBOLS_PER_EVENT", "strings per event")
     max_symbol_length: int = _limit(1024, "KATO_MAX_SYMBOL_LENGTH", "characters per symbol")
     max_vectors: int = _limit(64, "KATO_MAX_VECTORS", "vectors per observation")

@@ -82,6 +82,14 @@ class PatternStore(ABC):
         """
 
     @abstractmethod
+    def replace_all(self, snapshot: StoreSnapshot) -> None:
+        """Make the store hold exactly ``snapshot`` (an import), all or nothing.
+
+        Records are written in the snapshot's order, so a later :meth:`load` returns them in
+        that order. Durable when it returns; on failure nothing is changed.
+        """
+
+    @abstractmethod
     def clear(self) -> None:
         """Delete every pattern and symbol record and reset the totals to zero."""
 

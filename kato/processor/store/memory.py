@@ -39,6 +39,13 @@ class MemoryStore(PatternStore):
             self._symbols[symbol.name] = replace(symbol, emotives=dict(symbol.emotives))
         self._totals = totals
 
+    def replace_all(self, snapshot: StoreSnapshot) -> None:
+        self._patterns = {p.name: _copy_pattern(p) for p in snapshot.patterns}
+        self._symbols = {
+            s.name: replace(s, emotives=dict(s.emotives)) for s in snapshot.symbols
+        }
+        self._totals = snapshot.totals
+
     def clear(self) -> None:
         self._patterns.clear()
         self._symbols.clear()

@@ -8,12 +8,14 @@ converges to the same documents. Transient network errors are retried a bounded 
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pymongo import MongoClient, ReplaceOne
 from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
@@ -36,6 +38,7 @@ from kato.processor.store.records import (
 
 T = TypeVar("T")
 _TOTALS_ID = "totals"
+_INSERT_BATCH = 1000
 
 
 class MongoStore(PatternStore):
@@ -92,6 +95,33 @@ class MongoStore(PatternStore):
 
         self._retry(lambda: self._atomically(write))
 
+    def replace_all(self, snapshot: StoreSnapshot) -> None:
+        """One transaction on a replica set. A standalone server has none: the records go to
+        staging collections that are then renamed over the live ones, so a failure while
+        writing changes nothing (only the two renames and the totals are not one step)."""
+        self._retry(lambda: self._replace(snapshot))
+
+    def _replace(self, snapshot: StoreSnapshot) -> None:
+        if self._supports_transactions():
+
+            def write(session: ClientSession | None) -> None:
+                self._patterns.delete_many({}, session=session)
+                self._symbols.delete_many({}, session=session)
+                _insert(self._patterns, _patterns_of(snapshot), session)
+                _insert(self._symbols, _symbols_of(snapshot), session)
+                self._write_totals(snapshot.totals, session)
+
+            self._atomically(write)
+            return
+        for live, documents in ((self._patterns, _patterns_of), (self._symbols, _symbols_of)):
+            staging = self._db[f"{live.name}_import"]
+            staging.drop()
+            self._db.create_collection(staging.name)
+            _insert(staging, documents(snapshot), None)
+        for live in (self._patterns, self._symbols):
+            self._db[f"{live.name}_import"].rename(live.name, dropTarget=True)
+        self._write_totals(snapshot.totals, None)
+
     def clear(self) -> None:
         def wipe(session: ClientSession | None) -> None:
             self._patterns.delete_many({}, session=session)
@@ -135,3 +165,23 @@ class MongoStore(PatternStore):
                 attempt += 1
             except PyMongoError as error:
                 raise StorageError(f"MongoDB failure: {error}") from error
+
+
+
+def _patterns_of(snapshot: StoreSnapshot) -> Iterator[dict[str, Any]]:
+    return ({"_id": p.name, **pattern_document(p)} for p in snapshot.patterns)
+
+
+def _symbols_of(snapshot: StoreSnapshot) -> Iterator[dict[str, Any]]:
+    return ({"_id": s.name, **symbol_document(s)} for s in snapshot.symbols)
+
+
+def _insert(
+    collection: Collection[dict[str, Any]],
+    documents: Iterator[dict[str, Any]],
+    session: ClientSession | None,
+) -> None:
+    """Insert in order, in batches (a generator made per attempt: a retried transaction
+    starts it again)."""
+    while batch := list(itertools.islice(documents, _INSERT_BATCH)):
+        collection.insert_many(batch, ordered=True, session=session)

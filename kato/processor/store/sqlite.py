@@ -100,6 +100,22 @@ class SQLiteStore(PatternStore):
             )
             self._write_totals(totals)
 
+    def replace_all(self, snapshot: StoreSnapshot) -> None:
+        """One transaction: a failure (disk full, a crash) leaves the old memory in place."""
+        insert = "INSERT INTO {} (name, document) VALUES (?, ?)"
+        with self._transaction():
+            self._db.execute("DELETE FROM patterns")
+            self._db.execute("DELETE FROM symbols")
+            self._db.executemany(
+                insert.format("patterns"),
+                ((p.name, json.dumps(pattern_document(p))) for p in snapshot.patterns),
+            )
+            self._db.executemany(
+                insert.format("symbols"),
+                ((s.name, json.dumps(symbol_document(s))) for s in snapshot.symbols),
+            )
+            self._write_totals(snapshot.totals)
+
     def clear(self) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM patterns")

@@ -83,6 +83,9 @@ class FakeProcessor:
             return web.json_response({"status": "okay", "time": len(state["stm"])})
         if path == "/stm":
             return web.json_response({"stm": state["stm"]})
+        if path == "/import" and request.method == "PUT":  # never a real export here
+            error = {"code": "KATO_INVALID_EXPORT", "message": "not an export", "details": {}}
+            return web.json_response({"error": error, "status": 422}, status=422)
         if path.startswith("/teapot"):
             return web.Response(status=418, body=b"short and stout", headers={"X-Tea": "yes"})
         return web.json_response(

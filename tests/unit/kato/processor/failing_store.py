@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kato.processor.store.base import PatternRecord, SymbolRecord, Totals
+from kato.processor.store.base import PatternRecord, StoreSnapshot, SymbolRecord, Totals
 from kato.processor.store.memory import MemoryStore
 
 
@@ -27,3 +27,8 @@ class FailingStore(MemoryStore):
         if self.failing:
             raise self.error
         super().clear()
+
+    def replace_all(self, snapshot: StoreSnapshot) -> None:
+        if self.failing:
+            raise self.error
+        super().replace_all(snapshot)
