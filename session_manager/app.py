@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 
 from .errors import SessionError, error_body
+from .events import router as events_router
 from .logs import session_id_var
 from .metrics import ManagerMetrics
 from .middleware import RequestContextMiddleware
@@ -32,6 +33,7 @@ from .reconcile import reconcile
 from .registry import SessionRegistry
 from .sessions import SessionService
 from .settings import ManagerSettings
+from .webhooks import WebhookMetrics, open_events
 from .ws_relay import relay
 
 __all__ = ["create_app"]
@@ -47,6 +49,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or ManagerSettings()
     metrics = ManagerMetrics()
+    webhook_metrics = WebhookMetrics(metrics.registry)
     containers = container_manager or KatoContainerManager(
         ContainerSettings(state_dir=settings.state_dir)
     )
@@ -56,7 +59,9 @@ def create_app(
         registry = SessionRegistry(settings.registry_path)
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=64, keepalive_timeout=60)
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        service = SessionService(settings, registry, containers, client, metrics)
+        events, webhooks = open_events(settings, webhook_metrics)
+        app.state.events = events
+        service = SessionService(settings, registry, containers, client, metrics, events=events)
         metrics.watch_sessions(registry.count_by_status)
         app.state.service = service
         try:
@@ -65,13 +70,16 @@ def create_app(
             log.error("start-up reconcile failed: %s", exc.message, extra={"code": exc.code})
         upkeep = Upkeep(service)
         upkeep.start()
+        webhooks.start()
         try:
             yield
         finally:
+            await webhooks.stop()
             await upkeep.stop()
             service.flush_activity()
             await client.close()
             registry.close()
+            events.log.close()
 
     app = FastAPI(title="KATO session manager", lifespan=lifespan)
     app.add_middleware(
@@ -80,6 +88,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     _add_error_handlers(app)
+    app.include_router(events_router)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
 
     def service_of(request: Request | WebSocket) -> SessionService:

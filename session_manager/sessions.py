@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from container_manager import (
 )
 
 from .errors import CapacityError, SessionNotFoundError, SpawnError, ValidationFailedError
+from .events import EventBus
 from .metrics import ManagerMetrics
 from .processor_client import fetch_state, restore_state
 from .registry import SessionRecord, SessionRegistry
@@ -61,6 +62,7 @@ class SessionService:
         client: aiohttp.ClientSession,
         metrics: ManagerMetrics,
         clock: Callable[[], float] = time.time,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -68,6 +70,7 @@ class SessionService:
         self.client = client
         self.metrics = metrics
         self.clock = clock
+        self.events = events
         self.routes: dict[str, Route] = {}
         self.activity: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -97,12 +100,16 @@ class SessionService:
         async with self.lock(session_id):
             self._check_room()
             self.registry.put(record)
-            try:
-                info = await self._spawn(record, reason="create")
-            except BaseException:
-                self.registry.delete(session_id)
-                raise
-            return self.mark_running(record, info)
+            self.emit("session.created", record, "starting")
+            with self._failure_event(record, "deleted", report_capacity=True):
+                try:
+                    info = await self._spawn(record, reason="create")
+                except BaseException:
+                    self.registry.delete(session_id)
+                    raise
+            running = self.mark_running(record, info)
+            self.emit("session.running", running, "running")
+            return running
 
     def get(self, session_id: str) -> SessionRecord:
         record = self.registry.get(session_id)
@@ -122,6 +129,8 @@ class SessionService:
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
             self.registry.delete(session_id)
             self.activity.pop(session_id, None)
+            kind = "session.expired" if reason == "expiry" else "session.deleted"
+            self.emit(kind, record, "deleted")
         self._locks.pop(session_id, None)
         if reason:
             self.metrics.reaps.labels(reason).inc()
@@ -168,14 +177,17 @@ class SessionService:
                     route = self.routes[session_id] = Route(info.internal_url, info.token)
                     return route
             self._check_room()
-            info = await self._spawn(record, reason="wake")
-            if record.snapshot is not None:
-                try:
-                    await restore_state(self.client, info.internal_url, info.token, record.snapshot)
-                except BaseException:
-                    await self.remove_container(record.processor_id)
-                    raise
-            self.mark_running(record, info)
+            with self._failure_event(record, record.status, report_capacity=False):
+                info = await self._spawn(record, reason="wake")
+                if record.snapshot is not None:
+                    try:
+                        await restore_state(
+                            self.client, info.internal_url, info.token, record.snapshot
+                        )
+                    except BaseException:
+                        await self.remove_container(record.processor_id)
+                        raise
+            self.emit("session.woken", self.mark_running(record, info), "running")
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -211,6 +223,7 @@ class SessionService:
             )
             self.activity.pop(session_id, None)
             await self.remove_container(record.processor_id)
+            self.emit("session.hibernated", record, "hibernated")
         self.metrics.reaps.labels("hibernation").inc()
         log.info("session hibernated", extra={"session_id": session_id})
         return True
@@ -221,6 +234,30 @@ class SessionService:
         self.registry.touch_many(pending.items())
 
     # -- helpers -----------------------------------------------------------------------------
+    def emit(
+        self, type_: str, record: SessionRecord, status: str, error_code: str | None = None
+    ) -> None:
+        """Publish a lifecycle event (session_manager.events); never fails the caller."""
+        if self.events is not None:
+            self.events.emit(
+                type_, self.clock(), record.session_id, record.user_id, status, error_code
+            )
+
+    @contextlib.contextmanager
+    def _failure_event(
+        self, record: SessionRecord, status_after: str, *, report_capacity: bool
+    ) -> Iterator[None]:
+        """Emit `session.failed` with the error code when the block (a spawn or wake) fails;
+        a full spawn queue on wake is a refusal, not a failure: nothing was attempted."""
+        try:
+            yield
+        except BaseException as exc:
+            if report_capacity or not isinstance(exc, CapacityError):
+                code = getattr(exc, "code", None)
+                code = code if isinstance(code, str) else "KATO_INTERNAL_ERROR"
+                self.emit("session.failed", record, status_after, code)
+            raise
+
     def lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
         if lock is None:
