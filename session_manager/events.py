@@ -263,7 +263,7 @@ async def stream_events(
         first = bus.log.first_id()
         if after is not None and first is not None and after + 1 < first:
             yield _gap(after, first)
-        yield b"retry: 1000\n\n"
+        yield b"retry: 1000\nid: %d\n\n" % last
         for event in _logged_after(bus.log, last):
             yield _sse(event)
             last = event.id
