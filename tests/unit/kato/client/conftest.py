@@ -1,0 +1,100 @@
+"""The client against the in-process apps, served by uvicorn on loopback in a thread:
+the processor service on the real engine (memory store), and the session manager on a
+FakeBackend whose containers all answer through one fake processor."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
+from kato.processor import KatoProcessor
+from kato.processor.store.memory import MemoryStore
+from kato.services.app import create_app as create_service
+from kato.services.settings import ServiceSettings
+from session_manager import ManagerSettings
+from session_manager import create_app as create_manager
+from session_manager.testing import free_port
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
+from sm_fake_processor import FakeProcessor  # noqa: E402
+
+TOKEN = "processor-token"
+
+
+class ServedApp:
+    """An ASGI app under uvicorn on 127.0.0.1:<free port>, in a thread, lifespan included."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, timeout_graceful_shutdown=1
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "app did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+@pytest.fixture
+def service() -> Iterator[ServedApp]:
+    """The real processor service (memory store), with a bearer token."""
+    settings = ServiceSettings(processor_id="client-unit", processor_token=TOKEN)
+
+    def factory(config: ServiceSettings) -> KatoProcessor:
+        return KatoProcessor(config.processor_config(), MemoryStore())
+
+    with ServedApp(create_service(settings, factory)) as served:
+        yield served
+
+
+@pytest.fixture
+def fake_processor() -> Iterator[FakeProcessor]:
+    server = FakeProcessor()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def manager_settings(tmp_path: Path) -> dict[str, Any]:
+    """Overrides for the manager's settings; tests change them before `manager` starts."""
+    return {
+        "state_dir": tmp_path / "state",
+        "reap_interval": 3600,
+        "reconcile_interval": 3600,
+        "events_keepalive": 0.2,
+    }
+
+
+@pytest.fixture
+def manager(
+    fake_processor: FakeProcessor, manager_settings: dict[str, Any], tmp_path: Path
+) -> Iterator[ServedApp]:
+    backend = FakeBackend()
+    backend._ports = itertools.repeat(fake_processor.port)  # type: ignore[assignment]
+    containers = KatoContainerManager(
+        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3), backend
+    )
+    app = create_manager(ManagerSettings(**manager_settings), containers)
+    with ServedApp(app) as served:
+        yield served
