@@ -94,12 +94,13 @@ class ProcessorStream:
     def __enter__(self) -> ProcessorStream:
         headers = {"Authorization": f"Bearer {self._target.bearer}"} if self._target.bearer else {}
         try:
-            self._socket = connect(
+            connection = connect(
                 _ws_url(self._target),
                 additional_headers=headers,
                 open_timeout=self._open_timeout,
                 max_size=_MAX_MESSAGE,
             )
+            self._socket = connection.__enter__()  # websockets >= 15 wants it entered
         except InvalidStatus as exc:
             raise _refused(exc) from exc
         except (OSError, TimeoutError) as exc:

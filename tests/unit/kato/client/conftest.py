@@ -8,7 +8,7 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ class ServedApp:
 @pytest.fixture
 def service() -> Iterator[ServedApp]:
     """The real processor service (memory store), with a bearer token."""
-    settings = ServiceSettings(processor_id="client-unit", processor_token=TOKEN)
+    settings = ServiceSettings(processor_id="client-unit", KATO_PROCESSOR_TOKEN=TOKEN)
 
     def factory(config: ServiceSettings) -> KatoProcessor:
         return KatoProcessor(config.processor_config(), MemoryStore())
@@ -76,25 +76,35 @@ def fake_processor() -> Iterator[FakeProcessor]:
 
 
 @pytest.fixture
-def manager_settings(tmp_path: Path) -> dict[str, Any]:
-    """Overrides for the manager's settings; tests change them before `manager` starts."""
-    return {
-        "state_dir": tmp_path / "state",
-        "reap_interval": 3600,
-        "reconcile_interval": 3600,
-        "events_keepalive": 0.2,
-    }
-
-
-@pytest.fixture
-def manager(
-    fake_processor: FakeProcessor, manager_settings: dict[str, Any], tmp_path: Path
-) -> Iterator[ServedApp]:
+def make_manager(
+    fake_processor: FakeProcessor, tmp_path: Path
+) -> Iterator[Callable[..., ServedApp]]:
+    """`make_manager(**settings)` serves a manager app; FakeBackend containers all answer
+    through `fake_processor`. Stopped at the end of the test."""
     backend = FakeBackend()
     backend._ports = itertools.repeat(fake_processor.port)  # type: ignore[assignment]
     containers = KatoContainerManager(
         ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3), backend
     )
-    app = create_manager(ManagerSettings(**manager_settings), containers)
-    with ServedApp(app) as served:
-        yield served
+    served: list[ServedApp] = []
+
+    def make(**overrides: Any) -> ServedApp:
+        settings = {
+            "state_dir": tmp_path / "state",
+            "reap_interval": 3600,
+            "reconcile_interval": 3600,
+            "events_keepalive": 0.2,
+            **overrides,
+        }
+        app = ServedApp(create_manager(ManagerSettings(**settings), containers))
+        served.append(app.__enter__())
+        return app
+
+    yield make
+    for app in reversed(served):
+        app.__exit__()
+
+
+@pytest.fixture
+def manager(make_manager: Callable[..., ServedApp]) -> ServedApp:
+    return make_manager()
