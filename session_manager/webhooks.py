@@ -7,8 +7,11 @@ receiver sees events in id order, and a receiver that is down holds back only it
 A failed attempt (no answer within `KATO_WEBHOOK_TIMEOUT`, or any status but 2xx) is retried
 after `KATO_WEBHOOK_BACKOFF` seconds, doubling up to `KATO_WEBHOOK_BACKOFF_MAX`; after
 `KATO_WEBHOOK_MAX_ATTEMPTS` attempts the event is dropped for that URL and logged. Attempts are
-counted in the outbox, so back-off and the drop survive restarts. Requests never wait for any
-of this: `EventBus.emit` only writes the row and wakes the task.
+counted in the outbox, so back-off and the drop survive restarts. While a receiver is down its
+queue holds at most `KATO_EVENT_BACKLOG` events (the oldest are dropped beyond that), and
+deliveries to a URL that is no longer configured are dropped at start-up; every drop is
+counted. Requests never wait for any of this: `EventBus.emit` only writes the row and wakes
+the task.
 
 Each POST carries the event JSON as body and `X-Kato-Signature: t=<unix>,v1=<hex>` (see
 `kato.client.signing`), plus `X-Kato-Event-Id` and `X-Kato-Delivery-Attempt`.
@@ -76,6 +79,31 @@ class Outbox:
             (attempts, next_attempt, delivery.event_id, delivery.url),
         )
 
+    def trim(self, url: str, keep: int) -> int:
+        """Drop all but the newest `keep` pending events of `url`; how many were dropped."""
+        rows = self.log.query(
+            "SELECT event_id FROM webhook_outbox WHERE url = ? ORDER BY event_id DESC"
+            " LIMIT 1 OFFSET ?",
+            (url, keep),
+        )
+        if not rows:
+            return 0
+        count = self.log.query(
+            "SELECT COUNT(*) FROM webhook_outbox WHERE url = ? AND event_id <= ?", (url, rows[0][0])
+        )[0][0]
+        self.log.execute(
+            "DELETE FROM webhook_outbox WHERE url = ? AND event_id <= ?", (url, rows[0][0])
+        )
+        return int(count)
+
+    def forget_other_urls(self, urls: tuple[str, ...]) -> int:
+        """Drop deliveries to URLs no longer configured; how many were dropped."""
+        marks = ", ".join("?" for _ in urls) or "''"
+        where = f"WHERE url NOT IN ({marks})"
+        count = self.log.query(f"SELECT COUNT(*) FROM webhook_outbox {where}", urls)[0][0]
+        self.log.execute(f"DELETE FROM webhook_outbox {where}", urls)
+        return int(count)
+
     def pending(self) -> int:
         return int(self.log.query("SELECT COUNT(*) FROM webhook_outbox", ())[0][0])
 
@@ -142,6 +170,10 @@ class WebhookWorker:
         bus.on_event(self._notify)
 
     def start(self) -> None:
+        stale = self.outbox.forget_other_urls(self.urls)
+        if stale:
+            self.deliveries.labels("dropped").inc(stale)
+            logger.warning("dropped %d deliveries to URLs no longer configured", stale)
         if not self.urls:
             return
         self._client = aiohttp.ClientSession(
@@ -168,6 +200,10 @@ class WebhookWorker:
         wake = self._wake[url]
         while True:
             wake.clear()
+            overflow = self.outbox.trim(url, self.settings.event_backlog)
+            if overflow:
+                self.deliveries.labels("dropped").inc(overflow)
+                logger.error("webhook queue full: dropped the %d oldest events", overflow)
             delivery = self.outbox.head(url)
             if delivery is None:
                 await wake.wait()

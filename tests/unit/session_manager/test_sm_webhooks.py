@@ -169,3 +169,36 @@ def test_the_outbox_survives_a_restart_while_the_receiver_is_down(
         assert _metric(second, "delivered") == 3
     finally:
         up.stop()
+
+
+def test_a_down_receiver_keeps_only_the_newest_backlog_of_events(
+    make_client: Callable[..., TestClient], receiver: WebhookReceiver
+) -> None:
+    receiver.status = 503
+    client = _hooked(make_client, receiver.url, event_backlog=2, webhook_max_attempts=100)
+    _create(client)
+    _create(client)  # 4 events, 2 may wait
+    _eventually(lambda: _metric(client, "dropped") == 2, "the queue was not trimmed")
+    newest = _logged_ids(client)[-2:]
+    receiver.status = 200
+    assert [int(d.headers["X-Kato-Event-Id"]) for d in receiver.wait_for(2)] == newest
+
+
+def test_deliveries_to_a_url_no_longer_configured_are_dropped_at_start(
+    make_client: Callable[..., TestClient], receiver: WebhookReceiver
+) -> None:
+    old = WebhookReceiver()  # never up
+    first = _hooked(make_client, old.url)
+    _create(first)
+    first.__exit__(None, None, None)
+    second = _hooked(make_client, receiver.url)
+    assert _metric(second, "dropped") == 2
+    sid = _create(second)
+    assert {json.loads(d.body)["session_id"] for d in receiver.wait_for(2)} == {sid}
+    assert "kato_webhook_outbox_pending 0.0" in second.get("/metrics").text
+
+
+def _logged_ids(client: TestClient) -> list[int]:
+    """Ids of the logged events (the stream's first `id:` line is its starting position)."""
+    text = client.get("/events", params={"after": 0, "follow": "false"}).text
+    return [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")][1:]
