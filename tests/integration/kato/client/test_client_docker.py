@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -163,3 +166,21 @@ def test_a_503_with_retry_after_is_retried_when_asked(
         assert transport.statuses == [503, 201]
         assert [s.session_id for s in kato.list_sessions()] == [second.session_id]
         second.delete()
+
+
+def test_the_quickstart_example_runs(start_manager: Callable[..., ManagerProcess]) -> None:
+    manager = start_manager()
+    script = Path(__file__).parents[4] / "examples" / "client_quickstart.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--url", manager.url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "refused as expected: ValidationError KATO_UNKNOWN_GENE" in out
+    assert out.rstrip().splitlines()[-3:] == [
+        "event 1 session.created status=starting",
+        "event 2 session.running status=running",
+        "event 3 session.deleted status=deleted",
+    ]
