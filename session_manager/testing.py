@@ -89,6 +89,7 @@ class ManagerProcess:
 class Delivery:
     headers: dict[str, str]
     body: bytes
+    received: float  # time.time() when it arrived
 
 
 class WebhookReceiver:
@@ -113,7 +114,8 @@ class WebhookReceiver:
                 status = receiver.status
                 if status < 300:
                     with receiver._changed:
-                        receiver.deliveries.append(Delivery(dict(self.headers.items()), body))
+                        delivery = Delivery(dict(self.headers.items()), body, time.time())
+                        receiver.deliveries.append(delivery)
                         receiver._changed.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
