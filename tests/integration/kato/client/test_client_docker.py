@@ -184,3 +184,16 @@ def test_the_quickstart_example_runs(start_manager: Callable[..., ManagerProcess
         "event 2 session.running status=running",
         "event 3 session.deleted status=deleted",
     ]
+
+
+def test_the_readme_example_runs(start_manager: Callable[..., ManagerProcess]) -> None:
+    manager = start_manager()
+    readme = (Path(__file__).parents[4] / "README.md").read_text()
+    section = readme[readme.index("### Python client") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    code = code.replace('"http://127.0.0.1:8080"', repr(manager.url))
+    exec(compile(code, "README.md", "exec"), {})  # our own README, as a user would run it
+    with KatoClient(manager.url) as kato:
+        assert kato.list_sessions() == []  # the example cleans up after itself
+        kinds = [e.type for e in kato.events(after=0, follow=False)]
+    assert kinds == ["session.created", "session.running", "session.deleted"] * 2
