@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kato.client import Event, KatoClient, verify_webhook
-from session_manager.events import EventLog
+from session_manager.events import EventLog, SessionEvent
 from session_manager.testing import WebhookReceiver
 
 SECRET = "benchmark-webhook-secret"
@@ -36,9 +36,8 @@ def append_latencies(count: int) -> list[float]:
         samples = []
         for n in range(count):
             started = time.perf_counter()
-            log.append(
-                "session.created", time.time(), f"s{n}", "u", "starting", None, ("http://x/",)
-            )
+            draft = SessionEvent(0, "session.created", time.time(), f"s{n}", "u", "starting")
+            log.append(draft, ("http://x/",))
             samples.append(time.perf_counter() - started)
         log.close()
         return samples

@@ -20,7 +20,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -117,17 +117,9 @@ class EventLog:
         with self._lock:
             self._db.close()
 
-    def append(
-        self,
-        type_: str,
-        when: float,
-        session_id: str,
-        user_id: str | None,
-        status: str,
-        error_code: str | None,
-        webhook_urls: tuple[str, ...],
-    ) -> SessionEvent:
-        """Write the event, one outbox row per webhook URL, and trim the backlog: one commit."""
+    def append(self, draft: SessionEvent, webhook_urls: tuple[str, ...]) -> SessionEvent:
+        """Write `draft` (its `id` is ignored) and one outbox row per webhook URL, and trim
+        the backlog, in one commit; return the event with its id."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -135,16 +127,14 @@ class EventLog:
                 cursor = db.execute(
                     "INSERT INTO events (type, time, session_id, user_id, status, error_code)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (type_, when, session_id, user_id, status, error_code),
+                    astuple(draft)[1:],
                 )
-                event = SessionEvent(
-                    int(cursor.lastrowid or 0), type_, when, session_id, user_id, status, error_code
-                )
+                event = replace(draft, id=int(cursor.lastrowid or 0))
                 body = event.to_json()
                 db.executemany(
                     "INSERT INTO webhook_outbox (event_id, url, body, next_attempt)"
                     " VALUES (?, ?, ?, ?)",
-                    [(event.id, url, body, when) for url in webhook_urls],
+                    [(event.id, url, body, event.time) for url in webhook_urls],
                 )
                 db.execute("DELETE FROM events WHERE id <= ?", (event.id - self.backlog,))
                 db.execute("COMMIT")
@@ -203,10 +193,9 @@ class EventBus:
         status: str,
         error_code: str | None = None,
     ) -> SessionEvent | None:
+        draft = SessionEvent(0, type_, when, session_id, user_id, status, error_code)
         try:
-            event = self.log.append(
-                type_, when, session_id, user_id, status, error_code, self.webhook_urls
-            )
+            event = self.log.append(draft, self.webhook_urls)
         except sqlite3.Error:
             logger.exception("event not recorded", extra={"session_id": session_id, "event": type_})
             return None

@@ -78,9 +78,15 @@ def _closed(exc: ConnectionClosed) -> KatoError:
     return UnavailableError(f"socket closed ({code} {reason})", code="KATO_CONNECTION_CLOSED")
 
 
-def _refused(exc: InvalidStatus) -> KatoError:
-    response = exc.response
-    return error_for(response.status_code, bytes(response.body or b""), dict(response.headers))
+def _bearer(target: Target) -> dict[str, str]:
+    return {"Authorization": f"Bearer {target.bearer}"} if target.bearer else {}
+
+
+def _not_opened(exc: Exception) -> KatoError:
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        return error_for(response.status_code, bytes(response.body or b""), dict(response.headers))
+    return UnavailableError(f"cannot open the socket: {exc}", code="KATO_CONNECTION_FAILED")
 
 
 class ProcessorStream:
@@ -92,21 +98,16 @@ class ProcessorStream:
         self._socket: ClientConnection | None = None
 
     def __enter__(self) -> ProcessorStream:
-        headers = {"Authorization": f"Bearer {self._target.bearer}"} if self._target.bearer else {}
         try:
             connection = connect(
                 _ws_url(self._target),
-                additional_headers=headers,
+                additional_headers=_bearer(self._target),
                 open_timeout=self._open_timeout,
                 max_size=_MAX_MESSAGE,
             )
             self._socket = connection.__enter__()  # websockets >= 15 wants it entered
-        except InvalidStatus as exc:
-            raise _refused(exc) from exc
-        except (OSError, TimeoutError) as exc:
-            raise UnavailableError(
-                f"cannot open the socket: {exc}", code="KATO_CONNECTION_FAILED"
-            ) from exc
+        except (InvalidStatus, OSError, TimeoutError) as exc:
+            raise _not_opened(exc) from exc
         return self
 
     def __exit__(
@@ -199,20 +200,15 @@ class AsyncProcessorStream:
         self._socket: AsyncConnection | None = None
 
     async def __aenter__(self) -> AsyncProcessorStream:
-        headers = {"Authorization": f"Bearer {self._target.bearer}"} if self._target.bearer else {}
         try:
             self._socket = await async_connect(
                 _ws_url(self._target),
-                additional_headers=headers,
+                additional_headers=_bearer(self._target),
                 open_timeout=self._open_timeout,
                 max_size=_MAX_MESSAGE,
             )
-        except InvalidStatus as exc:
-            raise _refused(exc) from exc
-        except (OSError, TimeoutError) as exc:
-            raise UnavailableError(
-                f"cannot open the socket: {exc}", code="KATO_CONNECTION_FAILED"
-            ) from exc
+        except (InvalidStatus, OSError, TimeoutError) as exc:
+            raise _not_opened(exc) from exc
         return self
 
     async def __aexit__(

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import itertools
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
 from kato.processor import KatoProcessor
@@ -22,37 +19,10 @@ from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
 from session_manager import ManagerSettings
 from session_manager import create_app as create_manager
-from session_manager.testing import free_port
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
+from client_support import TOKEN, ServedApp  # noqa: E402
 from sm_fake_processor import FakeProcessor  # noqa: E402
-
-TOKEN = "processor-token"
-
-
-class ServedApp:
-    """An ASGI app under uvicorn on 127.0.0.1:<free port>, in a thread, lifespan included."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "app did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
 
 
 @pytest.fixture

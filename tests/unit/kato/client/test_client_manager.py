@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from conftest import ServedApp
+from client_support import ServedApp
 
 from kato.client import (
     AsyncKatoClient,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN, ServedApp
+from client_support import TOKEN, ServedApp
 
 from kato.client import (
     AsyncProcessorClient,
