@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.asyncio.client import connect as async_connect
@@ -156,34 +156,28 @@ class ProcessorStream:
         emotives: Mapping[str, float] | None = None,
         unique_id: str | None = None,
     ) -> ObserveResult:
-        result: ObserveResult = self.request(
-            "observe", observation_body(strings, vectors, emotives, unique_id)
+        return cast(
+            ObserveResult,
+            self.request("observe", observation_body(strings, vectors, emotives, unique_id)),
         )
-        return result
 
     def stm(self) -> StmResult:
-        result: StmResult = self.request("get_stm")
-        return result
+        return cast(StmResult, self.request("get_stm"))
 
     def predictions(self, unique_id: str | None = None) -> PredictionsResult:
-        result: PredictionsResult = self.request("get_predictions", {"unique_id": unique_id})
-        return result
+        return cast(PredictionsResult, self.request("get_predictions", {"unique_id": unique_id}))
 
     def learn(self) -> LearnResult:
-        result: LearnResult = self.request("learn")
-        return result
+        return cast(LearnResult, self.request("learn"))
 
     def clear_stm(self) -> StatusMessage:
-        result: StatusMessage = self.request("clear_stm")
-        return result
+        return cast(StatusMessage, self.request("clear_stm"))
 
     def clear_all(self) -> StatusMessage:
-        result: StatusMessage = self.request("clear_all")
-        return result
+        return cast(StatusMessage, self.request("clear_all"))
 
     def ping(self) -> Pong:
-        result: Pong = self.request("ping")
-        return result
+        return cast(Pong, self.request("ping"))
 
     def _open(self) -> ClientConnection:
         if self._socket is None:
@@ -253,34 +247,30 @@ class AsyncProcessorStream:
         emotives: Mapping[str, float] | None = None,
         unique_id: str | None = None,
     ) -> ObserveResult:
-        result: ObserveResult = await self.request(
-            "observe", observation_body(strings, vectors, emotives, unique_id)
+        return cast(
+            ObserveResult,
+            await self.request("observe", observation_body(strings, vectors, emotives, unique_id)),
         )
-        return result
 
     async def stm(self) -> StmResult:
-        result: StmResult = await self.request("get_stm")
-        return result
+        return cast(StmResult, await self.request("get_stm"))
 
     async def predictions(self, unique_id: str | None = None) -> PredictionsResult:
-        result: PredictionsResult = await self.request("get_predictions", {"unique_id": unique_id})
-        return result
+        return cast(
+            PredictionsResult, await self.request("get_predictions", {"unique_id": unique_id})
+        )
 
     async def learn(self) -> LearnResult:
-        result: LearnResult = await self.request("learn")
-        return result
+        return cast(LearnResult, await self.request("learn"))
 
     async def clear_stm(self) -> StatusMessage:
-        result: StatusMessage = await self.request("clear_stm")
-        return result
+        return cast(StatusMessage, await self.request("clear_stm"))
 
     async def clear_all(self) -> StatusMessage:
-        result: StatusMessage = await self.request("clear_all")
-        return result
+        return cast(StatusMessage, await self.request("clear_all"))
 
     async def ping(self) -> Pong:
-        result: Pong = await self.request("ping")
-        return result
+        return cast(Pong, await self.request("ping"))
 
     def _open(self) -> AsyncConnection:
         if self._socket is None:
