@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,15 +100,15 @@ class SessionService:
         async with self.lock(session_id):
             self._check_room()
             self.registry.put(record)
-            self.emit("session.created", record, "starting")
-            with self._failure_event(record, "deleted", report_capacity=True):
+            await self.emit("session.created", record, "starting")
+            async with self._failure_event(record, "deleted", report_capacity=True):
                 try:
                     info = await self._spawn(record, reason="create")
                 except BaseException:
                     self.registry.delete(session_id)
                     raise
             running = self.mark_running(record, info)
-            self.emit("session.running", running, "running")
+            await self.emit("session.running", running, "running")
             return running
 
     def get(self, session_id: str) -> SessionRecord:
@@ -130,7 +130,7 @@ class SessionService:
             self.registry.delete(session_id)
             self.activity.pop(session_id, None)
             kind = "session.expired" if reason == "expiry" else "session.deleted"
-            self.emit(kind, record, "deleted")
+            await self.emit(kind, record, "deleted")
         self._locks.pop(session_id, None)
         if reason:
             self.metrics.reaps.labels(reason).inc()
@@ -177,7 +177,7 @@ class SessionService:
                     route = self.routes[session_id] = Route(info.internal_url, info.token)
                     return route
             self._check_room()
-            with self._failure_event(record, record.status, report_capacity=False):
+            async with self._failure_event(record, record.status, report_capacity=False):
                 info = await self._spawn(record, reason="wake")
                 if record.snapshot is not None:
                     try:
@@ -187,7 +187,7 @@ class SessionService:
                     except BaseException:
                         await self.remove_container(record.processor_id)
                         raise
-            self.emit("session.woken", self.mark_running(record, info), "running")
+            await self.emit("session.woken", self.mark_running(record, info), "running")
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -223,7 +223,7 @@ class SessionService:
             )
             self.activity.pop(session_id, None)
             await self.remove_container(record.processor_id)
-            self.emit("session.hibernated", record, "hibernated")
+            await self.emit("session.hibernated", record, "hibernated")
         self.metrics.reaps.labels("hibernation").inc()
         log.info("session hibernated", extra={"session_id": session_id})
         return True
@@ -234,19 +234,19 @@ class SessionService:
         self.registry.touch_many(pending.items())
 
     # -- helpers -----------------------------------------------------------------------------
-    def emit(
+    async def emit(
         self, type_: str, record: SessionRecord, status: str, error_code: str | None = None
     ) -> None:
-        """Publish a lifecycle event (session_manager.events); never fails the caller."""
+        """Log and publish a lifecycle event (session_manager.events); never fails the caller."""
         if self.events is not None:
-            self.events.emit(
+            await self.events.emit(
                 type_, self.clock(), record.session_id, record.user_id, status, error_code
             )
 
-    @contextlib.contextmanager
-    def _failure_event(
+    @contextlib.asynccontextmanager
+    async def _failure_event(
         self, record: SessionRecord, status_after: str, *, report_capacity: bool
-    ) -> Iterator[None]:
+    ) -> AsyncIterator[None]:
         """Emit `session.failed` with the error code when the block (a spawn or wake) fails;
         a full spawn queue on wake is a refusal, not a failure: nothing was attempted."""
         try:
@@ -255,7 +255,7 @@ class SessionService:
             if report_capacity or not isinstance(exc, CapacityError):
                 code = getattr(exc, "code", None)
                 code = code if isinstance(code, str) else "KATO_INTERNAL_ERROR"
-                self.emit("session.failed", record, status_after, code)
+                await self.emit("session.failed", record, status_after, code)
             raise
 
     def lock(self, session_id: str) -> asyncio.Lock:

@@ -25,6 +25,7 @@ def _hooked(start: Callable[..., ManagerProcess], url: str, **env: str) -> Manag
         KATO_WEBHOOK_SECRET=SECRET,
         KATO_WEBHOOK_BACKOFF="0.2",
         KATO_WEBHOOK_BACKOFF_MAX="1",
+        KATO_WEBHOOK_MAX_ATTEMPTS="100",  # a slow machine must not drop events before the end
         **env,
     )
 

@@ -33,7 +33,7 @@ def _hooked(make_client: Callable[..., TestClient], url: str, **overrides: objec
         webhook_secret=SECRET,
         webhook_backoff=0.02,
         webhook_backoff_max=0.1,
-        **overrides,
+        **{"webhook_max_attempts": 100, **overrides},
     )
 
 
