@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sm_support import Clock, service_of
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend
+from session_manager.events import EventBus, EventLog
 from session_manager.reaper import reap_once
 
 
@@ -165,3 +167,10 @@ def test_events_need_the_api_key(make_client: Callable[..., TestClient]) -> None
         "/events", params={"follow": "false"}, headers={"Authorization": "Bearer k3y"}
     )
     assert answer.status_code == 200
+
+
+async def test_an_event_that_cannot_be_logged_never_fails_the_caller(tmp_path: Path) -> None:
+    bus = EventBus(EventLog(tmp_path / "events.sqlite3", backlog=10))
+    assert (await bus.emit("session.created", 1.0, "s", None, "starting")) is not None
+    bus.log.close()  # any sqlite3.Error from now on
+    assert (await bus.emit("session.deleted", 2.0, "s", None, "deleted")) is None

@@ -112,7 +112,11 @@ def test_the_error_tree_on_the_real_system(start_manager: Callable[..., ManagerP
         with pytest.raises(AuthError) as refused:
             intruder.list_sessions()
         assert (refused.value.status, refused.value.code) == (401, "KATO_UNAUTHORIZED")
+        with pytest.raises(AuthError):
+            intruder.attach("f" * 32)
     with KatoClient(manager.url, api_key="the-key") as kato, kato.session() as s:
+        with s.stream() as ws:  # the key goes with the WebSocket handshake too
+            assert ws.ping().processor_id == s.info.processor_id
         with pytest.raises(ValidationError) as invalid:
             s.observe(vectors=[[1.0], [1.0, 2.0]])
         assert (invalid.value.status, invalid.value.code) == (422, "KATO_VALIDATION_ERROR")
