@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import httpx
 import pytest
 from client_support import ServedApp
 
@@ -148,3 +149,14 @@ async def test_the_async_twin(manager: ServedApp) -> None:
             await kato.get_session(kept.session_id)
         types = [e.type async for e in kato.events(after=0, follow=False)]
         assert types == ["session.created", "session.running", "session.deleted"] * 2
+
+
+def test_an_idle_stream_sends_keep_alive_comments(manager: ServedApp) -> None:
+    """The client's read timeout relies on them (KATO_EVENTS_KEEPALIVE; 0.2 s here)."""
+    with httpx.stream("GET", f"{manager.url}/events", timeout=30) as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        assert answer.headers["cache-control"] == "no-cache"
+        lines = answer.iter_lines()
+        assert next(lines) == "retry: 1000"
+        assert next(lines) == "id: 0"  # where a reconnect resumes: nothing happened yet
+        assert [next(lines) for _ in range(3)] == ["", ": keepalive", ""]
