@@ -101,7 +101,12 @@ class SessionEvent:
 
 
 class EventLog:
-    """The events table (bounded) and the webhook outbox table of one SQLite file."""
+    """The events table (bounded) and the webhook outbox table of one SQLite file.
+
+    Two connections: writes (which wait for the disk; call them from a worker thread) and
+    reads, which WAL lets run beside a write, so a stream reading on the event loop never
+    waits for another request's commit.
+    """
 
     def __init__(self, path: Path, backlog: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,10 +117,13 @@ class EventLog:
         self._db.execute("PRAGMA synchronous=FULL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._db.close()
+            self._reader.close()
 
     def append(
         self,
@@ -168,8 +176,8 @@ class EventLog:
         return int(rows[0][0]) if rows else 0
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._db.execute(sql, params).fetchall())
+        with self._read_lock:
+            return list(self._reader.execute(sql, params).fetchall())
 
     def execute(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._lock:

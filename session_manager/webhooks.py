@@ -53,7 +53,8 @@ class Delivery:
 
 
 class Outbox:
-    """Reads and updates the `webhook_outbox` rows `EventLog.append` writes."""
+    """Reads and updates the `webhook_outbox` rows `EventLog.append` writes. Updates wait
+    for the disk: the worker calls them in a thread."""
 
     def __init__(self, log: EventLog) -> None:
         self.log = log
@@ -170,7 +171,7 @@ class WebhookWorker:
         bus.on_event(self._notify)
 
     def start(self) -> None:
-        stale = self.outbox.forget_other_urls(self.urls)
+        stale = self.outbox.forget_other_urls(self.urls)  # before serving: no loop to block
         if stale:
             self.deliveries.labels("dropped").inc(stale)
             logger.warning("dropped %d deliveries to URLs no longer configured", stale)
@@ -200,7 +201,7 @@ class WebhookWorker:
         wake = self._wake[url]
         while True:
             wake.clear()
-            overflow = self.outbox.trim(url, self.settings.event_backlog)
+            overflow = await asyncio.to_thread(self.outbox.trim, url, self.settings.event_backlog)
             if overflow:
                 self.deliveries.labels("dropped").inc(overflow)
                 logger.error("webhook queue full: dropped the %d oldest events", overflow)
@@ -223,19 +224,19 @@ class WebhookWorker:
         attempt = delivery.attempts + 1
         problem = await self._post(delivery, attempt)
         if problem is None:
-            self.outbox.remove(delivery)
+            await asyncio.to_thread(self.outbox.remove, delivery)
             self.deliveries.labels("delivered").inc()
             return True
         extra = {"event_id": delivery.event_id, "attempt": attempt, "problem": problem}
         if attempt >= self.settings.webhook_max_attempts:
-            self.outbox.remove(delivery)
+            await asyncio.to_thread(self.outbox.remove, delivery)
             self.deliveries.labels("dropped").inc()
             logger.error("webhook dropped after %d attempts", attempt, extra=extra)
             return False
         wait = backoff_delay(
             attempt, self.settings.webhook_backoff, self.settings.webhook_backoff_max
         )
-        self.outbox.postpone(delivery, attempt, self.clock() + wait)
+        await asyncio.to_thread(self.outbox.postpone, delivery, attempt, self.clock() + wait)
         self.deliveries.labels("failed").inc()
         logger.warning("webhook attempt failed, retry in %.1f s", wait, extra=extra)
         return False

@@ -92,7 +92,7 @@ def test_events_are_posted_signed_and_in_order(
     events = [json.loads(d.body) for d in deliveries]
     assert [d.headers["X-Kato-Event-Id"] for d in deliveries] == [str(e["id"]) for e in events]
     assert {e["session_id"] for e in events} == {sid}
-    assert _metric(client, "delivered") == 3
+    _eventually(lambda: _metric(client, "delivered") == 3, "deliveries not counted")
 
 
 def test_a_bad_signature_is_detected_by_the_helper(
@@ -130,7 +130,7 @@ def test_a_failing_receiver_gets_every_event_once_it_recovers(
         "session.running",
         "session.deleted",
     ]
-    assert _metric(client, "delivered") == 3
+    _eventually(lambda: _metric(client, "delivered") == 3, "deliveries not counted")
     assert _metric(client, "dropped") == 0
 
 
@@ -166,7 +166,7 @@ def test_the_outbox_survives_a_restart_while_the_receiver_is_down(
             "session.running",
             "session.deleted",
         ]
-        assert _metric(second, "delivered") == 3
+        _eventually(lambda: _metric(second, "delivered") == 3, "deliveries not counted")
     finally:
         up.stop()
 
@@ -195,7 +195,10 @@ def test_deliveries_to_a_url_no_longer_configured_are_dropped_at_start(
     assert _metric(second, "dropped") == 2
     sid = _create(second)
     assert {json.loads(d.body)["session_id"] for d in receiver.wait_for(2)} == {sid}
-    assert "kato_webhook_outbox_pending 0.0" in second.get("/metrics").text
+    _eventually(
+        lambda: "kato_webhook_outbox_pending 0.0" in second.get("/metrics").text,
+        "the outbox did not empty",
+    )
 
 
 def _logged_ids(client: TestClient) -> list[int]:
