@@ -155,6 +155,10 @@ def error_for(status: int, body: bytes, headers: Mapping[str, str]) -> KatoError
     return cls(message, status=status, code=code, details=details, retry_after=retry_after)
 
 
-def error_for_code(code: str, message: str, *, default: type[KatoError]) -> KatoError:
-    """An error known only by its code (WebSocket close reasons, WebSocket error replies)."""
-    return _BY_CODE.get(code, default)(message, code=code)
+def error_for_code(
+    code: str, message: str, *, default: type[KatoError], status: int | None = None
+) -> KatoError:
+    """An error known by its code, and maybe the HTTP status it stands for (WebSocket close
+    frames and error replies)."""
+    cls = _class_for(status, code) if status is not None else _BY_CODE.get(code, default)
+    return cls(message, status=status, code=code)

@@ -71,10 +71,18 @@ def _decode(raw: str | bytes) -> Any:
 
 
 def _closed(exc: ConnectionClosed) -> KatoError:
+    """The error a close frame stands for: its reason is the `KATO_…` code, and a code of
+    4000 + N means what HTTP status N means (the manager's convention)."""
     code = exc.rcvd.code if exc.rcvd else 1006
     reason = exc.rcvd.reason if exc.rcvd else ""
-    if reason.startswith("KATO_"):
-        return error_for_code(reason, f"socket closed ({code})", default=UnavailableError)
+    status = code - 4000 if 4000 <= code < 5000 else None
+    if reason.startswith("KATO_") or status is not None:
+        return error_for_code(
+            reason or "KATO_CONNECTION_CLOSED",
+            f"socket closed ({code})",
+            default=UnavailableError,
+            status=status,
+        )
     return UnavailableError(f"socket closed ({code} {reason})", code="KATO_CONNECTION_CLOSED")
 
 

@@ -226,3 +226,27 @@ async def test_the_async_client_retries_the_same_way() -> None:
         with pytest.raises(CapacityError):
             await session.observe(strings=["a"])
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "cls", "status"),
+    [
+        (4404, "KATO_SESSION_NOT_FOUND", NotFoundError, 404),
+        (4503, "KATO_CAPACITY", CapacityError, 503),
+        (4401, "KATO_UNAUTHORIZED", AuthError, 401),
+        (1008, "KATO_UNAUTHORIZED", AuthError, None),
+        (1011, "KATO_PROCESSOR_START_FAILED", UnavailableError, None),
+        (1011, "", UnavailableError, None),
+    ],
+)
+def test_close_frames_map_to_the_error_tree(
+    code: int, reason: str, cls: type[KatoError], status: int | None
+) -> None:
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    from kato.client.stream import _closed
+
+    error = _closed(ConnectionClosedError(Close(code, reason), None))
+    assert (type(error), error.status) == (cls, status)
+    assert error.code == (reason or "KATO_CONNECTION_CLOSED")
