@@ -28,6 +28,7 @@ from container_manager import ContainerManagerError, ContainerSettings, KatoCont
 from . import portability
 from .dashboard.router import router as dashboard_router
 from .errors import SessionError, error_body
+from .events import router as events_router
 from .genes import check_limits
 from .hibernation import router as hibernation_router
 from .logs import session_id_var
@@ -41,6 +42,7 @@ from .registry import SessionRegistry
 from .responses import error_responses, with_errors
 from .sessions import SessionService
 from .settings import ManagerSettings
+from .webhooks import WebhookMetrics, open_events
 from .ws_relay import relay
 
 __all__ = ["create_app"]
@@ -60,6 +62,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or ManagerSettings()
     metrics = ManagerMetrics()
+    webhook_metrics = WebhookMetrics(metrics.registry)
     containers = container_manager or KatoContainerManager(
         ContainerSettings(state_dir=settings.state_dir)
     )
@@ -74,7 +77,9 @@ def create_app(
             limit=0, limit_per_host=64, keepalive_timeout=60, use_dns_cache=False
         )
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        service = SessionService(settings, registry, containers, client, metrics)
+        events, webhooks = open_events(settings, webhook_metrics)
+        app.state.events = events
+        service = SessionService(settings, registry, containers, client, metrics, events=events)
         metrics.watch_sessions(registry.count_by_status)
         app.state.service = service
         try:
@@ -83,13 +88,16 @@ def create_app(
             log.error("start-up reconcile failed: %s", exc.message, extra={"code": exc.code})
         upkeep = Upkeep(service)
         upkeep.start()
+        webhooks.start()
         try:
             yield
         finally:
+            await webhooks.stop()
             await upkeep.stop()
             service.flush_activity()
             await client.close()
             registry.close()
+            events.log.close()
 
     app = FastAPI(
         title="KATO session manager",
@@ -107,6 +115,7 @@ def create_app(
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
     app.include_router(hibernation_router)
     app.include_router(dashboard_router)
+    app.include_router(events_router)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
 
     def service_of(request: Request | WebSocket) -> SessionService:

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from container_manager import (
 
 from .backoff import Backoff
 from .errors import CapacityError, SessionNotFoundError, SpawnError, ValidationFailedError
+from .events import EventBus
 from .metrics import ManagerMetrics
 from .models import is_session_id
 from .processor_client import fetch_state, restore_state
@@ -64,6 +65,7 @@ class SessionService:
         client: aiohttp.ClientSession,
         metrics: ManagerMetrics,
         clock: Callable[[], float] = time.time,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -71,6 +73,7 @@ class SessionService:
         self.client = client
         self.metrics = metrics
         self.clock = clock
+        self.events = events
         self.routes: dict[str, Route] = {}
         self.activity: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -105,12 +108,16 @@ class SessionService:
         async with self.lock(session_id):
             self._check_room()
             await self.registry.call(self.registry.put, record)
-            try:
-                info = await self._spawn(record, reason="create")
-            except BaseException:
-                await self.registry.call(self.registry.delete, session_id)
-                raise
-            return await self.mark_running_async(record, info)
+            await self.emit("session.created", record, "starting")
+            async with self._failure_event(record, "deleted", report_capacity=True):
+                try:
+                    info = await self._spawn(record, reason="create")
+                except BaseException:
+                    await self.registry.call(self.registry.delete, session_id)
+                    raise
+            running = await self.mark_running_async(record, info)
+            await self.emit("session.running", running, "running")
+            return running
 
     async def get(self, session_id: str) -> SessionRecord:
         """The session's record; ids not of the manager's format are unknown without a look."""
@@ -134,6 +141,8 @@ class SessionService:
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
             await self.registry.call(self.registry.delete, session_id)
             self.activity.pop(session_id, None)
+            kind = "session.expired" if reason == "expiry" else "session.deleted"
+            await self.emit(kind, record, "deleted")
         self._locks.pop(session_id, None)
         self.hibernate_backoff.clear(session_id)
         if reason:
@@ -184,14 +193,15 @@ class SessionService:
             snapshot = None
             if record.status == "hibernated":  # read only now: snapshots can be large
                 snapshot = await self.registry.call(self.registry.snapshot, session_id)
-            info = await self._spawn(record, reason="wake")
-            if snapshot is not None:
-                try:
-                    await restore_state(self.client, info.internal_url, info.token, snapshot)
-                except BaseException:
-                    await self.remove_container(record.processor_id)
-                    raise
-            await self.mark_running_async(record, info)
+            async with self._failure_event(record, record.status, report_capacity=False):
+                info = await self._spawn(record, reason="wake")
+                if snapshot is not None:
+                    try:
+                        await restore_state(self.client, info.internal_url, info.token, snapshot)
+                    except BaseException:
+                        await self.remove_container(record.processor_id)
+                        raise
+            await self.emit("session.woken", await self.mark_running_async(record, info), "running")
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -234,6 +244,7 @@ class SessionService:
             )
             self.activity.pop(session_id, None)
             await self.remove_container(record.processor_id)
+            await self.emit("session.hibernated", record, "hibernated")
         self.metrics.reaps.labels("hibernation").inc()
         log.info("session hibernated", extra={"session_id": session_id})
         return True
@@ -249,6 +260,30 @@ class SessionService:
         await self.registry.call(self.registry.touch_many, list(pending.items()))
 
     # -- helpers -----------------------------------------------------------------------------
+    async def emit(
+        self, type_: str, record: SessionRecord, status: str, error_code: str | None = None
+    ) -> None:
+        """Log and publish a lifecycle event (session_manager.events); never fails the caller."""
+        if self.events is not None:
+            await self.events.emit(
+                type_, self.clock(), record.session_id, record.user_id, status, error_code
+            )
+
+    @contextlib.asynccontextmanager
+    async def _failure_event(
+        self, record: SessionRecord, status_after: str, *, report_capacity: bool
+    ) -> AsyncIterator[None]:
+        """Emit `session.failed` with the error code when the block (a spawn or wake) fails;
+        a full spawn queue on wake is a refusal, not a failure: nothing was attempted."""
+        try:
+            yield
+        except BaseException as exc:
+            if report_capacity or not isinstance(exc, CapacityError):
+                code = getattr(exc, "code", None)
+                code = code if isinstance(code, str) else "KATO_INTERNAL_ERROR"
+                await self.emit("session.failed", record, status_after, code)
+            raise
+
     def lock(self, session_id: str) -> asyncio.Lock:
         lock = self._locks.get(session_id)
         if lock is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ManagerSettings"]
@@ -97,6 +98,81 @@ class ManagerSettings(BaseSettings):
         description="LOG_LEVEL (INFO): level of the JSON logs.",
     )
 
+    # -- lifecycle events and webhooks (session_manager/events.py, webhooks.py) ---------------
+    event_backlog: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="KATO_EVENT_BACKLOG (10000): newest events kept for `GET /events` resume.",
+    )
+    events_keepalive: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="KATO_EVENTS_KEEPALIVE (15 s): idle time before a `GET /events` stream "
+        "sends a keep-alive comment.",
+    )
+    webhook_url: str = Field(
+        default="",
+        max_length=8192,
+        description="KATO_WEBHOOK_URL (unset): one or more http(s) URLs, comma-separated, each "
+        "POSTed every lifecycle event.",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=1024,
+        description="KATO_WEBHOOK_SECRET (unset): HMAC-SHA256 key of X-Kato-Signature; "
+        "required when KATO_WEBHOOK_URL is set.",
+    )
+    webhook_max_attempts: int = Field(
+        default=15,
+        ge=1,
+        le=100,
+        description="KATO_WEBHOOK_MAX_ATTEMPTS (15): deliveries tried per event and URL before "
+        "the event is dropped for that URL.",
+    )
+    webhook_backoff: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="KATO_WEBHOOK_BACKOFF (1 s): wait after the first failed attempt; doubles "
+        "after each further one.",
+    )
+    webhook_backoff_max: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="KATO_WEBHOOK_BACKOFF_MAX (300 s): longest wait between two attempts.",
+    )
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="KATO_WEBHOOK_TIMEOUT (10 s): time a receiver has to answer one delivery.",
+    )
+
+    @property
+    def webhook_urls(self) -> tuple[str, ...]:
+        return tuple(url.strip() for url in self.webhook_url.split(",") if url.strip())
+
+    @model_validator(mode="after")
+    def _check_webhooks(self) -> ManagerSettings:
+        urls = self.webhook_urls
+        if len(urls) > 16:
+            raise ValueError("KATO_WEBHOOK_URL: at most 16 URLs")
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"KATO_WEBHOOK_URL: not an http(s) URL: {url[:200]!r}")
+        if urls and not self.webhook_secret:
+            raise ValueError("KATO_WEBHOOK_URL is set: KATO_WEBHOOK_SECRET is required too")
+        return self
+
     @property
     def registry_path(self) -> Path:
         return self.state_dir / "sessions.sqlite3"
+
+    @property
+    def events_path(self) -> Path:
+        return self.state_dir / "events.sqlite3"

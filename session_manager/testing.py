@@ -10,12 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
-__all__ = ["ManagerProcess", "free_port"]
+__all__ = ["ManagerProcess", "WebhookReceiver", "free_port"]
 
 
 def free_port() -> int:
@@ -80,3 +83,60 @@ class ManagerProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+    received: float  # time.time() when it arrived
+
+
+class WebhookReceiver:
+    """A real HTTP server on loopback that records every POST and answers `status` (set it
+    to 503 to play a failing receiver). `stop()` then `start()` again on the same port plays
+    a receiver that is down for a while."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.status = 200
+        self.deliveries: list[Delivery] = []
+        self._changed = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = receiver.status
+                if status < 300:
+                    with receiver._changed:
+                        delivery = Delivery(dict(self.headers.items()), body, time.time())
+                        receiver.deliveries.append(delivery)
+                        receiver._changed.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Delivery]:
+        """The first `count` accepted deliveries (waits for them; AssertionError on timeout)."""
+        with self._changed:
+            reached = self._changed.wait_for(lambda: len(self.deliveries) >= count, timeout)
+            assert reached, f"{len(self.deliveries)} of {count} webhook deliveries arrived"
+            return list(self.deliveries[:count])

@@ -1,4 +1,5 @@
-"""Fixtures every real-engine suite shares: the processor image and this run's label.
+"""Fixtures every real-engine suite shares: the processor image, this run's label, and
+`start_manager` (a real session manager process on loopback).
 
 Every container, volume and image a test makes carries the run's `kato.test` label; the end
 of the session removes them all and asserts nothing is left behind.
@@ -7,12 +8,14 @@ of the session removes them all and asserts nothing is left behind.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from container_manager.image import DEFAULT_TAG
 from container_manager.testing import image_available, remove_labelled, run_label
+from session_manager.testing import ManagerProcess
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +33,22 @@ def test_labels(processor_image: str) -> Iterator[dict[str, str]]:
     labels = run_label()
     yield labels
     assert remove_labelled(labels) == []
+
+
+@pytest.fixture
+def start_manager(
+    processor_image: str, test_labels: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., ManagerProcess]]:
+    """Start a manager on `tmp_path/<state>` (default `state`: a restart on the same state); extra
+    KATO_* settings as keyword arguments. Each state directory is its own deployment."""
+    started: list[ManagerProcess] = []
+
+    def start(state: str = "state", **env: str) -> ManagerProcess:
+        manager = ManagerProcess(tmp_path / state, test_labels, KATO_IMAGE=processor_image, **env)
+        started.append(manager.start())
+        return manager
+
+    yield start
+    for manager in started:
+        manager.stop()
+    remove_labelled(test_labels)

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sm_docker_support import containers_of, create_session, session_client, wait_for_status
 
+import tests.fuzz_support  # noqa: F401  (registers our media types)
 from session_manager.testing import ManagerProcess
 
 pytestmark = pytest.mark.docker
@@ -139,8 +140,10 @@ async def test_browser_websocket_with_the_key_as_subprotocol(
     assert "s3cret-key" not in manager.log_path.read_text()
 
 
-#: Examples per operation: creates start real containers, so they are few.
-EXAMPLES = {"POST /session/create": 3}
+#: Examples per operation: creates and imports start real containers, so they are few.
+EXAMPLES = {"POST /session/create": 3, "POST /session/import": 2}
+#: `GET /events` follows its stream for ever; test_sm_events_docker.py covers it.
+ENDLESS = {"GET /events"}
 
 
 @pytest.mark.timeout(180)
@@ -156,6 +159,8 @@ def test_schema_fuzzing_over_real_http(start_manager: Callable[..., ManagerProce
     ]
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.label in ENDLESS:
+            continue
 
         @settings(
             max_examples=EXAMPLES.get(operation.label, 10),

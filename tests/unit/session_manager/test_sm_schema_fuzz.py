@@ -19,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sm_served import served
 
+import tests.fuzz_support  # noqa: F401  (registers our media types)
 from container_manager import KatoContainerManager
 from session_manager import ManagerSettings, create_app
 
@@ -31,13 +32,6 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-@schemathesis.serializer("application/x-ndjson")
-def _export_document(ctx: object, value: object) -> bytes:
-    """Import bodies as the fuzzer makes them (strings, or bytes for format: binary): never a
-    valid export, so the manager must answer them with a documented 4xx."""
-    return value if isinstance(value, bytes) else str(value).encode()
 
 
 @pytest.fixture
@@ -59,6 +53,9 @@ def test_every_operation_answers_as_documented(manager_url: str, mode: str) -> N
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 12
     generation = schemathesis.GenerationMode(mode)
+    # `GET /events` follows its stream for ever (an example would only end at the timeout):
+    # tests/unit/session_manager/test_sm_events.py checks its answers, 422s included.
+    operations = [op for op in operations if op.label != "GET /events"]
     if generation is schemathesis.GenerationMode.NEGATIVE:
         # Only bounded inputs can be made invalid (free-form path strings cannot).
         operations = [op for op in operations if list(op.query) or list(op.body)]

@@ -1,0 +1,100 @@
+"""Python client of the KATO session manager and processors (needs only httpx and websockets).
+
+    from kato.client import KatoClient
+
+    with KatoClient("http://127.0.0.1:8080", api_key=None) as kato:
+        with kato.session(user_id="alice") as s:        # deleted when the block ends
+            s.observe(strings=["hello"])
+            s.observe(strings=["world"])
+            s.learn()
+            print(s.predictions().predictions)
+        for event in kato.events(after=0, follow=False):
+            print(event.id, event.type, event.session_id)
+
+`AsyncKatoClient`, `AsyncSession` and `AsyncProcessorClient` are the async twins, with the
+same method names. Errors: `KatoError` and its subclasses (see `kato.client.errors`).
+"""
+
+from .aio import AsyncKatoClient, AsyncProcessorClient, AsyncSession
+from .calls import DEFAULT_TIMEOUT, RetryPolicy
+from .errors import (
+    AuthError,
+    CapacityError,
+    KatoError,
+    KatoTimeoutError,
+    NotFoundError,
+    ProtocolError,
+    UnavailableError,
+    ValidationError,
+    WebhookSignatureError,
+)
+from .models import (
+    CognitionData,
+    Event,
+    GeneResult,
+    Health,
+    LearnResult,
+    Metrics,
+    Observation,
+    ObserveResult,
+    ObserveSequenceResult,
+    Pattern,
+    PatternResult,
+    PerceptData,
+    Pong,
+    Prediction,
+    PredictionsResult,
+    ProcessorStatus,
+    Ready,
+    SessionInfo,
+    StatusMessage,
+    StmResult,
+)
+from .signing import SIGNATURE_HEADER
+from .stream import AsyncProcessorStream, ProcessorStream
+from .sync import KatoClient, ProcessorClient, Session
+from .webhooks import verify_webhook
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "SIGNATURE_HEADER",
+    "AsyncKatoClient",
+    "AsyncProcessorClient",
+    "AsyncProcessorStream",
+    "AsyncSession",
+    "AuthError",
+    "CapacityError",
+    "CognitionData",
+    "Event",
+    "GeneResult",
+    "Health",
+    "KatoClient",
+    "KatoError",
+    "KatoTimeoutError",
+    "LearnResult",
+    "Metrics",
+    "NotFoundError",
+    "Observation",
+    "ObserveResult",
+    "ObserveSequenceResult",
+    "Pattern",
+    "PatternResult",
+    "PerceptData",
+    "Pong",
+    "Prediction",
+    "PredictionsResult",
+    "ProcessorClient",
+    "ProcessorStatus",
+    "ProcessorStream",
+    "ProtocolError",
+    "Ready",
+    "RetryPolicy",
+    "Session",
+    "SessionInfo",
+    "StatusMessage",
+    "StmResult",
+    "UnavailableError",
+    "ValidationError",
+    "WebhookSignatureError",
+    "verify_webhook",
+]

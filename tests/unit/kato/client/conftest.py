@@ -1,0 +1,80 @@
+"""The client against the in-process apps, served by uvicorn on loopback in a thread:
+the processor service on the real engine (memory store), and the session manager on a
+FakeBackend whose containers all answer through one fake processor."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
+from kato.processor import KatoProcessor
+from kato.processor.store.memory import MemoryStore
+from kato.services.app import create_app as create_service
+from kato.services.settings import ServiceSettings
+from session_manager import ManagerSettings
+from session_manager import create_app as create_manager
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
+from client_support import TOKEN, ServedApp  # noqa: E402
+from sm_fake_processor import FakeProcessor  # noqa: E402
+
+
+@pytest.fixture
+def service() -> Iterator[ServedApp]:
+    """The real processor service (memory store), with a bearer token."""
+    settings = ServiceSettings(processor_id="client-unit", KATO_PROCESSOR_TOKEN=TOKEN)
+
+    def factory(config: ServiceSettings) -> KatoProcessor:
+        return KatoProcessor(config.processor_config(), MemoryStore())
+
+    with ServedApp(create_service(settings, factory)) as served:
+        yield served
+
+
+@pytest.fixture
+def fake_processor() -> Iterator[FakeProcessor]:
+    server = FakeProcessor()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_manager(
+    fake_processor: FakeProcessor, tmp_path: Path
+) -> Iterator[Callable[..., ServedApp]]:
+    """`make_manager(**settings)` serves a manager app; FakeBackend containers all answer
+    through `fake_processor`. Stopped at the end of the test."""
+    backend = FakeBackend()
+    backend._ports = itertools.repeat(fake_processor.port)  # type: ignore[assignment]
+    containers = KatoContainerManager(
+        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3), backend
+    )
+    served: list[ServedApp] = []
+
+    def make(**overrides: Any) -> ServedApp:
+        settings = {
+            "state_dir": tmp_path / "state",
+            "reap_interval": 3600,
+            "reconcile_interval": 3600,
+            "events_keepalive": 0.2,
+            **overrides,
+        }
+        app = ServedApp(create_manager(ManagerSettings(**settings), containers))
+        served.append(app.__enter__())
+        return app
+
+    yield make
+    for app in reversed(served):
+        app.__exit__()
+
+
+@pytest.fixture
+def manager(make_manager: Callable[..., ServedApp]) -> ServedApp:
+    return make_manager()
