@@ -20,15 +20,38 @@ _FLOAT_FIELDS = (
 )
 
 
+#: Integers a snapshot may carry: what JSON encoders (orjson) and the stores keep exactly.
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def integer(value: Any) -> int:
+    """A JSON integer within 64 bits (bool rejected); anything wider could not be answered."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    if not INT64[0] <= value <= INT64[1]:
+        raise ValueError("integer out of the 64-bit range")
+    return value
+
+
 def number(value: Any) -> float:
     """A JSON number kept as is (bool rejected), for exact snapshot round trips."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return integer(value)
+    if not isinstance(value, float):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     return value
 
 
+def _texts(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
 def _events(value: Any) -> Events:
-    return tuple(tuple(event) for event in value)
+    if not isinstance(value, list | tuple):
+        raise TypeError("expected a list of events")
+    return tuple(_texts(event) for event in value)
 
 
 class Prediction(NamedTuple):
@@ -92,17 +115,15 @@ class Prediction(NamedTuple):
             raise ValueError("not a prediction object")
         floats = {key: number(data[key]) for key in _FLOAT_FIELDS}
         emotives = {str(key): number(value) for key, value in dict(data["emotives"]).items()}
-        if isinstance(data["frequency"], bool) or not isinstance(data["frequency"], int):
-            raise TypeError("frequency must be an integer")
         return cls(
             name=data["name"],
-            frequency=data["frequency"],
+            frequency=integer(data["frequency"]),
             emotives=emotives,
-            matches=tuple(data["matches"]),
+            matches=_texts(data["matches"]),
             past=_events(data["past"]),
             present=_events(data["present"]),
-            missing=tuple(data["missing"]),
-            extras=tuple(data["extras"]),
+            missing=_texts(data["missing"]),
+            extras=_texts(data["extras"]),
             sequence=_events(data["sequence"]),
             future=_events(data["future"]),
             **floats,

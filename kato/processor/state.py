@@ -14,7 +14,7 @@ from typing import Any
 
 from kato.processor.errors import InvalidStateError, KatoError
 from kato.processor.genes import GENE_KEYS, validate_updates
-from kato.processor.prediction import Prediction, number, pack, unpack_dicts
+from kato.processor.prediction import Prediction, integer, number, pack, unpack_dicts
 
 STATE_VERSION = 1
 
@@ -135,8 +135,8 @@ def _parse(data: Mapping[str, Any]) -> SessionState:
     if set(data["genes"]) != GENE_KEYS:
         raise ValueError(f"genes must have exactly the keys {sorted(GENE_KEYS)}")
     genes = validate_updates(data["genes"])
-    time = data["time"]
-    if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+    time = integer(data["time"])
+    if time < 0:
         raise ValueError("time must be a non-negative integer")
     percept = data["percept_data"]
     return SessionState(

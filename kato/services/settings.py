@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato.processor import ProcessorConfig
+from kato.processor.genes import MAX_PATTERN_LENGTH_LIMIT
 
 
 def default_data_dir() -> Path:
@@ -50,7 +51,10 @@ class ServiceSettings(BaseSettings):
         default="KatoProcessor", description="PROCESSOR_NAME (KatoProcessor)."
     )
     max_pattern_length: int = Field(
-        default=0, ge=0, description="MAX_PATTERN_LENGTH (0 = manual learn)."
+        default=0,
+        ge=0,
+        le=MAX_PATTERN_LENGTH_LIMIT,
+        description="MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
     )
     persistence: int = Field(
         default=5, ge=1, le=100, description="PERSISTENCE (5): emotive window."
