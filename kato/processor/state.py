@@ -7,6 +7,7 @@ before anything is built, so an import either fully succeeds or changes nothing.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,12 +63,23 @@ class SessionState:
         self.predictions = []
         self.percept = None
 
-    def record_predictions(self, unique_id: str, predictions: list[Prediction], bound: int) -> None:
-        """Log a non-empty list; the first record of an id wins (upstream lookup), and only the
-        ``bound`` most recently added ids are kept (QUIRK-21 fix)."""
-        if not predictions or unique_id in self.log:
+    def logs(self, unique_id: str, predictions: list[Prediction]) -> bool:
+        """Whether :meth:`record_predictions` would add an entry: a non-empty list of an id not
+        logged yet (the first record of an id wins, as upstream's lookup)."""
+        return bool(predictions) and unique_id not in self.log
+
+    def evicted(self, bound: int, added: int) -> list[str]:
+        """Ids dropped when ``added`` entries join a log that keeps ``bound`` of them."""
+        return list(itertools.islice(self.log, max(0, len(self.log) + added - bound)))
+
+    def record_predictions(
+        self, unique_id: str, predictions: list[Prediction], bound: int, entry: LogEntry | None
+    ) -> None:
+        """Log a list (as ``entry`` when it is already packed); only the ``bound`` most recently
+        added ids are kept (QUIRK-21 fix)."""
+        if not self.logs(unique_id, predictions):
             return
-        self.log[unique_id] = predictions
+        self.log[unique_id] = predictions if entry is None else entry
         while len(self.log) > bound:
             self.log.popitem(last=False)
 
@@ -100,8 +112,9 @@ def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
     return [prediction.to_dict(prefix=prefix) for prediction in entry]
 
 
-def export_state(state: SessionState) -> dict[str, Any]:
-    """JSON-serialisable snapshot; prediction names are bare, as stored."""
+def export_core(state: SessionState) -> dict[str, Any]:
+    """The snapshot without ``predictions`` and ``prediction_log`` (the parts that are small
+    or change with every request; :mod:`kato.processor.durable` persists it whole)."""
     return {
         "version": STATE_VERSION,
         "genes": dict(state.genes),
@@ -110,8 +123,15 @@ def export_state(state: SessionState) -> dict[str, Any]:
         "emotive_accumulator": [dict(item) for item in state.accumulator],
         "current_emotives": dict(state.current_emotives),
         "last_symbols": list(state.last_symbols),
-        "predictions": [p.to_dict(prefix=False) for p in state.predictions],
         "percept_data": None if state.percept is None else state.percept.to_dict(),
+    }
+
+
+def export_state(state: SessionState) -> dict[str, Any]:
+    """JSON-serialisable snapshot; prediction names are bare, as stored."""
+    return {
+        **export_core(state),
+        "predictions": [p.to_dict(prefix=False) for p in state.predictions],
         "prediction_log": [
             {"unique_id": uid, "predictions": _entry_dicts(entry, False)}
             for uid, entry in state.log.items()

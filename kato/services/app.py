@@ -58,7 +58,16 @@ def create_app(
         gc.collect()
         gc.freeze()
         runtime.attach(ProcessorGate(processor))
-        logger.info("processor open", extra={"detail": {"patterns": processor.pattern_count}})
+        if processor.restore_error is not None:
+            logger.error(
+                "stored short-term state unreadable, starting fresh",
+                extra={"detail": {"error": processor.restore_error}},
+            )
+        logger.info(
+            "processor open",
+            extra={"detail": {"patterns": processor.pattern_count, "time": processor.time,
+                              "stm_events": len(processor.stm)}},
+        )
         try:
             yield
         finally:

@@ -83,6 +83,12 @@ class ServiceSettings(BaseSettings):
     mongo_url: str | None = Field(
         default=None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR)."
     )
+    persist_state: bool = Field(
+        default=True,
+        validation_alias="KATO_PERSIST_STATE",
+        description="KATO_PERSIST_STATE (true): keep STM, genes, emotives, time and predictions "
+        "on the store, so a crash or restart resumes them; false = in memory only (upstream).",
+    )
 
     # --- serving --------------------------------------------------------------------------------
     log_level: str = Field(
@@ -134,6 +140,7 @@ class ServiceSettings(BaseSettings):
             max_predictions=self.max_predictions,
             sort=self.sort,
             exhaustive_search=not self.use_indexing,
+            persist_state=self.persist_state,
         )
 
 

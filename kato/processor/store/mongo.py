@@ -4,6 +4,10 @@ A learn writes three idempotent upserts (pattern, symbols, totals) with absolute
 replica set or sharded cluster they run in one multi-document transaction; on a standalone server
 (no transactions) they run in order, and because every write is idempotent a retried learn
 converges to the same documents. Transient network errors are retried a bounded number of times.
+
+Short-term state lives in the collections ``state`` (one document per named part) and
+``state_log`` (one per prediction-log entry, ordered by ``seq``); a state change rides in the
+transaction of the learn or clear it belongs to.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pymongo import MongoClient, ReplaceOne
+from bson.binary import Binary
+from pymongo import DESCENDING, MongoClient, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
@@ -21,6 +26,8 @@ from kato.processor.errors import StorageError
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
+    StateWrite,
+    StoredState,
     StoreSnapshot,
     SymbolRecord,
     Totals,
@@ -64,6 +71,8 @@ class MongoStore(PatternStore):
         self._patterns = self._db["patterns_kb"]
         self._symbols = self._db["symbols_kb"]
         self._metadata = self._db["metadata"]
+        self._state = self._db["state"]
+        self._state_log = self._db["state_log"]
         self._transactions: bool | None = None
 
     def load(self) -> StoreSnapshot:
@@ -77,7 +86,11 @@ class MongoStore(PatternStore):
         return self._retry(read)
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         def write(session: ClientSession | None) -> None:
             self._patterns.replace_one(
@@ -89,16 +102,57 @@ class MongoStore(PatternStore):
                     session=session,
                 )
             self._write_totals(totals, session)
+            self._write_state(state, session)
 
         self._retry(lambda: self._atomically(write))
 
-    def clear(self) -> None:
+    def clear(self, state: StateWrite | None = None) -> None:
         def wipe(session: ClientSession | None) -> None:
             self._patterns.delete_many({}, session=session)
             self._symbols.delete_many({}, session=session)
             self._write_totals(Totals(), session)
+            self._write_state(state, session)
 
         self._retry(lambda: self._atomically(wipe))
+
+    def load_state(self) -> StoredState:
+        def read() -> StoredState:
+            parts = {d["_id"]: bytes(d["value"]) for d in self._state.find({})}
+            log = [(d["_id"], bytes(d["value"])) for d in self._state_log.find({}).sort("seq")]
+            return StoredState(parts, log)
+
+        return self._retry(read)
+
+    def save_state(self, state: StateWrite) -> None:
+        self._retry(lambda: self._atomically(lambda session: self._write_state(state, session)))
+
+    def _write_state(self, state: StateWrite | None, session: ClientSession | None) -> None:
+        if state is None:
+            return
+        if state.reset:
+            self._state.delete_many({}, session=session)
+            self._state_log.delete_many({}, session=session)
+        if state.parts:
+            self._state.bulk_write(
+                [
+                    ReplaceOne({"_id": name}, {"value": Binary(value)}, upsert=True)
+                    for name, value in state.parts.items()
+                ],
+                session=session,
+            )
+        if state.log_remove:
+            self._state_log.delete_many({"_id": {"$in": list(state.log_remove)}}, session=session)
+        if state.log_append:
+            last = self._state_log.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)],
+                                            session=session)
+            seq = last["seq"] + 1 if last else 0
+            self._state_log.bulk_write(
+                [
+                    ReplaceOne({"_id": uid}, {"seq": seq + n, "value": Binary(value)}, upsert=True)
+                    for n, (uid, value) in enumerate(state.log_append)
+                ],
+                session=session,
+            )
 
     def close(self) -> None:
         self._client.close()

@@ -1,8 +1,14 @@
 """SQLite store: one database file per processor, ``<data_dir>/<processor_id>.sqlite3``.
 
-WAL journal with ``synchronous=FULL``: a learn is one transaction (pattern, symbols, totals) and
-is durable when :meth:`SQLiteStore.save_learn` returns. Records are kept as JSON text in
-upstream's document shape, so floats round-trip exactly.
+WAL journal with ``synchronous=FULL``: a learn is one transaction (pattern, symbols, totals and
+the state change of the same request) and is durable when :meth:`SQLiteStore.save_learn`
+returns. Records are kept as JSON text in upstream's document shape, so floats round-trip exactly.
+
+Short-term state (tables ``state`` and ``state_log``) is written on every mutating request with
+``synchronous=NORMAL``: committed to the WAL before the request is answered, so it survives a
+crash or kill of the process or container, but not flushed to the disk, so a power loss or
+kernel crash may take back the last state changes (never a learned pattern). An fsync per
+observation would cost ~0.4 ms at p50 and tens of ms at p99 on the development machine.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from kato.processor.errors import StorageError
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
+    StateWrite,
+    StoredState,
     StoreSnapshot,
     SymbolRecord,
     Totals,
@@ -35,6 +43,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patterns (name TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS symbols (name TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state_log (
+    seq INTEGER PRIMARY KEY, unique_id TEXT NOT NULL UNIQUE, value BLOB NOT NULL
+);
 """
 
 
@@ -86,7 +98,11 @@ class SQLiteStore(PatternStore):
         return StoreSnapshot(patterns, symbols, totals_from_document(row and json.loads(row[0])))
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         upsert = "INSERT INTO {} (name, document) VALUES (?, ?) " \
                  "ON CONFLICT(name) DO UPDATE SET document = excluded.document"
@@ -99,12 +115,50 @@ class SQLiteStore(PatternStore):
                 [(s.name, json.dumps(symbol_document(s))) for s in symbols],
             )
             self._write_totals(totals)
+            self._write_state(state)
 
-    def clear(self) -> None:
+    def clear(self, state: StateWrite | None = None) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM patterns")
             self._db.execute("DELETE FROM symbols")
             self._write_totals(Totals())
+            self._write_state(state)
+
+    def load_state(self) -> StoredState:
+        try:
+            parts = dict(self._db.execute("SELECT name, value FROM state"))
+            log = list(self._db.execute("SELECT unique_id, value FROM state_log ORDER BY seq"))
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot read {self.path}: {error}") from error
+        return StoredState(parts, log)
+
+    def save_state(self, state: StateWrite) -> None:
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction():
+                self._write_state(state)
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+
+    def _write_state(self, state: StateWrite | None) -> None:
+        if state is None:
+            return
+        if state.reset:
+            self._db.execute("DELETE FROM state")
+            self._db.execute("DELETE FROM state_log")
+        self._db.executemany(
+            "INSERT INTO state (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            state.parts.items(),
+        )
+        if state.log_remove:
+            self._db.executemany(
+                "DELETE FROM state_log WHERE unique_id = ?", [(uid,) for uid in state.log_remove]
+            )
+        if state.log_append:
+            self._db.executemany(
+                "INSERT INTO state_log (unique_id, value) VALUES (?, ?)", state.log_append
+            )
 
     def close(self) -> None:
         if not self._closed:
