@@ -33,7 +33,7 @@ from kato.processor.knowledge import KnowledgeBase, LearnPlan
 from kato.processor.naming import bare, prefixed, sorted_symbols
 from kato.processor.observation import Observation, ObserveResult
 from kato.processor.prediction import Prediction
-from kato.processor.state import LogEntry, Percept, SessionState, export_state, parse_state
+from kato.processor.state import Percept, SessionState, export_state, parse_state
 from kato.processor.store.base import PatternStore, StateWrite
 from kato.processor.store.records import pattern_document
 from kato.processor.vectors import validate_vectors, vector_symbol
@@ -106,24 +106,23 @@ class KatoProcessor:
             predictions=predictions,
             percept=Percept(list(obs.strings), [list(v) for v in obs.vectors], dict(obs.emotives)),
         )
-        entry: LogEntry | None = None
+        bound = self._config.prediction_log_size
         change: StateWrite | None = None
         if self._config.persist_state:
             parts = {durable.CORE: durable.core_part(following)}
             logged: list[tuple[str, bytes]] = []
             if content:
-                parts[durable.PREDICTIONS], entry = durable.encode_predictions(predictions)
-                if state.logs(obs.unique_id, predictions):
-                    logged.append((obs.unique_id, parts[durable.PREDICTIONS]))
-            bound = self._config.prediction_log_size
+                blob = durable.encode_predictions(predictions)
+                if state.logs(obs.unique_id, predictions, bound):
+                    logged.append((obs.unique_id, blob))
+                    blob = durable.logged_reference(obs.unique_id)
+                parts[durable.PREDICTIONS] = blob
             change = StateWrite(parts, logged, state.evicted(bound, len(logged)))
         self._commit(plan, change)
         # Nothing below can fail: install the new state.
         self._install(plan, following)
         if content:
-            following.record_predictions(
-                obs.unique_id, predictions, self._config.prediction_log_size, entry
-            )
+            following.record_predictions(obs.unique_id, predictions, bound)
         return ObserveResult(auto, following.time, obs.unique_id)
 
     def _predict(self, stm: Sequence[Sequence[str]]) -> list[Prediction]:
@@ -188,7 +187,7 @@ class KatoProcessor:
         following.reset_short_term()
         change = self._core_change(following)
         if change is not None:
-            empty, _ = durable.encode_predictions([])
+            empty = durable.encode_predictions([])
             change = replace(change, parts={**change.parts, durable.PREDICTIONS: empty})
         self._commit(None, change)
         self._state = following

@@ -63,23 +63,22 @@ class SessionState:
         self.predictions = []
         self.percept = None
 
-    def logs(self, unique_id: str, predictions: list[Prediction]) -> bool:
+    def logs(self, unique_id: str, predictions: list[Prediction], bound: int) -> bool:
         """Whether :meth:`record_predictions` would add an entry: a non-empty list of an id not
-        logged yet (the first record of an id wins, as upstream's lookup)."""
-        return bool(predictions) and unique_id not in self.log
+        logged yet (the first record of an id wins, as upstream's lookup), in a log that keeps
+        any at all."""
+        return bound > 0 and bool(predictions) and unique_id not in self.log
 
     def evicted(self, bound: int, added: int) -> list[str]:
         """Ids dropped when ``added`` entries join a log that keeps ``bound`` of them."""
         return list(itertools.islice(self.log, max(0, len(self.log) + added - bound)))
 
-    def record_predictions(
-        self, unique_id: str, predictions: list[Prediction], bound: int, entry: LogEntry | None
-    ) -> None:
-        """Log a list (as ``entry`` when it is already packed); only the ``bound`` most recently
-        added ids are kept (QUIRK-21 fix)."""
-        if not self.logs(unique_id, predictions):
+    def record_predictions(self, unique_id: str, predictions: list[Prediction], bound: int) -> None:
+        """Log a list if :meth:`logs` says so; only the ``bound`` most recently added ids are kept
+        (QUIRK-21 fix)."""
+        if not self.logs(unique_id, predictions, bound):
             return
-        self.log[unique_id] = predictions if entry is None else entry
+        self.log[unique_id] = predictions
         while len(self.log) > bound:
             self.log.popitem(last=False)
 

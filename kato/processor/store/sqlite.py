@@ -71,7 +71,8 @@ class SQLiteStore(PatternStore):
     def _prepare(self) -> None:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            # NORMAL between transactions: only state writes run with it (see _transaction).
+            self._db.execute("PRAGMA synchronous=NORMAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as error:
             raise StorageError(f"Cannot open {self.path}: {error}") from error
@@ -133,12 +134,8 @@ class SQLiteStore(PatternStore):
         return StoredState(parts, log)
 
     def save_state(self, state: StateWrite) -> None:
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with self._transaction():
-                self._write_state(state)
-        finally:
-            self._db.execute("PRAGMA synchronous=FULL")
+        with self._transaction(flush=False):
+            self._write_state(state)
 
     def _write_state(self, state: StateWrite | None) -> None:
         if state is None:
@@ -173,16 +170,26 @@ class SQLiteStore(PatternStore):
         )
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; on any error rolled back and raised as StorageError."""
+    def _transaction(self, *, flush: bool = True) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; on any error rolled back and raised as StorageError.
+
+        ``flush``: commit with ``synchronous=FULL`` (on the disk when it returns); without it the
+        commit is in the WAL (the OS has it) but not flushed, which is what state writes use.
+        """
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            if flush:
+                self._db.execute("PRAGMA synchronous=FULL")
             try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if flush:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
         except StorageError:
             raise
         except Exception as error:  # sqlite3.Error, or a record that does not serialise

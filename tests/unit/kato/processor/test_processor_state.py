@@ -13,8 +13,8 @@ from processor_helpers import learn_sequence, make_processor, obs, observe_all
 from kato.processor import InvalidStateError, KatoProcessor
 
 
-def _busy_processor(**config: Any) -> KatoProcessor:
-    processor = make_processor(**config)
+def _busy_processor() -> KatoProcessor:
+    processor = make_processor()
     learn_sequence(processor, "a", "b", "c")
     processor.observe(obs(["a"], [[1.0, 2.0]], {"joy": 0.5}, unique_id="first"))
     processor.observe(obs(["b"], emotives={"joy": 1}, unique_id="second"))
@@ -92,15 +92,8 @@ def test_prediction_log_keeps_the_most_recent_ids() -> None:
     ]
 
 
-def test_persisted_log_is_packed_at_once() -> None:
-    processor = _busy_processor()
-    assert not processor.log_pending
-    assert all(isinstance(entry, bytes) for entry in processor._state.log.values())
-    assert processor.export_state() == _busy_processor(persist_state=False).export_state()
-
-
 def test_compacted_log_reads_and_exports_the_same() -> None:
-    processor = _busy_processor(persist_state=False)
+    processor = _busy_processor()
     before = (processor.get_predictions("first"), processor.get_predictions("second"))
     state = processor.export_state()
     assert processor.log_pending
