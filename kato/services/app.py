@@ -83,9 +83,9 @@ def create_app(
         default_response_class=FastJSONResponse,
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(websocket.router)
+    install_error_handlers(app, [*routes.router.routes, *app.router.routes])
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

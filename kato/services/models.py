@@ -20,6 +20,7 @@ from pydantic import (
     StrictStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -142,14 +143,43 @@ class StateSnapshot(BaseModel):
 
 
 class WsMessage(BaseModel):
-    """A WebSocket request: ``{"type": ..., "payload": {...}}`` (payload optional)."""
+    """A WebSocket request: ``{"type": ..., "payload": {...}}`` (payload optional, spec §7.15).
+
+    Any other key is refused: a message that says ``data`` instead of ``payload`` used to be
+    an empty observation, silently.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     type: StrictStr
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(str(key) for key in value if key not in cls.model_fields)
+            if unknown:
+                raise PydanticCustomError(
+                    "unknown_message_keys",
+                    'unknown key(s) {unknown}: a message has only "type" and "payload"',
+                    {"unknown": ", ".join(unknown)},
+                )
+        return value
+
+
+class WsObservation(ObservationData):
+    """Payload of the WebSocket ``observe`` message: the HTTP body's fields and nothing else
+    (upstream read exactly these keys; a misspelt one must not become an empty observation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 class PredictionsQuery(BaseModel):
-    """Payload of the WebSocket ``get_predictions`` message."""
+    """Payload of the WebSocket ``get_predictions`` message: ``{}`` or ``{"unique_id": X}``
+    (spec §7.15: any other non-empty payload is an error)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     unique_id: StrictStr | None = None
 
