@@ -9,16 +9,21 @@ Response models exist for the OpenAPI docs only; handlers build plain dicts on t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AllowInfNan,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    FiniteFloat,
+    Strict,
+    StrictBool,
     StrictStr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -36,6 +41,30 @@ class Limits:
     max_vector_dim: int
     max_emotives: int
     max_sequence_length: int
+
+
+_NUMERIC = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+_NUMERIC_TEXT = re.compile(_NUMERIC)
+
+
+def _number_or_numeric_text(value: Any) -> Any:
+    """Numbers given as JSON-number text (``"2.5"``) stay accepted, as upstream's lax parsing
+    took them; any other string, and booleans (which it took for 0/1), are refused."""
+    if isinstance(value, str):
+        if not _NUMERIC_TEXT.fullmatch(value):
+            raise PydanticCustomError("number_type", "Input should be a number")
+        return float(value)
+    return value
+
+
+#: A finite number: a JSON number or its text; never a boolean, another string, NaN or ±inf.
+Number = Annotated[
+    float,
+    Strict(),
+    AllowInfNan(False),
+    BeforeValidator(_number_or_numeric_text),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": _NUMERIC}]}),
+]
 
 
 def _limits(info: ValidationInfo) -> Limits | None:
@@ -59,10 +88,10 @@ class ObservationData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     strings: list[StrictStr] = Field(default_factory=list, description="Symbols of this event.")
-    vectors: list[list[FiniteFloat]] = Field(
+    vectors: list[list[Number]] = Field(
         default_factory=list, description="Vectors of equal length, summed into one VCTR| symbol."
     )
-    emotives: dict[str, FiniteFloat] = Field(default_factory=dict, description="Emotive values.")
+    emotives: dict[str, Number] = Field(default_factory=dict, description="Emotive values.")
     unique_id: StrictStr | None = Field(None, description="Generated when absent or empty.")
 
     @field_validator("strings")
@@ -115,9 +144,9 @@ class ObserveSequenceRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     observations: list[ObservationData]
-    learn_after_each: bool = False
-    learn_at_end: bool = False
-    clear_stm_between: bool = False
+    learn_after_each: StrictBool = False
+    learn_at_end: StrictBool = False
+    clear_stm_between: StrictBool = False
 
     @field_validator("observations")
     @classmethod
@@ -290,6 +319,20 @@ class StatusResponse(BaseModel):
     uptime: float
     stm_length: int
     time: int
+
+
+class PerceptResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
+    percept_data: dict[str, Any]
+    processor_id: str
+
+
+class CognitionResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
+    cognition_data: dict[str, Any]
+    processor_id: str
 
 
 class MetricsResponse(BaseModel):
