@@ -74,6 +74,16 @@ def _limits(info: ValidationInfo) -> Limits | None:
     return None
 
 
+def _check_length(what: str, text: str, limits: Limits) -> None:
+    """Symbols, emotive names and observation ids share ``KATO_MAX_SYMBOL_LENGTH``."""
+    if len(text) > limits.max_symbol_length:
+        raise PydanticCustomError(
+            "symbol_too_long",
+            "{what} of {length} characters exceeds the limit of {limit}",
+            {"what": what, "length": len(text), "limit": limits.max_symbol_length},
+        )
+
+
 def _too_many(what: str, count: int, limit: int) -> PydanticCustomError:
     return PydanticCustomError(
         "too_many",
@@ -103,12 +113,7 @@ class ObservationData(BaseModel):
         if len(value) > limits.max_symbols_per_event:
             raise _too_many("strings", len(value), limits.max_symbols_per_event)
         for symbol in value:
-            if len(symbol) > limits.max_symbol_length:
-                raise PydanticCustomError(
-                    "symbol_too_long",
-                    "a symbol of {length} characters exceeds the limit of {limit}",
-                    {"length": len(symbol), "limit": limits.max_symbol_length},
-                )
+            _check_length("a symbol", symbol, limits)
         return value
 
     @field_validator("vectors")
@@ -133,8 +138,19 @@ class ObservationData(BaseModel):
     @classmethod
     def _check_emotives(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
         limits = _limits(info)
-        if limits is not None and len(value) > limits.max_emotives:
-            raise _too_many("emotives", len(value), limits.max_emotives)
+        if limits is not None:
+            if len(value) > limits.max_emotives:
+                raise _too_many("emotives", len(value), limits.max_emotives)
+            for name in value:
+                _check_length("an emotive name", name, limits)
+        return value
+
+    @field_validator("unique_id")
+    @classmethod
+    def _check_unique_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        limits = _limits(info)
+        if limits is not None and value is not None:
+            _check_length("unique_id", value, limits)
         return value
 
 

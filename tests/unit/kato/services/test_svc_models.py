@@ -69,6 +69,8 @@ def test_wrong_values_are_rejected(raw: str, kind: str) -> None:
         '{"vectors": [[1], [2], [3]]}',
         '{"vectors": [[1, 2, 3, 4]]}',
         '{"emotives": {"a": 1, "b": 2}}',
+        '{"emotives": {"abcde": 1}}',
+        '{"unique_id": "abcde"}',
     ],
 )
 def test_limits_apply_with_context(raw: str) -> None:
