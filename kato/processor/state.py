@@ -15,11 +15,24 @@ from typing import Any
 
 from kato.processor.errors import InvalidStateError, KatoError
 from kato.processor.genes import GENE_KEYS, validate_updates
-from kato.processor.prediction import Prediction, integer, number, pack, unpack_dicts
+from kato.processor.prediction import (
+    Prediction,
+    integer,
+    loads_dicts,
+    number,
+    pack,
+    unpack_dicts,
+)
 
 STATE_VERSION = 1
 
-# A prediction-log entry: packed bytes (see prediction.pack), or the objects until compacted.
+class Dumped(bytes):
+    """A log entry restored from the store: :func:`~kato.processor.prediction.dumps` JSON, kept
+    as read (not compressed, not parsed again) so a full log costs no start-up time."""
+
+
+# A prediction-log entry: packed bytes (see prediction.pack), the objects until compacted, or
+# as restored from the store.
 LogEntry = bytes | list[Prediction]
 
 
@@ -106,6 +119,8 @@ class SessionState:
 
 
 def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
+    if isinstance(entry, Dumped):
+        return loads_dicts(bytes(entry), prefix=prefix)  # orjson refuses bytes subclasses
     if isinstance(entry, bytes):
         return unpack_dicts(entry, prefix=prefix)
     return [prediction.to_dict(prefix=prefix) for prediction in entry]
