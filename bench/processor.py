@@ -173,7 +173,7 @@ def main() -> None:
             (remote, remote_results), (memory, memory_results) = run_http(
                 [persisted.url, in_memory.url], ops
             )
-            rss = persisted.rss_bytes()
+            rss = persisted.rss_bytes(), in_memory.rss_bytes()
         starts = {
             label: [start_to_ready(tmp, processor_id) for _ in range(args.starts)]
             for label, processor_id in (("empty store", "empty"), ("learned store", PROCESSOR_ID))
@@ -195,7 +195,10 @@ def main() -> None:
             table.add_row(f"start → /health 200, {label}",
                           *(f"{percentile(values, pct) * 1e3:.0f}" for pct in (50, 99)))
     console.print(table)
-    console.print(f"service RSS after the run (state persisted): {rss / MIB:.1f} MiB")
+    console.print(
+        f"service RSS after the run: {rss[0] / MIB:.1f} MiB state persisted, "
+        f"{rss[1] / MIB:.1f} MiB in memory only"
+    )
     console.print(f"observations with predictions: {with_predictions}/{len(ops)}")
     same = local_results == remote_results == memory_results
     console.print(f"HTTP predictions equal in-process: {'yes' if same else 'NO'}")
