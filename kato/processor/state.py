@@ -26,6 +26,7 @@ from kato.processor.prediction import (
 
 STATE_VERSION = 1
 
+
 class Dumped(bytes):
     """A log entry restored from the store: :func:`~kato.processor.prediction.dumps` JSON, kept
     as read (not compressed, not parsed again) so a full log costs no start-up time."""
