@@ -19,6 +19,7 @@ dropped on the way out (headers, ``content-length`` included, are the GET's).
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -40,9 +41,14 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 DirectRoutes = Mapping[tuple[str, str], BaseRoute]
 
 
+#: A client's trace id is echoed (and logged) only if it is 1-128 visible ASCII characters;
+#: anything else (a 16 KB header, control characters) is replaced by a generated one.
+_TRACE_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
 def _trace_id(headers: list[tuple[bytes, bytes]]) -> bytes:
     for name, value in headers:
-        if name == b"x-trace-id" and value:
+        if name == b"x-trace-id" and _TRACE_ID.fullmatch(value):
             return value
     return f"kato-{uuid.uuid4().hex}".encode()
 

@@ -88,3 +88,13 @@ def test_ws_spec_shapes_keep_working(client: TestClient) -> None:
         "observation_result", "observation_result", "stm", "predictions", "predictions", "pong"
     ]
     assert replies[2]["data"]["stm"] == [["a"], ["b"]]
+
+
+@pytest.mark.parametrize("sent", ["x" * 129, "x" * 16384, "a b", "\u00e9t\u00e9"])
+def test_unusable_trace_ids_are_replaced(client: TestClient, sent: str) -> None:
+    answer = client.get("/health", headers={"X-Trace-ID": sent.encode()})
+    assert answer.status_code == 200
+    assert answer.headers["x-trace-id"].startswith("kato-")
+    assert client.get("/health", headers={"X-Trace-ID": "t" * 128}).headers["x-trace-id"] == (
+        "t" * 128
+    )
