@@ -94,17 +94,17 @@ def full_write(state: SessionState) -> StateWrite:
 
 def _log_blob(entry: LogEntry) -> bytes:
     if isinstance(entry, Dumped):
-        return _COMPACT + entry
+        return _COMPACT + entry.json.tobytes()
     return _PACKED + entry if isinstance(entry, bytes) else encode_predictions(entry)
 
 
 def _log_entry(blob: bytes) -> LogEntry:
     """A stored log entry as the in-memory log holds it; compact JSON stays as read."""
-    kind, body = blob[:1], blob[1:]
+    kind = blob[:1]
     if kind == _COMPACT:
-        return Dumped(body)
+        return Dumped(memoryview(blob)[1:])
     if kind == _PACKED:
-        return body
+        return blob[1:]
     return [Prediction.from_dict(item) for item in decode_predictions(blob, {})]
 
 

@@ -163,7 +163,7 @@ def unpack_dicts(packed: bytes, *, prefix: bool = True) -> list[dict[str, Any]]:
     return loads_dicts(zlib.decompress(packed), prefix=prefix)
 
 
-def loads_dicts(raw: bytes, *, prefix: bool = True) -> list[dict[str, Any]]:
+def loads_dicts(raw: bytes | memoryview, *, prefix: bool = True) -> list[dict[str, Any]]:
     """The ``to_dict(prefix=prefix)`` objects of a :func:`dumps`\\ ed list.
 
     :func:`dumps` writes the fields in ``Prediction._fields`` order, which is also the key order

@@ -27,14 +27,18 @@ from kato.processor.prediction import (
 STATE_VERSION = 1
 
 
-class Dumped(bytes):
-    """A log entry restored from the store: :func:`~kato.processor.prediction.dumps` JSON, kept
-    as read (not compressed, not parsed again) so a full log costs no start-up time."""
+@dataclass(frozen=True)
+class Dumped:
+    """A log entry restored from the store: :func:`~kato.processor.prediction.dumps` JSON, a
+    view of the row as read (not copied, compressed or parsed again), so a full log costs no
+    start-up time and no second copy."""
+
+    json: memoryview
 
 
 # A prediction-log entry: packed bytes (see prediction.pack), the objects until compacted, or
 # as restored from the store.
-LogEntry = bytes | list[Prediction]
+LogEntry = bytes | list[Prediction] | Dumped
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class SessionState:
 
 def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
     if isinstance(entry, Dumped):
-        return loads_dicts(bytes(entry), prefix=prefix)  # orjson refuses bytes subclasses
+        return loads_dicts(entry.json, prefix=prefix)
     if isinstance(entry, bytes):
         return unpack_dicts(entry, prefix=prefix)
     return [prediction.to_dict(prefix=prefix) for prediction in entry]
