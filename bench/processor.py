@@ -5,9 +5,12 @@
 
 Learns N random patterns (3–12 events of 1–3 symbols from a 1,000-symbol vocabulary, fixed
 seed) into a SQLite store, then replays the same observe operations (STM cleared every 4
-events) against the in-process processor and against the real service (uvicorn subprocess on
-that store, keep-alive httpx client). Prints p50/p99 of observe in both, learn p50, the
-service's RSS, and checks that HTTP predictions equal the in-process ones. Target: HTTP p50 ≤ 2 ms.
+events) against the in-process processor and against two real services (uvicorn subprocesses
+on copies of that store, keep-alive httpx clients), one with the short-term state persisted on
+every request (``KATO_PERSIST_STATE=true``, the default) and one without (``false``, the
+behaviour before persistence existed), interleaved request by request so both see the same
+machine. Prints p50/p99 of observe in each, learn p50, the services' RSS, and checks that HTTP
+predictions equal the in-process ones. Target: HTTP p50 ≤ 2 ms.
 Then starts ``python -m kato.services`` on an empty store and on the learned one ``--starts`` times
 each and prints process start → first 200 on ``/health``.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,19 +85,26 @@ def run_in_process(processor: KatoProcessor, ops: list[Event]) -> tuple[list[flo
     return durations, results
 
 
-def run_http(url: str, ops: list[Event]) -> tuple[list[float], list[Any]]:
-    durations, results = [], []
-    with httpx.Client(base_url=url, timeout=30) as http:
-        http.post("/observe", json={"strings": ["warm-up"]}).raise_for_status()
+def run_http(urls: list[str], ops: list[Event]) -> list[tuple[list[float], list[Any]]]:
+    """The same operations on every service, one operation on each in turn."""
+    runs: list[tuple[list[float], list[Any]]] = [([], []) for _ in urls]
+    clients = [httpx.Client(base_url=url, timeout=30) for url in urls]
+    try:
+        for http in clients:
+            http.post("/observe", json={"strings": ["warm-up"]}).raise_for_status()
         for index, event in enumerate(ops):
-            if index % STM_WINDOW == 0:
-                http.post("/clear-stm").raise_for_status()
-            body = {"strings": event, "unique_id": f"op-{index}"}
-            started = time.perf_counter()
-            http.post("/observe", json=body).raise_for_status()
-            durations.append(time.perf_counter() - started)
-            results.append(http.get("/predictions").json()["predictions"])
-    return durations, results
+            for http, (durations, results) in zip(clients, runs, strict=True):
+                if index % STM_WINDOW == 0:
+                    http.post("/clear-stm").raise_for_status()
+                body = {"strings": event, "unique_id": f"op-{index}"}
+                started = time.perf_counter()
+                http.post("/observe", json=body).raise_for_status()
+                durations.append(time.perf_counter() - started)
+                results.append(http.get("/predictions").json()["predictions"])
+    finally:
+        for http in clients:
+            http.close()
+    return runs
 
 
 def _health_ok(port: int) -> bool:
@@ -148,10 +159,21 @@ def main() -> None:
             local, local_results = run_in_process(processor, ops)
         finally:
             processor.close()
-        env = {"PROCESSOR_ID": PROCESSOR_ID, "KATO_DATA_DIR": tmp, "LOG_LEVEL": args.log_level}
-        with ServiceProcess(env, data_dir / "service.log") as service:
-            remote, remote_results = run_http(service.url, ops)
-            rss = service.rss_bytes()
+        copy = data_dir / "in-memory-state"
+        copy.mkdir()
+        shutil.copy(data_dir / f"{PROCESSOR_ID}.sqlite3", copy)
+        env = {"PROCESSOR_ID": PROCESSOR_ID, "LOG_LEVEL": args.log_level}
+        persisted = ServiceProcess(
+            {**env, "KATO_DATA_DIR": tmp, "KATO_PERSIST_STATE": "true"}, data_dir / "p.log"
+        )
+        in_memory = ServiceProcess(
+            {**env, "KATO_DATA_DIR": str(copy), "KATO_PERSIST_STATE": "false"}, copy / "m.log"
+        )
+        with persisted, in_memory:
+            (remote, remote_results), (memory, memory_results) = run_http(
+                [persisted.url, in_memory.url], ops
+            )
+            rss = persisted.rss_bytes(), in_memory.rss_bytes()
         starts = {
             label: [start_to_ready(tmp, processor_id) for _ in range(args.starts)]
             for label, processor_id in (("empty store", "empty"), ("learned store", PROCESSOR_ID))
@@ -163,7 +185,8 @@ def main() -> None:
         table.add_column(column, justify="right" if column != "measure" else "left")
     for label, values in (
         ("observe, in-process", local),
-        (f"observe, HTTP (LOG_LEVEL={args.log_level})", remote),
+        (f"observe, HTTP, state in memory only (LOG_LEVEL={args.log_level})", memory),
+        (f"observe, HTTP, state persisted (LOG_LEVEL={args.log_level})", remote),
         ("learn, in-process (SQLite)", learn),
     ):
         table.add_row(label, *(f"{percentile(values, pct) * 1e3:.3f}" for pct in (50, 99)))
@@ -172,9 +195,12 @@ def main() -> None:
             table.add_row(f"start → /health 200, {label}",
                           *(f"{percentile(values, pct) * 1e3:.0f}" for pct in (50, 99)))
     console.print(table)
-    console.print(f"service RSS after the run: {rss / MIB:.1f} MiB")
+    console.print(
+        f"service RSS after the run: {rss[0] / MIB:.1f} MiB state persisted, "
+        f"{rss[1] / MIB:.1f} MiB in memory only"
+    )
     console.print(f"observations with predictions: {with_predictions}/{len(ops)}")
-    same = local_results == remote_results
+    same = local_results == remote_results == memory_results
     console.print(f"HTTP predictions equal in-process: {'yes' if same else 'NO'}")
     if not same:
         raise SystemExit(1)

@@ -14,7 +14,9 @@ class ProcessorConfig:
     ``exhaustive_search`` turns off the reference candidate pre-filter (spec §5.2, QUIRK-1), i.e.
     upstream's ``KATO_USE_INDEXING=false``. ``prediction_log_size`` bounds the in-memory log of
     predictions by observation id (QUIRK-21). ``persistence`` is the emotive window size and, as
-    upstream (QUIRK-7), only the start-up value governs it.
+    upstream (QUIRK-7), only the start-up value governs it. ``persist_state`` keeps the
+    short-term state on the store (restored when the store is opened again, so a crash loses
+    nothing acknowledged); off, it lives in memory only, as upstream.
     """
 
     processor_id: str
@@ -26,6 +28,7 @@ class ProcessorConfig:
     sort: bool = True
     exhaustive_search: bool = False
     prediction_log_size: int = 1000
+    persist_state: bool = True
     smoothness: int = 3
     quiescence: int = 3
     search_depth: int = 10

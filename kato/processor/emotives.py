@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 
@@ -9,13 +10,22 @@ def mean_emotives(dicts: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """Per key, the mean over the dicts that carry it (absent keys are not zeros).
 
     Keys keep first-appearance order; values are summed in list order and divided by their
-    count, exactly like upstream's ``sum(v) / len(v)``.
+    count, exactly like upstream's ``sum(v) / len(v)``. Only where that sum overflows (finite
+    values near ±1.8e308) the mean is taken term by term instead, so a mean of finite values is
+    always finite: an infinite one could not be answered as JSON nor persisted.
     """
     collected: dict[str, list[float]] = {}
     for emotives in dicts:
         for key, value in emotives.items():
             collected.setdefault(key, []).append(value)
-    return {key: sum(values) / len(values) for key, values in collected.items()}
+    return {key: _mean(values) for key, values in collected.items()}
+
+
+def _mean(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    if math.isinf(mean) and all(map(math.isfinite, values)):
+        return math.fsum(value / len(values) for value in values)
+    return mean
 
 
 def nonzero(emotives: Mapping[str, float]) -> dict[str, float]:

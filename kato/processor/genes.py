@@ -5,6 +5,10 @@ upstream (``smoothness``, ``quiescence``, …) are stored and reported but chang
 ``persistence`` is reported as updated but, as upstream (QUIRK-7), the emotive window keeps the
 start-up size. ``SORT`` is upstream's internal alias of ``sort``; ``predict`` switches prediction
 generation off. Validation of a whole update happens before anything is applied.
+
+Every gene has a range (below, and in kato/services/README.md): a value outside it is refused
+before it reaches the processor, so every accepted value serialises exactly (JSON, SQLite,
+MongoDB) and every read of the genes (``GET /state``, ``GET /gene``) keeps working.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from typing import Any
 from kato.processor.config import ProcessorConfig
 from kato.processor.errors import InvalidGeneValueError, UnknownGeneError
 
+#: Upper bound of ``max_pattern_length``: any STM longer than this is far beyond memory anyway,
+#: and the bound keeps every gene a 32-bit value that JSON, SQLite and MongoDB carry exactly
+#: (an unbounded integer once made ``GET /state`` and ``GET /gene`` fail).
+MAX_PATTERN_LENGTH_LIMIT = 2**31 - 1
 
-def _int(low: int, high: int | None) -> Callable[[Any], int]:
+
+def _int(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"must be between {low} and {high}" if high else f"must be >= {low}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
         return value
 
     return check
@@ -63,7 +72,7 @@ class Gene:
 
 
 GENES: Mapping[str, Gene] = {
-    "max_pattern_length": Gene("max_pattern_length", _int(0, None)),
+    "max_pattern_length": Gene("max_pattern_length", _int(0, MAX_PATTERN_LENGTH_LIMIT)),
     "persistence": Gene("persistence", _int(1, 100)),
     "recall_threshold": Gene("recall_threshold", _float(0.0, 1.0)),
     "max_predictions": Gene("max_predictions", _int(1, 10000)),

@@ -4,31 +4,38 @@ Every public method either succeeds or raises a :class:`~kato.processor.errors.K
 leaves the processor exactly as it was: inputs are validated first, the next state is computed
 into locals, the store is written (the only step that can fail afterwards), and only then are the
 new values installed. Not thread-safe: the service serialises calls.
+
+Unless ``ProcessorConfig.persist_state`` is off, the short-term state (what ``export_state``
+holds) is persisted through the store by every mutating call, in the transaction of its learn or
+clear where there is one (:mod:`kato.processor.durable`), and restored when a processor opens the
+same store again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from kato.processor import search
+from kato.processor import durable, search
 from kato.processor.config import ProcessorConfig
 from kato.processor.emotives import mean_emotives
 from kato.processor.errors import (
     GeneNotFoundError,
+    InvalidStateError,
     KatoError,
     PatternNotFoundError,
     StorageError,
     ValidationError,
 )
 from kato.processor.genes import initial_values, validate_updates
-from kato.processor.knowledge import KnowledgeBase
+from kato.processor.knowledge import KnowledgeBase, LearnPlan
 from kato.processor.naming import bare, prefixed, sorted_symbols
 from kato.processor.observation import Observation, ObserveResult
 from kato.processor.portability import MemoryImage
 from kato.processor.prediction import Prediction
 from kato.processor.state import Percept, SessionState, export_state, parse_state
-from kato.processor.store.base import PatternStore, StoreSnapshot
+from kato.processor.store.base import PatternStore, StateWrite, StoreSnapshot
 from kato.processor.store.records import pattern_document
 from kato.processor.vectors import validate_vectors, vector_symbol
 
@@ -43,6 +50,25 @@ class KatoProcessor:
         self._store = store
         self._state = SessionState(genes=initial_values(config))
         self._kb = KnowledgeBase.from_snapshot(self._guarded(store.load))
+        #: Why the persisted short-term state could not be restored (the processor then starts
+        #: fresh and overwrites it); None when it was restored or there was none.
+        self.restore_error: str | None = None
+        self._restore()
+
+    def _restore(self) -> None:
+        stored = self._guarded(self._store.load_state)
+        if not self._config.persist_state:
+            if stored.parts or stored.log:  # never resume from a stale state if turned on again
+                self._guarded(lambda: self._store.save_state(StateWrite(reset=True)))
+            return
+        try:
+            restored = durable.restore(stored)
+        except InvalidStateError as error:
+            self.restore_error = error.message
+            self._guarded(lambda: self._store.save_state(durable.full_write(self._state)))
+            return
+        if restored is not None:
+            self._state = restored
 
     # -- observation -------------------------------------------------------------------------
 
@@ -54,6 +80,7 @@ class KatoProcessor:
             validate_vectors(obs.vectors)
         state = self._state
         genes = state.genes
+        content = bool(obs.strings or obs.vectors)
         event = [vector_symbol(obs.vectors)] if obs.vectors else []
         event += sorted_symbols(obs.strings, genes["sort"])
         accumulator = state.accumulator
@@ -61,27 +88,43 @@ class KatoProcessor:
             accumulator = [*accumulator, dict(obs.emotives)]
         current = mean_emotives(accumulator) if obs.emotives else state.current_emotives
         stm = [*state.stm, event] if event else state.stm
-        predictions = state.predictions
-        if obs.strings or obs.vectors:
-            predictions = self._predict(stm)
+        predictions = self._predict(stm) if content else state.predictions
+        plan: LearnPlan | None = None
         auto: str | None = None
         limit = genes["max_pattern_length"]
         if limit > 0 and len(stm) >= limit:
-            auto = self._learn_events(stm, accumulator)
+            plan = self._plan(stm, accumulator)
+            auto = prefixed(plan.pattern.name) if plan else ""
             stm = [stm[-1]] if len(stm) > 1 else []
             accumulator = []
+        following = replace(
+            state,
+            time=state.time + 1,
+            stm=stm,
+            accumulator=accumulator,
+            current_emotives=current,
+            last_symbols=event,
+            predictions=predictions,
+            percept=Percept(list(obs.strings), [list(v) for v in obs.vectors], dict(obs.emotives)),
+        )
+        bound = self._config.prediction_log_size
+        change: StateWrite | None = None
+        if self._config.persist_state:
+            parts = {durable.CORE: durable.core_part(following)}
+            logged: list[tuple[str, bytes]] = []
+            if content:
+                blob = durable.encode_predictions(predictions)
+                if state.logs(obs.unique_id, predictions, bound):
+                    logged.append((obs.unique_id, blob))
+                    blob = durable.logged_reference(obs.unique_id)
+                parts[durable.PREDICTIONS] = blob
+            change = StateWrite(parts, logged, state.evicted(bound, len(logged)))
+        self._commit(plan, change)
         # Nothing below can fail: install the new state.
-        state.time += 1
-        state.percept = Percept(list(obs.strings), [list(v) for v in obs.vectors],
-                                dict(obs.emotives))
-        state.last_symbols = event
-        state.stm = stm
-        state.accumulator = accumulator
-        state.current_emotives = current
-        if obs.strings or obs.vectors:
-            state.predictions = predictions
-            state.record_predictions(obs.unique_id, predictions, self._config.prediction_log_size)
-        return ObserveResult(auto, state.time, obs.unique_id)
+        self._install(plan, following)
+        if content:
+            following.record_predictions(obs.unique_id, predictions, bound)
+        return ObserveResult(auto, following.time, obs.unique_id)
 
     def _predict(self, stm: Sequence[Sequence[str]]) -> list[Prediction]:
         flat = [symbol for event in stm for symbol in event]
@@ -102,35 +145,61 @@ class KatoProcessor:
         """Learn the STM as one pattern: ``"PTRN|…"``, or ``""`` below two symbols.
 
         STM and the emotive accumulator are cleared only after the pattern is stored
-        (QUIRK-18 fix); cached predictions and ``current_emotives`` stay (QUIRK-12).
+        (QUIRK-18 fix), in the same transaction; cached predictions and ``current_emotives``
+        stay (QUIRK-12).
         """
-        name = self._learn_events(self._state.stm, self._state.accumulator)
-        self._state.stm = []
-        self._state.accumulator = []
-        return name
+        plan = self._plan(self._state.stm, self._state.accumulator)
+        following = replace(self._state, stm=[], accumulator=[])
+        self._commit(plan, self._core_change(following))
+        self._install(plan, following)
+        return prefixed(plan.pattern.name) if plan else ""
 
-    def _learn_events(
+    def _plan(
         self, events: Sequence[Sequence[str]], accumulator: Sequence[Mapping[str, float]]
-    ) -> str:
-        """Persist then index ``events``; ``""`` (and no write) below two symbols."""
+    ) -> LearnPlan | None:
+        """The records of learning ``events``; None (nothing to store) below two symbols."""
         if sum(len(event) for event in events) < 2:
-            return ""
-        plan = self._kb.plan_learn(events, mean_emotives(accumulator), self._config.persistence)
-        self._guarded(lambda: self._store.save_learn(plan.pattern, plan.symbols, plan.totals))
-        self._kb.apply(plan)
-        return prefixed(plan.pattern.name)
+            return None
+        return self._kb.plan_learn(events, mean_emotives(accumulator), self._config.persistence)
+
+    def _core_change(self, following: SessionState) -> StateWrite | None:
+        """The state change of a request that leaves predictions and the log alone."""
+        if not self._config.persist_state:
+            return None
+        return StateWrite({durable.CORE: durable.core_part(following)})
+
+    def _commit(self, plan: LearnPlan | None, change: StateWrite | None) -> None:
+        """Persist a learn and the request's state change together (the only step that fails)."""
+        if plan is not None:
+            self._guarded(
+                lambda: self._store.save_learn(plan.pattern, plan.symbols, plan.totals, change)
+            )
+        elif change is not None:
+            self._guarded(lambda: self._store.save_state(change))
+
+    def _install(self, plan: LearnPlan | None, following: SessionState) -> None:
+        if plan is not None:
+            self._kb.apply(plan)
+        self._state = following
 
     def clear_stm(self) -> None:
         """Forget short-term state (spec §4.6); time, genes, patterns and the log stay."""
-        self._state.reset_short_term()
+        following = replace(self._state)
+        following.reset_short_term()
+        change = self._core_change(following)
+        if change is not None:
+            empty = durable.encode_predictions([])
+            change = replace(change, parts={**change.parts, durable.PREDICTIONS: empty})
+        self._commit(None, change)
+        self._state = following
 
     def clear_all(self) -> None:
         """Forget everything except the genes (QUIRK-22): store, index, log, STM, time."""
-        self._guarded(self._store.clear)
+        following = SessionState(genes=dict(self._state.genes))
+        change = durable.full_write(following) if self._config.persist_state else None
+        self._guarded(lambda: self._store.clear(change))
         self._kb = KnowledgeBase()
-        self._state.reset_short_term()
-        self._state.log.clear()
-        self._state.time = 0
+        self._state = following
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -202,7 +271,9 @@ class KatoProcessor:
 
     def update_genes(self, genes: Mapping[str, Any]) -> None:
         """Validate every entry, then apply them all (atomic, QUIRK-8 fix)."""
-        self._state.genes.update(validate_updates(genes))
+        following = replace(self._state, genes={**self._state.genes, **validate_updates(genes)})
+        self._commit(None, self._core_change(following))
+        self._state = following
 
     def get_gene(self, name: str) -> Any:
         """Value of a gene or of the read-only names of spec §6.3."""
@@ -222,7 +293,10 @@ class KatoProcessor:
 
     def import_state(self, state: Mapping[str, Any]) -> None:
         """Replace all in-memory state by a snapshot, validated in full first."""
-        self._state = parse_state(state)
+        following = parse_state(state)
+        if self._config.persist_state:
+            self._guarded(lambda: self._store.save_state(durable.full_write(following)))
+        self._state = following
 
     # -- portability (export / import of the whole memory) ---------------------------------
 
@@ -240,11 +314,13 @@ class KatoProcessor:
     def replace_memory(self, image: MemoryImage) -> None:
         """Replace long-term memory and in-memory state by ``image`` (an import), atomically:
         the state is validated and the new index built first, then the store is replaced in
-        one step; a failure anywhere leaves the processor exactly as it was."""
+        one step, with the persisted short-term state; a failure anywhere leaves the processor
+        exactly as it was."""
         state = parse_state(image.state)
         snapshot = StoreSnapshot(list(image.patterns), list(image.symbols), image.totals)
         kb = KnowledgeBase.from_snapshot(snapshot)
-        self._guarded(lambda: self._store.replace_all(snapshot))
+        write = durable.full_write(state) if self._config.persist_state else None
+        self._guarded(lambda: self._store.replace_all(snapshot, write))
         self._kb = kb
         self._state = state
 

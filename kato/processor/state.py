@@ -7,6 +7,7 @@ before anything is built, so an import either fully succeeds or changes nothing.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,12 +15,30 @@ from typing import Any
 
 from kato.processor.errors import InvalidStateError, KatoError
 from kato.processor.genes import GENE_KEYS, validate_updates
-from kato.processor.prediction import Prediction, number, pack, unpack_dicts
+from kato.processor.prediction import (
+    Prediction,
+    integer,
+    loads_dicts,
+    number,
+    pack,
+    unpack_dicts,
+)
 
 STATE_VERSION = 1
 
-# A prediction-log entry: packed bytes (see prediction.pack), or the objects until compacted.
-LogEntry = bytes | list[Prediction]
+
+@dataclass(frozen=True)
+class Dumped:
+    """A log entry restored from the store: :func:`~kato.processor.prediction.dumps` JSON, a
+    view of the row as read (not copied, compressed or parsed again), so a full log costs no
+    start-up time and no second copy."""
+
+    json: memoryview
+
+
+# A prediction-log entry: packed bytes (see prediction.pack), the objects until compacted, or
+# as restored from the store.
+LogEntry = bytes | list[Prediction] | Dumped
 
 
 @dataclass(frozen=True)
@@ -62,10 +81,20 @@ class SessionState:
         self.predictions = []
         self.percept = None
 
+    def logs(self, unique_id: str, predictions: list[Prediction], bound: int) -> bool:
+        """Whether :meth:`record_predictions` would add an entry: a non-empty list of an id not
+        logged yet (the first record of an id wins, as upstream's lookup), in a log that keeps
+        any at all."""
+        return bound > 0 and bool(predictions) and unique_id not in self.log
+
+    def evicted(self, bound: int, added: int) -> list[str]:
+        """Ids dropped when ``added`` entries join a log that keeps ``bound`` of them."""
+        return list(itertools.islice(self.log, max(0, len(self.log) + added - bound)))
+
     def record_predictions(self, unique_id: str, predictions: list[Prediction], bound: int) -> None:
-        """Log a non-empty list; the first record of an id wins (upstream lookup), and only the
-        ``bound`` most recently added ids are kept (QUIRK-21 fix)."""
-        if not predictions or unique_id in self.log:
+        """Log a list if :meth:`logs` says so; only the ``bound`` most recently added ids are kept
+        (QUIRK-21 fix)."""
+        if not self.logs(unique_id, predictions, bound):
             return
         self.log[unique_id] = predictions
         while len(self.log) > bound:
@@ -95,13 +124,16 @@ class SessionState:
 
 
 def _entry_dicts(entry: LogEntry, prefix: bool) -> list[dict[str, Any]]:
+    if isinstance(entry, Dumped):
+        return loads_dicts(entry.json, prefix=prefix)
     if isinstance(entry, bytes):
         return unpack_dicts(entry, prefix=prefix)
     return [prediction.to_dict(prefix=prefix) for prediction in entry]
 
 
-def export_state(state: SessionState) -> dict[str, Any]:
-    """JSON-serialisable snapshot; prediction names are bare, as stored."""
+def export_core(state: SessionState) -> dict[str, Any]:
+    """The snapshot without ``predictions`` and ``prediction_log`` (the parts that are small
+    or change with every request; :mod:`kato.processor.durable` persists it whole)."""
     return {
         "version": STATE_VERSION,
         "genes": dict(state.genes),
@@ -110,8 +142,15 @@ def export_state(state: SessionState) -> dict[str, Any]:
         "emotive_accumulator": [dict(item) for item in state.accumulator],
         "current_emotives": dict(state.current_emotives),
         "last_symbols": list(state.last_symbols),
-        "predictions": [p.to_dict(prefix=False) for p in state.predictions],
         "percept_data": None if state.percept is None else state.percept.to_dict(),
+    }
+
+
+def export_state(state: SessionState) -> dict[str, Any]:
+    """JSON-serialisable snapshot; prediction names are bare, as stored."""
+    return {
+        **export_core(state),
+        "predictions": [p.to_dict(prefix=False) for p in state.predictions],
         "prediction_log": [
             {"unique_id": uid, "predictions": _entry_dicts(entry, False)}
             for uid, entry in state.log.items()
@@ -135,8 +174,8 @@ def _parse(data: Mapping[str, Any]) -> SessionState:
     if set(data["genes"]) != GENE_KEYS:
         raise ValueError(f"genes must have exactly the keys {sorted(GENE_KEYS)}")
     genes = validate_updates(data["genes"])
-    time = data["time"]
-    if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+    time = integer(data["time"])
+    if time < 0:
         raise ValueError("time must be a non-negative integer")
     percept = data["percept_data"]
     return SessionState(

@@ -58,7 +58,16 @@ def create_app(
         gc.collect()
         gc.freeze()
         runtime.attach(ProcessorGate(processor))
-        logger.info("processor open", extra={"detail": {"patterns": processor.pattern_count}})
+        if processor.restore_error is not None:
+            logger.error(
+                "stored short-term state unreadable, starting fresh",
+                extra={"detail": {"error": processor.restore_error}},
+            )
+        logger.info(
+            "processor open",
+            extra={"detail": {"patterns": processor.pattern_count, "time": processor.time,
+                              "stm_events": len(processor.stm)}},
+        )
         try:
             yield
         finally:
@@ -74,10 +83,10 @@ def create_app(
         default_response_class=FastJSONResponse,
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(portability_routes.router)
     app.include_router(websocket.router)
+    install_error_handlers(app, [*routes.router.routes, *app.router.routes])
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

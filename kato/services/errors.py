@@ -6,6 +6,7 @@ adds only the errors that exist at the HTTP edge (validation, size, auth, routin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -14,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from kato.processor.errors import KatoError
 
@@ -109,12 +112,36 @@ async def _on_kato_error(_: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, f"KATO_HTTP_{exc.status_code}")
-    error = ServiceError(code, exc.status_code, str(exc.detail))
-    body = {**error.to_dict(), "detail": exc.detail}  # FastAPI's own key, for old clients
-    return FastJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+def _http_error_handler(
+    routes: Sequence[BaseRoute],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, f"KATO_HTTP_{exc.status_code}")
+        error = ServiceError(code, exc.status_code, str(exc.detail))
+        body = {**error.to_dict(), "detail": exc.detail}  # FastAPI's own key, for old clients
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(routes, request.scope)
+        return FastJSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    return on_http_error
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """Every method some route serves at this path (HEAD wherever GET is; see middleware).
+
+    Starlette names only the methods of the first route whose path matched, and one path often
+    has several routes (``GET`` and ``POST /predictions``, ``GET`` and ``PUT /state``).
+    """
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _on_request_validation(_: Request, exc: Exception) -> Response:
@@ -122,10 +149,11 @@ async def _on_request_validation(_: Request, exc: Exception) -> Response:
     return error_response(RequestValidationFailed([dict(err) for err in exc.errors()], ()))
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map processor, HTTP and validation errors onto the shared JSON shape."""
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Map processor, HTTP and validation errors onto the shared JSON shape; a 405 names in
+    ``Allow`` the methods of ``routes`` (every HTTP route of the app) at that path."""
     app.add_exception_handler(KatoError, _on_kato_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler(routes))
     app.add_exception_handler(RequestValidationError, _on_request_validation)
 
 

@@ -11,11 +11,15 @@ handler, which cost about as much as the endpoint's own HTTP work. The answer is
 same: the endpoint is the very same function, processor errors get the same handler, and the
 ``Vary: Origin`` header the CORS layer adds to requests without ``Origin`` is added here too.
 Requests that carry an ``Origin`` header (browsers) always go the full way.
+
+``HEAD`` is answered wherever ``GET`` is: the request runs as that ``GET`` and the body is
+dropped on the way out (headers, ``content-length`` included, are the GET's).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -37,9 +41,14 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 DirectRoutes = Mapping[tuple[str, str], BaseRoute]
 
 
+#: A client's trace id is echoed (and logged) only if it is 1-128 visible ASCII characters;
+#: anything else (a 16 KB header, control characters) is replaced by a generated one.
+_TRACE_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
 def _trace_id(headers: list[tuple[bytes, bytes]]) -> bytes:
     for name, value in headers:
-        if name == b"x-trace-id" and value:
+        if name == b"x-trace-id" and _TRACE_ID.fullmatch(value):
             return value
     return f"kato-{uuid.uuid4().hex}".encode()
 
@@ -100,6 +109,9 @@ class ServiceMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        method = scope["method"]
+        if method == "HEAD":  # served as the GET of the same path, without the body (RFC 9110)
+            scope = {**scope, "method": "GET"}
         trace_id = _trace_id(scope["headers"])
         scope.setdefault("state", {})["trace_id"] = trace_id.decode("latin-1")
         response: dict[str, Any] = {"status": 500, "started": False}
@@ -109,6 +121,8 @@ class ServiceMiddleware:
                 response["status"] = message["status"]
                 response["started"] = True
                 message["headers"] = [*message.get("headers", ()), (b"x-trace-id", trace_id)]
+            elif method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -131,7 +145,8 @@ class ServiceMiddleware:
                 scope, receive, send_with_trace
             )
         finally:
-            self._record(scope, response["status"], time.perf_counter() - started, trace_id)
+            seconds = time.perf_counter() - started
+            self._record(scope, method, response["status"], seconds, trace_id)
 
     @staticmethod
     async def _direct(route: BaseRoute, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,9 +171,11 @@ class ServiceMiddleware:
             and not self.tokens.header_ok(scope["headers"])
         )
 
-    def _record(self, scope: Scope, status: int, seconds: float, trace_id: bytes) -> None:
+    def _record(
+        self, scope: Scope, method: str, status: int, seconds: float, trace_id: bytes
+    ) -> None:
         route = _route_label(scope)
-        self.metrics.record_request(route, scope["method"], status, seconds)
+        self.metrics.record_request(route, method, status, seconds)
         level = access_log_level(status)
         if self.logger.isEnabledFor(level):
             self.logger.log(
@@ -166,7 +183,7 @@ class ServiceMiddleware:
                 "request",
                 extra={
                     "request_id": trace_id.decode("latin-1"),
-                    "method": scope["method"],
+                    "method": method,
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),

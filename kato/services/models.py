@@ -9,17 +9,23 @@ Response models exist for the OpenAPI docs only; handlers build plain dicts on t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AllowInfNan,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    FiniteFloat,
+    Strict,
+    StrictBool,
     StrictStr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -37,11 +43,45 @@ class Limits:
     max_sequence_length: int
 
 
+_NUMERIC = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+_NUMERIC_TEXT = re.compile(_NUMERIC)
+
+
+def _number_or_numeric_text(value: Any) -> Any:
+    """Numbers given as JSON-number text (``"2.5"``) stay accepted, as upstream's lax parsing
+    took them; any other string, and booleans (which it took for 0/1), are refused."""
+    if isinstance(value, str):
+        if not _NUMERIC_TEXT.fullmatch(value):
+            raise PydanticCustomError("number_type", "Input should be a number")
+        return float(value)
+    return value
+
+
+#: A finite number: a JSON number or its text; never a boolean, another string, NaN or ±inf.
+Number = Annotated[
+    float,
+    Strict(),
+    AllowInfNan(False),
+    BeforeValidator(_number_or_numeric_text),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": _NUMERIC}]}),
+]
+
+
 def _limits(info: ValidationInfo) -> Limits | None:
     context = info.context
     if isinstance(context, Limits):
         return context
     return None
+
+
+def _check_length(what: str, text: str, limits: Limits) -> None:
+    """Symbols, emotive names and observation ids share ``KATO_MAX_SYMBOL_LENGTH``."""
+    if len(text) > limits.max_symbol_length:
+        raise PydanticCustomError(
+            "symbol_too_long",
+            "{what} of {length} characters exceeds the limit of {limit}",
+            {"what": what, "length": len(text), "limit": limits.max_symbol_length},
+        )
 
 
 def _too_many(what: str, count: int, limit: int) -> PydanticCustomError:
@@ -58,10 +98,10 @@ class ObservationData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     strings: list[StrictStr] = Field(default_factory=list, description="Symbols of this event.")
-    vectors: list[list[FiniteFloat]] = Field(
+    vectors: list[list[Number]] = Field(
         default_factory=list, description="Vectors of equal length, summed into one VCTR| symbol."
     )
-    emotives: dict[str, FiniteFloat] = Field(default_factory=dict, description="Emotive values.")
+    emotives: dict[str, Number] = Field(default_factory=dict, description="Emotive values.")
     unique_id: StrictStr | None = Field(None, description="Generated when absent or empty.")
 
     @field_validator("strings")
@@ -73,12 +113,7 @@ class ObservationData(BaseModel):
         if len(value) > limits.max_symbols_per_event:
             raise _too_many("strings", len(value), limits.max_symbols_per_event)
         for symbol in value:
-            if len(symbol) > limits.max_symbol_length:
-                raise PydanticCustomError(
-                    "symbol_too_long",
-                    "a symbol of {length} characters exceeds the limit of {limit}",
-                    {"length": len(symbol), "limit": limits.max_symbol_length},
-                )
+            _check_length("a symbol", symbol, limits)
         return value
 
     @field_validator("vectors")
@@ -103,8 +138,19 @@ class ObservationData(BaseModel):
     @classmethod
     def _check_emotives(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
         limits = _limits(info)
-        if limits is not None and len(value) > limits.max_emotives:
-            raise _too_many("emotives", len(value), limits.max_emotives)
+        if limits is not None:
+            if len(value) > limits.max_emotives:
+                raise _too_many("emotives", len(value), limits.max_emotives)
+            for name in value:
+                _check_length("an emotive name", name, limits)
+        return value
+
+    @field_validator("unique_id")
+    @classmethod
+    def _check_unique_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        limits = _limits(info)
+        if limits is not None and value is not None:
+            _check_length("unique_id", value, limits)
         return value
 
 
@@ -114,9 +160,9 @@ class ObserveSequenceRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     observations: list[ObservationData]
-    learn_after_each: bool = False
-    learn_at_end: bool = False
-    clear_stm_between: bool = False
+    learn_after_each: StrictBool = False
+    learn_at_end: StrictBool = False
+    clear_stm_between: StrictBool = False
 
     @field_validator("observations")
     @classmethod
@@ -142,14 +188,43 @@ class StateSnapshot(BaseModel):
 
 
 class WsMessage(BaseModel):
-    """A WebSocket request: ``{"type": ..., "payload": {...}}`` (payload optional)."""
+    """A WebSocket request: ``{"type": ..., "payload": {...}}`` (payload optional, spec §7.15).
+
+    Any other key is refused: a message that says ``data`` instead of ``payload`` used to be
+    an empty observation, silently.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     type: StrictStr
     payload: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(str(key) for key in value if key not in cls.model_fields)
+            if unknown:
+                raise PydanticCustomError(
+                    "unknown_message_keys",
+                    'unknown key(s) {unknown}: a message has only "type" and "payload"',
+                    {"unknown": ", ".join(unknown)},
+                )
+        return value
+
+
+class WsObservation(ObservationData):
+    """Payload of the WebSocket ``observe`` message: the HTTP body's fields and nothing else
+    (upstream read exactly these keys; a misspelt one must not become an empty observation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 class PredictionsQuery(BaseModel):
-    """Payload of the WebSocket ``get_predictions`` message."""
+    """Payload of the WebSocket ``get_predictions`` message: ``{}`` or ``{"unique_id": X}``
+    (spec §7.15: any other non-empty payload is an error)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     unique_id: StrictStr | None = None
 
@@ -260,6 +335,20 @@ class StatusResponse(BaseModel):
     uptime: float
     stm_length: int
     time: int
+
+
+class PerceptResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
+    percept_data: dict[str, Any]
+    processor_id: str
+
+
+class CognitionResponse(BaseModel):
+    model_config = _DOCS_ONLY
+
+    cognition_data: dict[str, Any]
+    processor_id: str
 
 
 class MetricsResponse(BaseModel):

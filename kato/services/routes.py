@@ -11,6 +11,7 @@ import, a sixth of the service's start-up time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from kato.services.errors import FastJSONResponse
 from kato.services.gate import ProcessorGate
 from kato.services.metrics import wants_prometheus
 from kato.services.models import (
+    CognitionResponse,
     ErrorResponse,
     GeneResponse,
     GenesUpdate,
@@ -33,6 +35,7 @@ from kato.services.models import (
     ObserveSequenceRequest,
     ObserveSequenceResponse,
     PatternResponse,
+    PerceptResponse,
     PredictionsResponse,
     StateSnapshot,
     StatusMessage,
@@ -51,17 +54,38 @@ DIRECT_PATHS = frozenset({
     "/status", "/health",
 })
 
-_ERROR_STATUSES = (400, 401, 404, 413, 422, 500, 503)
-_RESPONSE_MODELS: dict[Callable[..., Any], type[Any]] = {}
+# Error answers each kind of endpoint can give (documented per route, ErrorResponse bodies):
+# 401 without the token (all but /health), 500 for an unexpected failure (logged, no details).
+_READ = (401, 500)
+_BODY = (401, 413, 422, 500)  # a body: too large, or malformed
+_WRITE = (401, 500, 503)  # writes the store: 503 when it fails
+PROMETHEUS_TYPES = ("text/plain", "application/openmetrics-text")
+
+
+class PrometheusText:
+    """Marks an answer that is Prometheus exposition text only (no JSON form)."""
+
+
+@dataclass(frozen=True)
+class _Documented:
+    model: type[Any]
+    errors: tuple[int, ...]
+    text: tuple[str, ...]
+
+
+_RESPONSE_MODELS: dict[Callable[..., Any], _Documented] = {}
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 
-def _documents(model: type[Any]) -> Callable[[EndpointT], EndpointT]:
-    """Mark an endpoint's 200 answer as ``model`` (plus the error shape) in the OpenAPI schema."""
+def _documents(
+    model: type[Any], *errors: int, text: tuple[str, ...] = ()
+) -> Callable[[EndpointT], EndpointT]:
+    """Document an endpoint's 200 answer as ``model`` (and as plain text of the ``text`` media
+    types) and each status of ``errors`` as the error shape, in the OpenAPI schema."""
 
     def mark(endpoint: EndpointT) -> EndpointT:
-        _RESPONSE_MODELS[endpoint] = model
+        _RESPONSE_MODELS[endpoint] = _Documented(model, tuple(sorted(set(errors))), text)
         return endpoint
 
     return mark
@@ -76,12 +100,18 @@ def document_responses() -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute) or route.responses:
             continue
-        model = _RESPONSE_MODELS.get(route.endpoint)
-        if model is None:
+        documented = _RESPONSE_MODELS.get(route.endpoint)
+        if documented is None:
             continue
+        text_only = documented.model is PrometheusText
+        ok: dict[str, Any] = {} if text_only else {"model": documented.model}
+        if documented.text:
+            text = {"schema": {"type": "string"}}
+            json_part: dict[str, Any] = {} if text_only else {"application/json": {}}
+            ok["content"] = {**json_part, **{kind: text for kind in documented.text}}
         route.responses = {
-            200: {"model": model},
-            **{status: {"model": ErrorResponse} for status in _ERROR_STATUSES},
+            200: ok,
+            **{status: {"model": ErrorResponse} for status in documented.errors},
         }
         route.response_fields = {
             status: create_model_field(
@@ -90,6 +120,7 @@ def document_responses() -> None:
                 mode="serialization",
             )
             for status, response in route.responses.items()
+            if "model" in response
         }
 
 
@@ -102,7 +133,7 @@ def _gate(request: Request) -> ProcessorGate:
 
 
 @router.get("/health")
-@_documents(HealthResponse)
+@_documents(HealthResponse, 500)
 async def health(request: Request) -> Response:
     """Liveness; never waits for the processor lock (and needs no token)."""
     gate = _gate(request)
@@ -110,7 +141,7 @@ async def health(request: Request) -> Response:
 
 
 @router.get("/status")
-@_documents(StatusResponse)
+@_documents(StatusResponse, *_READ)
 async def status(request: Request) -> Response:
     gate = _gate(request)
 
@@ -129,7 +160,7 @@ async def status(request: Request) -> Response:
 
 
 @router.post("/observe", openapi_extra=openapi_body(ObservationData))
-@_documents(ObserveResponse)
+@_documents(ObserveResponse, *_BODY, *_WRITE)
 async def observe(request: Request) -> Response:
     """Observe one event; predictions are fetched separately with ``/predictions``."""
     runtime = runtime_of(request)
@@ -141,7 +172,7 @@ async def observe(request: Request) -> Response:
     "/observe-sequence",
     openapi_extra=openapi_body(ObserveSequenceRequest),
 )
-@_documents(ObserveSequenceResponse)
+@_documents(ObserveSequenceResponse, *_BODY, *_WRITE)
 async def observe_sequence(request: Request) -> Response:
     runtime = runtime_of(request)
     body = await parse_body(request, ObserveSequenceRequest, runtime.limits, runtime.max_body_bytes)
@@ -150,14 +181,14 @@ async def observe_sequence(request: Request) -> Response:
 
 @router.get("/stm")
 @router.get("/short-term-memory")
-@_documents(StmResponse)
+@_documents(StmResponse, *_READ)
 async def stm(request: Request) -> Response:
     gate = _gate(request)
     return _ok(await gate.call(gate.stm))
 
 
 @router.post("/learn")
-@_documents(LearnResponse)
+@_documents(LearnResponse, *_WRITE)
 async def learn(request: Request) -> Response:
     """Learn STM as a pattern; ``pattern_name`` is ``""`` when STM holds < 2 symbols."""
     gate = _gate(request)
@@ -166,7 +197,7 @@ async def learn(request: Request) -> Response:
 
 @router.post("/clear-stm")
 @router.post("/clear-short-term-memory")
-@_documents(StatusMessage)
+@_documents(StatusMessage, *_WRITE)
 async def clear_stm(request: Request) -> Response:
     gate = _gate(request)
     await gate.call(gate.processor.clear_stm)
@@ -175,7 +206,7 @@ async def clear_stm(request: Request) -> Response:
 
 @router.post("/clear-all")
 @router.post("/clear-all-memory")
-@_documents(StatusMessage)
+@_documents(StatusMessage, *_WRITE)
 async def clear_all(request: Request) -> Response:
     """Forget STM and every learned pattern (runtime genes are kept, QUIRK-22)."""
     gate = _gate(request)
@@ -185,7 +216,7 @@ async def clear_all(request: Request) -> Response:
 
 @router.get("/predictions")
 @router.post("/predictions")
-@_documents(PredictionsResponse)
+@_documents(PredictionsResponse, *_READ)
 async def predictions(request: Request, unique_id: str | None = None) -> Response:
     """Cached predictions of the last observation, or the logged ones of ``unique_id``."""
     gate = _gate(request)
@@ -193,7 +224,7 @@ async def predictions(request: Request, unique_id: str | None = None) -> Respons
 
 
 @router.get("/pattern/{pattern_id}")
-@_documents(PatternResponse)
+@_documents(PatternResponse, *_READ, 404)
 async def pattern(request: Request, pattern_id: str) -> Response:
     """``pattern_id`` with or without ``PTRN|`` (encode ``|`` as ``%7C``)."""
     gate = _gate(request)
@@ -202,7 +233,7 @@ async def pattern(request: Request, pattern_id: str) -> Response:
 
 
 @router.post("/genes/update", openapi_extra=openapi_body(GenesUpdate))
-@_documents(StatusMessage)
+@_documents(StatusMessage, 400, *_BODY, *_WRITE)
 async def update_genes(request: Request) -> Response:
     """Atomic: an unknown gene (400 KATO_UNKNOWN_GENE) or bad value changes nothing."""
     runtime = runtime_of(request)
@@ -212,7 +243,7 @@ async def update_genes(request: Request) -> Response:
 
 
 @router.get("/gene/{gene_name}")
-@_documents(GeneResponse)
+@_documents(GeneResponse, *_READ, 404)
 async def gene(request: Request, gene_name: str) -> Response:
     gate = _gate(request)
     value = await gate.call(gate.processor.get_gene, gene_name)
@@ -220,6 +251,7 @@ async def gene(request: Request, gene_name: str) -> Response:
 
 
 @router.get("/percept-data")
+@_documents(PerceptResponse, *_READ)
 async def percept_data(request: Request) -> Response:
     gate = _gate(request)
     data = await gate.call(gate.processor.percept_data)
@@ -227,6 +259,7 @@ async def percept_data(request: Request) -> Response:
 
 
 @router.get("/cognition-data")
+@_documents(CognitionResponse, *_READ)
 async def cognition_data(request: Request) -> Response:
     gate = _gate(request)
     data = await gate.call(gate.processor.cognition_data)
@@ -234,6 +267,7 @@ async def cognition_data(request: Request) -> Response:
 
 
 @router.get("/state")
+@_documents(StateSnapshot, *_READ)
 async def get_state(request: Request) -> Response:
     """Everything the processor holds in memory (STM, time, genes, caches) for a later PUT."""
     gate = _gate(request)
@@ -241,6 +275,7 @@ async def get_state(request: Request) -> Response:
 
 
 @router.put("/state", openapi_extra=openapi_body(StateSnapshot))
+@_documents(StatusMessage, *_BODY, *_WRITE)
 async def put_state(request: Request) -> Response:
     """Exact restore of a ``GET /state`` snapshot; a bad snapshot → 422 and nothing changes."""
     runtime = runtime_of(request)
@@ -250,7 +285,7 @@ async def put_state(request: Request) -> Response:
 
 
 @router.get("/metrics")
-@_documents(MetricsResponse)
+@_documents(MetricsResponse, *_READ, text=PROMETHEUS_TYPES)
 async def metrics(request: Request) -> Response:
     """The spec's JSON counters; Prometheus text when the ``Accept`` header asks for it."""
     if wants_prometheus(request.headers.get("accept", "")):
@@ -260,6 +295,7 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/metrics/prometheus", response_class=PlainTextResponse)
+@_documents(PrometheusText, *_READ, text=PROMETHEUS_TYPES)
 async def metrics_prometheus(request: Request) -> Response:
     """Prometheus exposition regardless of ``Accept`` (OpenMetrics if preferred)."""
     runtime = runtime_of(request)

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato.processor import ProcessorConfig
+from kato.processor.genes import MAX_PATTERN_LENGTH_LIMIT
 
 
 def default_data_dir() -> Path:
@@ -50,7 +51,10 @@ class ServiceSettings(BaseSettings):
         default="KatoProcessor", description="PROCESSOR_NAME (KatoProcessor)."
     )
     max_pattern_length: int = Field(
-        default=0, ge=0, description="MAX_PATTERN_LENGTH (0 = manual learn)."
+        default=0,
+        ge=0,
+        le=MAX_PATTERN_LENGTH_LIMIT,
+        description="MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
     )
     persistence: int = Field(
         default=5, ge=1, le=100, description="PERSISTENCE (5): emotive window."
@@ -78,6 +82,12 @@ class ServiceSettings(BaseSettings):
     )
     mongo_url: str | None = Field(
         default=None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR)."
+    )
+    persist_state: bool = Field(
+        default=True,
+        validation_alias="KATO_PERSIST_STATE",
+        description="KATO_PERSIST_STATE (true): keep STM, genes, emotives, time and predictions "
+        "on the store, so a crash or restart resumes them; false = in memory only (upstream).",
     )
 
     # --- serving --------------------------------------------------------------------------------
@@ -154,6 +164,7 @@ class ServiceSettings(BaseSettings):
             max_predictions=self.max_predictions,
             sort=self.sort,
             exhaustive_search=not self.use_indexing,
+            persist_state=self.persist_state,
         )
 
 

@@ -81,6 +81,12 @@ class ServiceProcess:
             self._process.kill()
             self._process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing is closed or flushed by the service."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def rss_bytes(self) -> int:
         """Resident memory of the service process (Linux ``/proc``)."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

@@ -1,8 +1,9 @@
 """WebSocket ``/ws`` (spec §7.15): one JSON reply per JSON request, under the processor lock.
 
 Observe payloads go through the same :class:`ObservationData` model and limits as HTTP (QUIRK-10
-fixed); a validation or processor error is answered with an ``error`` message carrying the shared
-error object and the socket stays open. Non-JSON input closes the socket with 1011 (as upstream).
+fixed), and unknown keys are refused, in the message and in the payloads; a validation or
+processor error is answered with an ``error`` message carrying the shared error object and the
+socket stays open. Non-JSON input closes the socket with 1011 (as upstream).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kato.processor.errors import KatoError
 from kato.services.body import validate_payload
 from kato.services.errors import internal_error_body, payload_too_large
 from kato.services.logs import LOGGER_NAME
-from kato.services.models import ObservationData, PredictionsQuery, WsMessage
+from kato.services.models import PredictionsQuery, WsMessage, WsObservation
 from kato.services.runtime import Runtime, runtime_of
 
 WS_INTERNAL_ERROR = 1011
@@ -32,7 +33,7 @@ Handler = Callable[[Runtime, dict[str, Any]], Awaitable[Reply]]
 
 
 async def _observe(runtime: Runtime, payload: dict[str, Any]) -> Reply:
-    data = validate_payload(ObservationData, payload, runtime.limits)
+    data = validate_payload(WsObservation, payload, runtime.limits)
     gate = runtime.gate
     return {"type": "observation_result", "data": await gate.call(gate.observe_result, data, "ws")}
 

@@ -3,9 +3,19 @@
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
+    StateWrite,
+    StoredState,
     StoreSnapshot,
     SymbolRecord,
     Totals,
 )
 
-__all__ = ["PatternRecord", "PatternStore", "StoreSnapshot", "SymbolRecord", "Totals"]
+__all__ = [
+    "PatternRecord",
+    "PatternStore",
+    "StateWrite",
+    "StoreSnapshot",
+    "StoredState",
+    "SymbolRecord",
+    "Totals",
+]

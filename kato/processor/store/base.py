@@ -7,12 +7,19 @@ the outcome of one learn atomically (:meth:`PatternStore.save_learn`), forget ev
 receives absolute values (the new pattern record, the new symbol records, the new totals), so a
 retried write is idempotent and the processor can compute the next state before touching memory.
 Every failure is raised as :class:`~kato.processor.errors.StorageError`.
+
+Short-term state (STM, runtime genes, emotives, ``time``, the last predictions and the prediction
+log) is persisted too, so a crashed process resumes where it stopped:
+:meth:`PatternStore.save_state` applies one :class:`StateWrite` (opaque named blobs plus
+prediction-log entries, encoded by :mod:`kato.processor.durable`), ``save_learn`` and ``clear``
+take the state change of the same request so that a learn and the STM it empties commit together,
+and :meth:`PatternStore.load_state` hands it back at start-up.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -60,6 +67,29 @@ class StoreSnapshot:
     totals: Totals
 
 
+@dataclass(frozen=True)
+class StateWrite:
+    """One change of the persisted short-term state, applied all or nothing.
+
+    ``reset`` first drops every part and log entry; then ``parts`` replace the named blobs,
+    ``log_remove`` drops log entries by id and ``log_append`` adds entries after all others
+    (their ids are not in the log yet).
+    """
+
+    parts: Mapping[str, bytes] = field(default_factory=dict)
+    log_append: Sequence[tuple[str, bytes]] = ()
+    log_remove: Sequence[str] = ()
+    reset: bool = False
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The persisted short-term state: named blobs and the log entries in append order."""
+
+    parts: dict[str, bytes] = field(default_factory=dict)
+    log: list[tuple[str, bytes]] = field(default_factory=list)
+
+
 class PatternStore(ABC):
     """Long-term memory of one processor.
 
@@ -74,24 +104,40 @@ class PatternStore(ABC):
 
     @abstractmethod
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
-        """Upsert ``pattern`` and ``symbols`` and replace the totals, all or nothing.
+        """Upsert ``pattern`` and ``symbols``, replace the totals and apply ``state``, all or
+        nothing.
 
         Durable when it returns; on failure nothing is changed and StorageError is raised.
         """
 
     @abstractmethod
-    def replace_all(self, snapshot: StoreSnapshot) -> None:
-        """Make the store hold exactly ``snapshot`` (an import), all or nothing.
+    def replace_all(self, snapshot: StoreSnapshot, state: StateWrite | None = None) -> None:
+        """Make the store hold exactly ``snapshot`` (an import) and apply ``state``, all or
+        nothing.
 
         Records are written in the snapshot's order, so a later :meth:`load` returns them in
         that order. Durable when it returns; on failure nothing is changed.
         """
 
     @abstractmethod
-    def clear(self) -> None:
-        """Delete every pattern and symbol record and reset the totals to zero."""
+    def clear(self, state: StateWrite | None = None) -> None:
+        """Delete every pattern and symbol record, reset the totals to zero and apply ``state``
+        (all or nothing)."""
+
+    @abstractmethod
+    def load_state(self) -> StoredState:
+        """The persisted short-term state (empty when none was saved)."""
+
+    @abstractmethod
+    def save_state(self, state: StateWrite) -> None:
+        """Apply ``state``, all or nothing. Survives a crash of the process when it returns;
+        the SQLite store does not wait for the disk (see its module doc)."""
 
     @abstractmethod
     def close(self) -> None:

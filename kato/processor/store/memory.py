@@ -8,6 +8,8 @@ from dataclasses import replace
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
+    StateWrite,
+    StoredState,
     StoreSnapshot,
     SymbolRecord,
     Totals,
@@ -23,6 +25,7 @@ class MemoryStore(PatternStore):
         self._patterns: dict[str, PatternRecord] = {}
         self._symbols: dict[str, SymbolRecord] = {}
         self._totals = Totals()
+        self._state = StoredState()
 
     def load(self) -> StoreSnapshot:
         return StoreSnapshot(
@@ -32,24 +35,46 @@ class MemoryStore(PatternStore):
         )
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         self._patterns[pattern.name] = _copy_pattern(pattern)
         for symbol in symbols:
             self._symbols[symbol.name] = replace(symbol, emotives=dict(symbol.emotives))
         self._totals = totals
+        if state is not None:
+            self.save_state(state)
 
-    def replace_all(self, snapshot: StoreSnapshot) -> None:
+    def replace_all(self, snapshot: StoreSnapshot, state: StateWrite | None = None) -> None:
         self._patterns = {p.name: _copy_pattern(p) for p in snapshot.patterns}
         self._symbols = {
             s.name: replace(s, emotives=dict(s.emotives)) for s in snapshot.symbols
         }
         self._totals = snapshot.totals
+        if state is not None:
+            self.save_state(state)
 
-    def clear(self) -> None:
+    def clear(self, state: StateWrite | None = None) -> None:
         self._patterns.clear()
         self._symbols.clear()
         self._totals = Totals()
+        if state is not None:
+            self.save_state(state)
+
+    def load_state(self) -> StoredState:
+        return StoredState(dict(self._state.parts), list(self._state.log))
+
+    def save_state(self, state: StateWrite) -> None:
+        parts = {} if state.reset else dict(self._state.parts)
+        log = {} if state.reset else dict(self._state.log)
+        parts.update(state.parts)
+        for unique_id in state.log_remove:
+            log.pop(unique_id, None)
+        log.update(state.log_append)
+        self._state = StoredState(parts, list(log.items()))
 
     def close(self) -> None:
         pass

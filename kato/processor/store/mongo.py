@@ -4,6 +4,10 @@ A learn writes three idempotent upserts (pattern, symbols, totals) with absolute
 replica set or sharded cluster they run in one multi-document transaction; on a standalone server
 (no transactions) they run in order, and because every write is idempotent a retried learn
 converges to the same documents. Transient network errors are retried a bounded number of times.
+
+Short-term state lives in the collections ``state`` (one document per named part) and
+``state_log`` (one per prediction-log entry, ordered by ``seq``); a state change rides in the
+transaction of the learn or clear it belongs to.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from pymongo import MongoClient, ReplaceOne
+from bson.binary import Binary
+from pymongo import DESCENDING, MongoClient, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -23,6 +28,8 @@ from kato.processor.errors import StorageError
 from kato.processor.store.base import (
     PatternRecord,
     PatternStore,
+    StateWrite,
+    StoredState,
     StoreSnapshot,
     SymbolRecord,
     Totals,
@@ -67,6 +74,8 @@ class MongoStore(PatternStore):
         self._patterns = self._db["patterns_kb"]
         self._symbols = self._db["symbols_kb"]
         self._metadata = self._db["metadata"]
+        self._state = self._db["state"]
+        self._state_log = self._db["state_log"]
         self._transactions: bool | None = None
 
     def load(self) -> StoreSnapshot:
@@ -80,7 +89,11 @@ class MongoStore(PatternStore):
         return self._retry(read)
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         def write(session: ClientSession | None) -> None:
             self._patterns.replace_one(
@@ -92,16 +105,17 @@ class MongoStore(PatternStore):
                     session=session,
                 )
             self._write_totals(totals, session)
+            self._write_state(state, session)
 
         self._retry(lambda: self._atomically(write))
 
-    def replace_all(self, snapshot: StoreSnapshot) -> None:
+    def replace_all(self, snapshot: StoreSnapshot, state: StateWrite | None = None) -> None:
         """One transaction on a replica set. A standalone server has none: the records go to
         staging collections that are then renamed over the live ones, so a failure while
         writing changes nothing (only the two renames and the totals are not one step)."""
-        self._retry(lambda: self._replace(snapshot))
+        self._retry(lambda: self._replace(snapshot, state))
 
-    def _replace(self, snapshot: StoreSnapshot) -> None:
+    def _replace(self, snapshot: StoreSnapshot, state: StateWrite | None) -> None:
         if self._supports_transactions():
 
             def write(session: ClientSession | None) -> None:
@@ -110,6 +124,7 @@ class MongoStore(PatternStore):
                 _insert(self._patterns, _patterns_of(snapshot), session)
                 _insert(self._symbols, _symbols_of(snapshot), session)
                 self._write_totals(snapshot.totals, session)
+                self._write_state(state, session)
 
             self._atomically(write)
             return
@@ -121,14 +136,55 @@ class MongoStore(PatternStore):
         for live in (self._patterns, self._symbols):
             self._db[f"{live.name}_import"].rename(live.name, dropTarget=True)
         self._write_totals(snapshot.totals, None)
+        self._write_state(state, None)
 
-    def clear(self) -> None:
+    def clear(self, state: StateWrite | None = None) -> None:
         def wipe(session: ClientSession | None) -> None:
             self._patterns.delete_many({}, session=session)
             self._symbols.delete_many({}, session=session)
             self._write_totals(Totals(), session)
+            self._write_state(state, session)
 
         self._retry(lambda: self._atomically(wipe))
+
+    def load_state(self) -> StoredState:
+        def read() -> StoredState:
+            parts = {d["_id"]: bytes(d["value"]) for d in self._state.find({})}
+            log = [(d["_id"], bytes(d["value"])) for d in self._state_log.find({}).sort("seq")]
+            return StoredState(parts, log)
+
+        return self._retry(read)
+
+    def save_state(self, state: StateWrite) -> None:
+        self._retry(lambda: self._atomically(lambda session: self._write_state(state, session)))
+
+    def _write_state(self, state: StateWrite | None, session: ClientSession | None) -> None:
+        if state is None:
+            return
+        if state.reset:
+            self._state.delete_many({}, session=session)
+            self._state_log.delete_many({}, session=session)
+        if state.parts:
+            self._state.bulk_write(
+                [
+                    ReplaceOne({"_id": name}, {"value": Binary(value)}, upsert=True)
+                    for name, value in state.parts.items()
+                ],
+                session=session,
+            )
+        if state.log_remove:
+            self._state_log.delete_many({"_id": {"$in": list(state.log_remove)}}, session=session)
+        if state.log_append:
+            last = self._state_log.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)],
+                                            session=session)
+            seq = last["seq"] + 1 if last else 0
+            self._state_log.bulk_write(
+                [
+                    ReplaceOne({"_id": uid}, {"seq": seq + n, "value": Binary(value)}, upsert=True)
+                    for n, (uid, value) in enumerate(state.log_append)
+                ],
+                session=session,
+            )
 
     def close(self) -> None:
         self._client.close()

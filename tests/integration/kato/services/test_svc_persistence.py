@@ -1,4 +1,5 @@
-"""Long-term memory survives a restart; GET/PUT /state carries in-memory state across processes."""
+"""Long-term memory and short-term state survive a restart; GET/PUT /state carries the state
+across processes by itself (here with KATO_PERSIST_STATE=false, so only the snapshot can)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def test_restart_keeps_patterns_and_predictions(launcher: Launcher) -> None:
     with httpx.Client(base_url=second.url) as http:
         assert http.get("/metrics").json()["patterns_learned"] == 3
         assert [http.get(f"/pattern/{name}").json() for name in names] == patterns
-        assert http.get("/stm").json()["stm"] == []  # STM is in-memory only
+        assert http.get("/stm").json()["stm"] == [["a"], ["b"]]  # persisted short-term state
+        assert http.get("/predictions").json()["predictions"] == predictions
+        http.post("/clear-stm").raise_for_status()
         for symbol in ("a", "b"):
             http.post("/observe", json={"strings": [symbol]}).raise_for_status()
         assert http.get("/predictions").json()["predictions"] == predictions
@@ -42,7 +45,7 @@ def test_state_round_trip_across_processes(launcher: Launcher) -> None:
         logged = http.get("/predictions", params={"unique_id": "u1"}).json()
     first.stop()
 
-    second = launcher.start(data_dir=data_dir, processor_id="sleeper")
+    second = launcher.start(data_dir=data_dir, processor_id="sleeper", KATO_PERSIST_STATE="false")
     with httpx.Client(base_url=second.url) as http:
         assert observable_state(http) != before
         answer = http.put("/state", json=snapshot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kato.processor.store.base import PatternRecord, StoreSnapshot, SymbolRecord, Totals
+from kato.processor.store.base import PatternRecord, StateWrite, StoreSnapshot, SymbolRecord, Totals
 from kato.processor.store.memory import MemoryStore
 
 
@@ -17,18 +17,27 @@ class FailingStore(MemoryStore):
         self.failing = False
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         if self.failing:
             raise self.error
-        super().save_learn(pattern, symbols, totals)
+        super().save_learn(pattern, symbols, totals, state)
 
-    def clear(self) -> None:
+    def clear(self, state: StateWrite | None = None) -> None:
         if self.failing:
             raise self.error
-        super().clear()
+        super().clear(state)
 
-    def replace_all(self, snapshot: StoreSnapshot) -> None:
+    def replace_all(self, snapshot: StoreSnapshot, state: StateWrite | None = None) -> None:
         if self.failing:
             raise self.error
-        super().replace_all(snapshot)
+        super().replace_all(snapshot, state)
+
+    def save_state(self, state: StateWrite) -> None:
+        if self.failing:
+            raise self.error
+        super().save_state(state)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from processor_helpers import make_processor, obs
 
 from kato.processor.emotives import mean_emotives, next_window
@@ -81,3 +83,14 @@ def test_current_emotives_survive_learn_and_reset_on_clear() -> None:
     assert processor.cognition_data()["emotives"] == {"x": 2.0}
     processor.clear_stm()
     assert processor.cognition_data()["emotives"] == {}
+
+
+def test_mean_of_huge_finite_emotives_stays_finite() -> None:
+    processor = make_processor()
+    for _ in range(2):
+        processor.observe(obs(["a"], emotives={"joy": 1.5e308}))
+    assert processor.cognition_data()["emotives"] == {"joy": 1.5e308}
+    state = processor.export_state()
+    target = make_processor()
+    target.import_state(json.loads(json.dumps(state, allow_nan=False)))
+    assert target.export_state() == state

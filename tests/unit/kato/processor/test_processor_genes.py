@@ -62,6 +62,7 @@ def test_unknown_gene() -> None:
         {"max_predictions": 0}, {"max_pattern_length": -1}, {"persistence": 101},
         {"max_pattern_length": 2.0}, {"sort": 1}, {"auto_act_method": "always"},
         {"indexer_type": "XX"}, {"time": 5}, {"id": "other"},
+        {"max_pattern_length": 2**64}, {"max_pattern_length": 2**31},
     ],
 )
 def test_bad_values_are_rejected(genes: dict[str, Any]) -> None:

@@ -57,6 +57,13 @@ def test_imported_state_keeps_working() -> None:
         lambda s: s["prediction_log"].append({"unique_id": 3, "predictions": []}),
         lambda s: s.update(current_emotives={"x": "high"}),
         lambda s: s.pop("percept_data"),
+        # Wider than 64 bits: accepted, these made every later GET /state answer 500.
+        lambda s: s.update(time=2**64),
+        lambda s: s["genes"].update(max_pattern_length=2**64),
+        lambda s: s["predictions"][0].update(frequency=2**64),
+        lambda s: s["predictions"][0].update(potential=-(2**63) - 1),
+        lambda s: s["predictions"][0].update(matches=[2**64]),
+        lambda s: s["predictions"][0].update(past=[[None]]),
     ],
 )
 def test_invalid_state_is_rejected_without_change(corrupt: Any) -> None:

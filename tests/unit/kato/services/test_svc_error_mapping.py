@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from svc_app_helpers import MakeClient, observe
 
-from kato.processor.store.base import PatternRecord, SymbolRecord, Totals
+from kato.processor.store.base import PatternRecord, StateWrite, SymbolRecord, Totals
 from kato.processor.store.memory import MemoryStore
 from kato.services.runtime import Runtime
 
@@ -17,7 +17,11 @@ class BrokenDisk(MemoryStore):
     """Saving a learned pattern fails, as a full or vanished disk would."""
 
     def save_learn(
-        self, pattern: PatternRecord, symbols: Sequence[SymbolRecord], totals: Totals
+        self,
+        pattern: PatternRecord,
+        symbols: Sequence[SymbolRecord],
+        totals: Totals,
+        state: StateWrite | None = None,
     ) -> None:
         raise OSError("disk full")
 

@@ -46,9 +46,12 @@ def test_numbers_become_floats() -> None:
     [
         ('{"strings": [1]}', "string_type"),
         ('{"strings": [true]}', "string_type"),
-        ('{"vectors": [[1, "x"]]}', "float_parsing"),
+        ('{"vectors": [[1, "x"]]}', "number_type"),
         ('{"vectors": [[NaN]]}', "finite_number"),
-        ('{"emotives": {"a": "Infinity"}}', "finite_number"),
+        ('{"emotives": {"a": "Infinity"}}', "number_type"),
+        ('{"emotives": {"a": " 1"}}', "number_type"),
+        ('{"emotives": {"a": false}}', "float_type"),  # lax parsing once took it for 0.0
+        ('{"vectors": [[true]]}', "float_type"),
         ('{"emotives": {"a": -1e400}}', "finite_number"),
         ('{"vectors": [[1, 2], [3]]}', "unequal_vector_lengths"),
         ('{"unique_id": 5}', "string_type"),
@@ -66,6 +69,8 @@ def test_wrong_values_are_rejected(raw: str, kind: str) -> None:
         '{"vectors": [[1], [2], [3]]}',
         '{"vectors": [[1, 2, 3, 4]]}',
         '{"emotives": {"a": 1, "b": 2}}',
+        '{"emotives": {"abcde": 1}}',
+        '{"unique_id": "abcde"}',
     ],
 )
 def test_limits_apply_with_context(raw: str) -> None:

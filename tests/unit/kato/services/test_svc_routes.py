@@ -227,8 +227,20 @@ def test_response_models_are_documented_on_demand(client: TestClient) -> None:
     assert health["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/HealthResponse"
     )
-    assert health["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+    assert set(health) == {"200", "500"}  # no token, no lock, no store: nothing else
+    learn = schema["paths"]["/learn"]["post"]["responses"]
+    assert set(learn) == {"200", "401", "500", "503"}
+    assert learn["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/ErrorResponse"
     )
+    assert set(schema["paths"]["/gene/{gene_name}"]["get"]["responses"]) == {
+        "200", "401", "404", "422", "500"  # 422: FastAPI's own, for the path parameter
+    }
+    body = schema["paths"]["/genes/update"]["post"]["responses"]
+    assert set(body) == {"200", "400", "401", "413", "422", "500", "503"}
+    metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert set(metrics) == {"application/json", "text/plain", "application/openmetrics-text"}
+    prometheus = schema["paths"]["/metrics/prometheus"]["get"]["responses"]["200"]["content"]
+    assert set(prometheus) == {"text/plain", "application/openmetrics-text"}
     assert "ObserveResponse" in schema["components"]["schemas"]
     assert client.get("/openapi.json").json() == schema

@@ -69,6 +69,14 @@ def test_out_of_range_gene_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize("value", [str(2**64), str(2**31)])
+def test_gene_beyond_its_range_stops_start_up(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "p")
+    monkeypatch.setenv("MAX_PATTERN_LENGTH", value)
+    with pytest.raises(SettingsError, match="MAX_PATTERN_LENGTH"):
+        load_settings()
+
+
 def test_data_dir_outside_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings_module.Path, "exists", lambda self: False)
     monkeypatch.setattr(settings_module.Path, "is_dir", lambda self: False)
