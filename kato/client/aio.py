@@ -6,20 +6,21 @@ with the same methods, arguments and results (awaited). One pooled `httpx.AsyncC
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Generator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from . import operations as ops
-from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, async_send
+from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, async_download, async_send
 from .errors import KatoError, NotFoundError
 from .models import (
     CognitionData,
     Event,
     GeneResult,
     Health,
+    ImportResult,
     LearnResult,
     Metrics,
     ObserveResult,
@@ -148,6 +149,10 @@ class AsyncProcessorCalls:
         """The WebSocket `/ws`: `with x.stream() as ws: ws.observe(strings=["a"])`."""
         return AsyncProcessorStream(self._target, open_timeout)
 
+    def export(self) -> AsyncIterator[bytes]:
+        """`GET /export`, streamed: `async for chunk in s.export(): ...`."""
+        return async_download(self._http, self._target, ops.EXPORT_PATH)
+
 
 class AsyncProcessorClient(AsyncProcessorCalls):
     """One processor container, called directly at `url` with its bearer `token`."""
@@ -172,6 +177,10 @@ class AsyncProcessorClient(AsyncProcessorCalls):
     @property
     def url(self) -> str:
         return str(self._target.base_url)
+
+    async def import_memory(self, document: bytes | AsyncIterable[bytes]) -> ImportResult:
+        """`PUT /import`: replace this processor's whole memory by an export, all or nothing."""
+        return await self._call(ops.import_memory(document))
 
     async def close(self) -> None:
         if self._owns_http:
@@ -209,6 +218,13 @@ class AsyncSession(AsyncProcessorCalls):
     async def delete(self) -> None:
         """Remove the container, its data and the record."""
         await self.client.delete_session(self.session_id)
+
+    async def fork(
+        self, user_id: str | None = None, ttl_seconds: int | None = None
+    ) -> AsyncSession:
+        """`POST /session/{id}/fork`: a new session with a copy of this one's memory."""
+        info = await self.client._call(ops.fork_session(self.session_id, user_id, ttl_seconds))
+        return AsyncSession(self.client, info)
 
     async def direct(self) -> AsyncProcessorClient:
         """An `AsyncProcessorClient` on the session's own container (no manager hop), waking
@@ -288,6 +304,16 @@ class AsyncKatoClient:
     ) -> AsyncSession:
         """`POST /session/create`: a new session, kept until deleted (or its TTL passes)."""
         info = await self._call(ops.create_session(user_id, genes, ttl_seconds))
+        return AsyncSession(self, info)
+
+    async def import_session(
+        self,
+        document: bytes | AsyncIterable[bytes],
+        user_id: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> AsyncSession:
+        """`POST /session/import`: a new session holding the memory of an export."""
+        info = await self._call(ops.import_session(document, user_id, ttl_seconds))
         return AsyncSession(self, info)
 
     def session(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -20,6 +20,8 @@ from .errors import KatoError, KatoTimeoutError, ProtocolError, UnavailableError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "async_download",
+    "download",
     "Call",
     "RetryPolicy",
     "Target",
@@ -74,6 +76,9 @@ class Call(Generic[T]):
     json: Any = None
     params: dict[str, str] = field(default_factory=dict)
     idempotent: bool = True
+    #: A raw body instead of `json` (bytes, or an iterable of chunks, sent as it is read).
+    content: Any = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,14 @@ class Target:
 def _request(
     http: httpx.Client | httpx.AsyncClient, target: Target, call: Call[Any]
 ) -> httpx.Request:
+    extra = {"Content-Type": call.content_type} if call.content_type else None
     return http.build_request(
         call.method,
         target.url(call.path),
         json=call.json,
+        content=call.content,
         params=call.params or None,
-        headers=target.headers(),
+        headers=target.headers(extra),
     )
 
 
@@ -165,3 +172,30 @@ async def async_send(
                 raise
         await asyncio.sleep(wait)
         attempt += 1
+
+
+def download(http: httpx.Client, target: Target, path: tuple[str, ...]) -> Iterator[bytes]:
+    """`GET path` streamed: the body's chunks as they arrive (an export can be large)."""
+    try:
+        with http.stream("GET", target.url(path), headers=target.headers()) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise error_for(response.status_code, response.content, response.headers)
+            yield from response.iter_bytes()
+    except httpx.TransportError as exc:
+        raise _transport_error(exc) from exc
+
+
+async def async_download(
+    http: httpx.AsyncClient, target: Target, path: tuple[str, ...]
+) -> AsyncIterator[bytes]:
+    """The async twin of `download`."""
+    try:
+        async with http.stream("GET", target.url(path), headers=target.headers()) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_for(response.status_code, response.content, response.headers)
+            async for chunk in response.aiter_bytes():
+                yield chunk
+    except httpx.TransportError as exc:
+        raise _transport_error(exc) from exc

@@ -18,6 +18,7 @@ __all__ = [
     "CognitionData",
     "Event",
     "GeneResult",
+    "ImportResult",
     "Health",
     "LearnResult",
     "Metrics",
@@ -216,6 +217,17 @@ class StatusMessage(Model):
 
     message: str
     processor_id: str = ""
+    status: str = "okay"
+
+
+@dataclass(frozen=True)
+class ImportResult(Model):
+    """The answer of a processor's `PUT /import`: what its memory now holds."""
+
+    message: str
+    processor_id: str
+    patterns: int
+    symbols: int
     status: str = "okay"
 
 

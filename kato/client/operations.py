@@ -15,6 +15,7 @@ from .models import (
     CognitionData,
     GeneResult,
     Health,
+    ImportResult,
     LearnResult,
     Metrics,
     Observation,
@@ -157,6 +158,54 @@ def create_session(
     if ttl_seconds is not None:
         body["ttl_seconds"] = ttl_seconds
     return Call("POST", ("session", "create"), SessionInfo.from_dict, body, idempotent=False)
+
+
+#: Media type of a processor export (`GET /export`, `PUT /import`, `POST /session/import`).
+EXPORT_MEDIA_TYPE = "application/x-ndjson"
+#: Where the export document is, under a processor or a session.
+EXPORT_PATH = ("export",)
+
+
+def import_memory(document: Any) -> Call[ImportResult]:
+    """`PUT /import` on a processor: bytes, or an iterable of chunks (sent once: no retry)."""
+    return Call(
+        "PUT",
+        ("import",),
+        ImportResult.from_dict,
+        content=document,
+        content_type=EXPORT_MEDIA_TYPE,
+        idempotent=False,
+    )
+
+
+def import_session(
+    document: Any, user_id: str | None, ttl_seconds: int | None
+) -> Call[SessionInfo]:
+    params = {"user_id": user_id} if user_id is not None else {}
+    if ttl_seconds is not None:
+        params["ttl_seconds"] = str(ttl_seconds)
+    return Call(
+        "POST",
+        ("session", "import"),
+        SessionInfo.from_dict,
+        params=params,
+        content=document,
+        content_type=EXPORT_MEDIA_TYPE,
+        idempotent=False,
+    )
+
+
+def fork_session(
+    session_id: str, user_id: str | None, ttl_seconds: int | None
+) -> Call[SessionInfo]:
+    body: dict[str, Any] = {}
+    if user_id is not None:
+        body["user_id"] = user_id
+    if ttl_seconds is not None:
+        body["ttl_seconds"] = ttl_seconds
+    return Call(
+        "POST", ("session", session_id, "fork"), SessionInfo.from_dict, body, idempotent=False
+    )
 
 
 def get_session(session_id: str) -> Call[SessionInfo]:

@@ -9,20 +9,21 @@ to release it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from . import operations as ops
-from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, send
+from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, download, send
 from .errors import KatoError, NotFoundError
 from .models import (
     CognitionData,
     Event,
     GeneResult,
     Health,
+    ImportResult,
     LearnResult,
     Metrics,
     ObserveResult,
@@ -153,6 +154,12 @@ class ProcessorCalls:
         """The WebSocket `/ws`: `with x.stream() as ws: ws.observe(strings=["a"])`."""
         return ProcessorStream(self._target, open_timeout)
 
+    def export(self) -> Iterator[bytes]:
+        """`GET /export`: the whole memory (patterns, symbols, state) as the chunks of one
+        NDJSON document, streamed: `for chunk in s.export(): file.write(chunk)`. A hibernated
+        session is woken for it."""
+        return download(self._http, self._target, ops.EXPORT_PATH)
+
 
 class ProcessorClient(ProcessorCalls):
     """One processor container, called directly at `url` with its bearer `token`."""
@@ -175,6 +182,11 @@ class ProcessorClient(ProcessorCalls):
     @property
     def url(self) -> str:
         return str(self._target.base_url)
+
+    def import_memory(self, document: bytes | Iterable[bytes]) -> ImportResult:
+        """`PUT /import`: replace this processor's whole memory by an export (bytes, or chunks
+        such as an open file's); all or nothing, so a damaged document changes nothing."""
+        return self._call(ops.import_memory(document))
 
     def close(self) -> None:
         if self._owns_http:
@@ -212,6 +224,12 @@ class Session(ProcessorCalls):
     def delete(self) -> None:
         """Remove the container, its data and the record."""
         self.client.delete_session(self.session_id)
+
+    def fork(self, user_id: str | None = None, ttl_seconds: int | None = None) -> Session:
+        """`POST /session/{id}/fork`: a new session with a copy of this one's memory (owner:
+        this one's unless `user_id`); this session keeps running untouched."""
+        info = self.client._call(ops.fork_session(self.session_id, user_id, ttl_seconds))
+        return Session(self.client, info)
 
     def direct(self) -> ProcessorClient:
         """A `ProcessorClient` on the session's own container (no manager hop), waking the
@@ -276,6 +294,16 @@ class KatoClient:
     ) -> Session:
         """A new session for a `with` block, deleted when the block ends."""
         return self.create_session(user_id, genes, ttl_seconds)
+
+    def import_session(
+        self,
+        document: bytes | Iterable[bytes],
+        user_id: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> Session:
+        """`POST /session/import`: a new session holding the memory of an export (bytes, or
+        chunks such as an open file's, streamed); a damaged document creates nothing."""
+        return Session(self, self._call(ops.import_session(document, user_id, ttl_seconds)))
 
     def attach(self, session_id: str) -> Session:
         """A `Session` for an existing id (NotFoundError if there is none)."""

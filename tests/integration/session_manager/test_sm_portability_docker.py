@@ -11,7 +11,13 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
-from test_sm_docker import _containers, _create, _session, _volumes, _wait_for_status
+from sm_docker_support import (
+    containers_of,
+    create_session,
+    session_client,
+    volumes_of,
+    wait_for_status,
+)
 
 from session_manager.testing import ManagerProcess
 
@@ -46,8 +52,7 @@ def _answers(proxied: httpx.Client, names: list[str]) -> dict[str, Any]:
         "stm": proxied.get("/stm").json()["stm"],
         "predictions": proxied.get("/predictions").json()["predictions"],
         "patterns": [
-            proxied.get(f"/pattern/{quote(name, safe='')}").json().get("pattern")
-            for name in names
+            proxied.get(f"/pattern/{quote(name, safe='')}").json().get("pattern") for name in names
         ],
         "genes": {
             gene: proxied.get(f"/gene/{gene}").json()["gene_value"]
@@ -68,9 +73,9 @@ def test_learn_export_delete_import_answers_the_same(
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        original = _create(http, user_id="alice")
+        original = create_session(http, user_id="alice")
     sid = original["session_id"]
-    with _session(manager, sid) as proxied:
+    with session_client(manager, sid) as proxied:
         proxied.post("/genes/update", json={"genes": {"recall_threshold": 0.2}}).raise_for_status()
         _learn_many(proxied, 2000)
         names = _teach(
@@ -86,7 +91,7 @@ def test_learn_export_delete_import_answers_the_same(
         data = exported.content
         assert orjson.loads(data.splitlines()[0])["counts"]["patterns"] > 1900
         assert http.delete(f"/session/{sid}").status_code == 204
-        assert _containers(test_labels, original["processor_id"]) == []
+        assert containers_of(test_labels, original["processor_id"]) == []
 
         for offset in random.Random(1).sample(range(len(data)), 3):
             refused = http.post("/session/import", content=data[:offset])
@@ -98,7 +103,7 @@ def test_learn_export_delete_import_answers_the_same(
         assert imported.status_code == 201, imported.text
         view = imported.json()
     assert view["user_id"] == "alice" and view["status"] == "running"
-    with _session(manager, view["session_id"]) as proxied:
+    with session_client(manager, view["session_id"]) as proxied:
         assert _answers(proxied, names) == before
     with manager.client() as http:
         again = http.get(f"/session/{view['session_id']}/export").content
@@ -110,9 +115,9 @@ def test_fork_copies_then_both_diverge(
 ) -> None:
     manager = start_manager()
     with manager.client() as http:
-        source = _create(http, user_id="bob")
+        source = create_session(http, user_id="bob")
     sid = source["session_id"]
-    with _session(manager, sid) as proxied:
+    with session_client(manager, sid) as proxied:
         shared = _teach(proxied, ["a", "b", "c"], emotives={})
         proxied.post("/observe", json={"strings": ["a"]}).raise_for_status()
         proxied.post("/observe", json={"strings": ["b"]}).raise_for_status()
@@ -124,7 +129,7 @@ def test_fork_copies_then_both_diverge(
         assert http.get(f"/session/{sid}").json()["status"] == "running"
     fid = fork["session_id"]
     assert fork["user_id"] == "bob" and fork["processor_id"] != source["processor_id"]
-    with _session(manager, sid) as one, _session(manager, fid) as two:
+    with session_client(manager, sid) as one, session_client(manager, fid) as two:
         assert _answers(two, shared) == before
         assert _answers(one, shared) == before  # the source is untouched
         only_source = _teach(one, ["s1", "s2"], emotives={})
@@ -137,9 +142,9 @@ def test_fork_copies_then_both_diverge(
         one.post("/observe", json={"strings": ["a"]}).raise_for_status()
         assert one.get("/stm").json()["stm"] == [["a"]] and two.get("/stm").json()["stm"] == []
     # Separate containers and separate data volumes: nothing is shared.
-    assert len(_containers(test_labels, source["processor_id"])) == 1
-    assert len(_containers(test_labels, fork["processor_id"])) == 1
-    assert len(_volumes(test_labels, fork["processor_id"])) == 1
+    assert len(containers_of(test_labels, source["processor_id"])) == 1
+    assert len(containers_of(test_labels, fork["processor_id"])) == 1
+    assert len(volumes_of(test_labels, fork["processor_id"])) == 1
     with manager.client() as http:
         exports = [http.get(f"/session/{s}/export").content for s in (sid, fid)]
     header = [orjson.loads(export.splitlines()[0])["counts"] for export in exports]
@@ -152,11 +157,11 @@ def test_a_hibernated_session_is_woken_to_export(
 ) -> None:
     manager = start_manager(KATO_IDLE_TIMEOUT="2", KATO_REAP_INTERVAL="0.5")
     with manager.client() as http:
-        sid = _create(http)["session_id"]
-    with _session(manager, sid) as proxied:
+        sid = create_session(http)["session_id"]
+    with session_client(manager, sid) as proxied:
         (name,) = _teach(proxied, ["h", "i"], emotives={})
     with manager.client() as http:
-        _wait_for_status(http, sid, "hibernated")
+        wait_for_status(http, sid, "hibernated")
         exported = http.get(f"/session/{sid}/export")
         assert exported.status_code == 200
         assert name.removeprefix("PTRN|").encode() in exported.content

@@ -201,3 +201,29 @@ def test_the_readme_example_runs(start_manager: Callable[..., ManagerProcess]) -
         assert kato.list_sessions() == []  # the example cleans up after itself
         kinds = [e.type for e in kato.events(after=0, follow=False)]
     assert kinds == ["session.created", "session.running", "session.deleted"] * 2
+
+
+def test_export_import_and_fork_through_the_manager(
+    start_manager: Callable[..., ManagerProcess],
+) -> None:
+    manager = start_manager()
+    with KatoClient(manager.url) as kato:
+        with kato.session(user_id="carol") as original:
+            for strings in (["a"], ["b"], ["c"]):
+                original.observe(strings=strings)
+            original.learn()
+            original.observe(strings=["a"])
+            original.observe(strings=["b"])
+            expected = original.predictions().predictions
+            document = b"".join(original.export())
+            with original.fork(user_id="dave") as fork:
+                assert fork.info.user_id == "dave" and fork.session_id != original.session_id
+                assert fork.predictions().predictions == expected
+                fork.clear_all()
+                assert original.predictions().predictions == expected  # the fork shares nothing
+        with kato.import_session(iter([document]), user_id="erin") as imported:
+            assert imported.info.user_id == "erin"
+            assert imported.predictions().predictions == expected
+        with pytest.raises(ValidationError):
+            kato.import_session(document[:-10])
+        assert kato.list_sessions() == []
