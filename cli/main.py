@@ -99,7 +99,13 @@ def build(
 @app.command()
 def spawn(
     user_id: Annotated[str | None, typer.Option(help="User the processor belongs to.")] = None,
-    session_id: Annotated[str | None, typer.Option(help="Session it serves.")] = None,
+    session_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Session it serves (a session the session registry does not hold makes it an "
+            "orphan that reconcile and `katoctl prune` remove)."
+        ),
+    ] = None,
     gene: Annotated[
         list[str] | None,
         typer.Option(
@@ -134,7 +140,7 @@ def kill(
         bool, typer.Option("--all", help="Remove every processor of this deployment.")
     ] = False,
 ) -> None:
-    """Remove processors for good: container, data volume and record."""
+    """Remove processors for good: container and data volume."""
     with _reported_errors():
         manager = make_manager()
         ids = list(processor_ids or [])
