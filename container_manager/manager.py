@@ -148,11 +148,13 @@ class KatoContainerManager:
             )
             # Known as launching until it is up, so a concurrent prune() never takes a
             # starting container for an orphan before its caller could claim it.
-            self._launching.add(processor_id)
+            with self._locks_guard:
+                self._launching.add(processor_id)
             try:
                 return self._launch(spec)
             finally:
-                self._launching.discard(processor_id)
+                with self._locks_guard:
+                    self._launching.discard(processor_id)
 
     def remove_processor(self, processor_id: str, *, keep_data: bool = False) -> None:
         """Remove the processor's container; with `keep_data` keep its data volume.
@@ -195,7 +197,7 @@ class KatoContainerManager:
         owner = selector(self.settings)
         containers = self.backend.find(owner)
         volumes = self.backend.find_volumes(owner)
-        claimed = set(claims()) | set(self._launching)
+        claimed = set(claims()) | self._in_flight()
         report = PruneReport()
         for state in containers:
             processor_id = state.labels.get(LABEL_PROCESSOR, "")
@@ -265,7 +267,7 @@ class KatoContainerManager:
 
     def _remove_orphan_volume(self, name: str, processor_id: str, claims: Claims) -> bool:
         with self._lock_for(processor_id):
-            if processor_id in self._launching or processor_id in claims():
+            if processor_id in self._in_flight() or processor_id in claims():
                 return False  # claimed again meanwhile
             try:
                 removed = self.backend.remove(
@@ -298,7 +300,8 @@ class KatoContainerManager:
         timings = {"launch_s": time.perf_counter() - started}
         try:
             address = launched.state.address
-            assert address is not None  # launch returns a workload with an address
+            if address is None:  # a backend breaking its contract: still undone as a whole
+                raise ProcessorStartError("the engine gave the processor no address")
             wait_until_ready(
                 address.url,
                 timeout=self.settings.ready_timeout,
@@ -332,6 +335,10 @@ class KatoContainerManager:
         return ProcessorStartError(
             f"processor {processor_id} did not start: {exc.message}", details, exc.diagnostics
         )
+
+    def _in_flight(self) -> set[str]:
+        with self._locks_guard:
+            return set(self._launching)
 
     def _is_running(self, name: str) -> bool:
         state = self.backend.inspect(name)
