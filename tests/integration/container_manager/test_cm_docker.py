@@ -73,7 +73,7 @@ def test_container_security_settings(manager: KatoContainerManager) -> None:
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges"]
     assert host["ReadonlyRootfs"] is True
-    assert host["Tmpfs"] == {"/tmp": f"rw,size={64 * 2**20}"}  # the spec says bytes
+    assert host["Tmpfs"] == {"/tmp": f"rw,size={64 * 2**20}"}
     assert host["Memory"] == 256 * 2**20
     assert host["NanoCpus"] == 500_000_000
     assert host["PidsLimit"] == 256
