@@ -125,7 +125,7 @@ class KatoContainerManager:
                         {"processor_id": processor_id, "status": state.status},
                     )
             for state in stale:
-                self._remove(state, keep_data=True)
+                self._remove_container(state)
             salt = TokenKey.new_salt()
             labels = {
                 **processor_labels(
@@ -166,7 +166,7 @@ class KatoContainerManager:
             containers = self._containers_of(processor_id)
             removed = False
             for state in containers:
-                removed = self._remove(state, keep_data=keep_data) or removed
+                removed = self._remove_container(state) or removed
             if not keep_data:
                 removed = (
                     self.backend.remove(
@@ -203,7 +203,7 @@ class KatoContainerManager:
             processor_id = state.labels.get(LABEL_PROCESSOR, "")
             if not _is_orphan(state.labels, claimed):
                 continue
-            self._remove(state, keep_data=True)
+            self._remove_container(state)
             report.containers_removed.append(state.container_id)
             log.warning(
                 "orphan container removed; its data volume is kept for the orphan grace period",
@@ -356,14 +356,15 @@ class KatoContainerManager:
             s for s in found if s.labels.get(LABEL_DEPLOYMENT, self.deployment) == self.deployment
         ]
 
-    def _remove(self, state: ContainerState, *, keep_data: bool) -> bool:
-        """Remove one of this processor's containers (a legacy one by its own labels)."""
+    def _remove_container(self, state: ContainerState) -> bool:
+        """Remove one of this processor's containers, keeping its data (a legacy container is
+        matched without the deployment label; its data is removed only with that label)."""
         owner = selector(self.settings)
         if LABEL_DEPLOYMENT not in state.labels:
             del owner[LABEL_DEPLOYMENT]
         processor_id = state.labels.get(LABEL_PROCESSOR, "")
         return self.backend.remove(
-            state.name, volume_name(processor_id), keep_data=keep_data, owner=owner
+            state.name, volume_name(processor_id), keep_data=True, owner=owner
         )
 
     def _volume_labels(self, processor_id: str) -> Mapping[str, str]:
