@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,7 +115,7 @@ class KatoContainerManager:
         fresh = processor_id is None
         processor_id = secrets.token_hex(6) if processor_id is None else processor_id
         validate_processor_id(processor_id)
-        with self._lock_for(processor_id):
+        with self._lock_for(processor_id), self._in_flight_while(processor_id):
             identity = {} if fresh else self._volume_labels(processor_id)
             stale = self._containers_of(processor_id)
             for state in stale:
@@ -146,15 +147,7 @@ class KatoContainerManager:
                 token=self.tokens.token_for(processor_id, salt),
                 labels=labels,
             )
-            # Known as launching until it is up, so a concurrent prune() never takes a
-            # starting container for an orphan before its caller could claim it.
-            with self._locks_guard:
-                self._launching.add(processor_id)
-            try:
-                return self._launch(spec)
-            finally:
-                with self._locks_guard:
-                    self._launching.discard(processor_id)
+            return self._launch(spec)
 
     def remove_processor(self, processor_id: str, *, keep_data: bool = False) -> None:
         """Remove the processor's container; with `keep_data` keep its data volume.
@@ -335,6 +328,18 @@ class KatoContainerManager:
         return ProcessorStartError(
             f"processor {processor_id} did not start: {exc.message}", details, exc.diagnostics
         )
+
+    @contextmanager
+    def _in_flight_while(self, processor_id: str) -> Iterator[None]:
+        """Known as in flight until its create returns, so a concurrent `prune` never takes a
+        starting container (or its volume) for an orphan before its caller could claim it."""
+        with self._locks_guard:
+            self._launching.add(processor_id)
+        try:
+            yield
+        finally:
+            with self._locks_guard:
+                self._launching.discard(processor_id)
 
     def _in_flight(self) -> set[str]:
         with self._locks_guard:
