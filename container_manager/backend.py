@@ -2,11 +2,11 @@
 
 Each operation is shaped after what every engine can do, not after one engine's API calls:
 
-    launch(spec)        Docker: volume + create + start      Swarm: service (+ token secret)
-                        Kubernetes: PVC + Secret + Pod       (each waits until it has an address)
-    remove(name, ...)   the workload and, unless keep_data, its data, if it carries the owner labels
-    find / inspect      state rebuilt from the engine's labels alone (adoption after a restart)
-    find_volumes(labels) data volumes, for the orphan sweep
+    launch(spec)          Docker: volume + create + start     Swarm: service (+ token secret)
+                          Kubernetes: PVC + Secret + Pod      (each waits for an address)
+    remove(name, ...)     the workload and, unless keep_data, its data, if the owner's
+    find / inspect        state rebuilt from the engine's labels alone (adoption after a restart)
+    find_volumes(labels)  data volumes, for the orphan sweep
     logs / stats / ping
 
 A backend knows nothing about KATO itself: no readiness probe (the manager polls `GET /health`
