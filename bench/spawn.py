@@ -98,7 +98,7 @@ def run(backend: str, args: argparse.Namespace, table: Table) -> list[str]:
     for scenario, runs in (("sequential", sequential), ("concurrent", concurrent)):
         totals = [r["total"] for r in runs]
         add_row(table, f"{backend}: create→ready, {scenario}", totals, "s", target)
-        add_row(table, "  of which engine create+start", [r["engine"] for r in runs], "s", "")
+        add_row(table, "  of which engine launch", [r["engine"] for r in runs], "s", "")
         add_row(table, "  of which app start→/health", [r["app"] for r in runs], "s", "")
     if memory:
         add_row(table, f"{backend}: idle memory per container", memory, "MiB", "≤ 80 MiB")
