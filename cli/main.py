@@ -100,7 +100,13 @@ def build(
 @app.command()
 def spawn(
     user_id: Annotated[str | None, typer.Option(help="User the processor belongs to.")] = None,
-    session_id: Annotated[str | None, typer.Option(help="Session it serves.")] = None,
+    session_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Session it serves (a session the session registry does not hold makes it an "
+            "orphan that reconcile and `katoctl prune` remove)."
+        ),
+    ] = None,
     gene: Annotated[
         list[str] | None,
         typer.Option(
@@ -135,7 +141,7 @@ def kill(
         bool, typer.Option("--all", help="Remove every processor of this deployment.")
     ] = False,
 ) -> None:
-    """Remove processors for good: container, data volume and record."""
+    """Remove processors for good: container and data volume."""
     with _reported_errors():
         manager = make_manager()
         ids = list(processor_ids or [])
@@ -158,9 +164,10 @@ def list_processors(
     """List this deployment's processors with status, port, age and memory use."""
     with _reported_errors():
         manager = make_manager()
-        # By container id: manager.stats(processor_id) would look each container up again.
+        # By name: manager.stats(processor_id) would look each container up again.
         rows = [
-            (info, manager.backend.stats(info.container_id)) for info in manager.list_processors()
+            (info, manager.backend.stats(info.container_name))
+            for info in manager.list_processors()
         ]
     if as_json:
         print(json.dumps([{**info.to_dict(), "stats": stats} for info, stats in rows]))
@@ -184,10 +191,27 @@ def logs(
 
 @app.command()
 def prune() -> None:
-    """Remove this deployment's orphans: containers no record claims at once, their data
-    volumes only once unclaimed for KATO_ORPHAN_GRACE seconds (kept and listed until then)."""
+    """Remove this deployment's orphans: processors serving a session that the session registry
+    in KATO_STATE_DIR does not hold. Their containers go at once, their data volumes only once
+    unclaimed for KATO_ORPHAN_GRACE seconds (kept and listed until then). Processors started
+    by `katoctl spawn` without a session are never orphans (remove them with `katoctl kill`)."""
+    from session_manager.registry import SessionRegistry
+    from session_manager.settings import ManagerSettings
+
     with _reported_errors():
-        report = make_manager().prune()
+        manager = make_manager()
+        path = ManagerSettings(state_dir=manager.settings.state_dir).registry_path
+        if not path.exists():
+            err.print(
+                f"[bold red]error[/] no session registry at {path}: run katoctl prune with the "
+                "session manager's KATO_STATE_DIR (without it every session would look lost)"
+            )
+            raise typer.Exit(1)
+        registry = SessionRegistry(path)
+        try:
+            report = manager.prune(registry.processor_ids)
+        finally:
+            registry.close()
     out.print(f"[green]pruned[/] {len(report.containers_removed)} container(s)")
     for container_id in report.containers_removed:
         out.print(f"  {container_id[:12]}")

@@ -1,12 +1,14 @@
 """One secure container per KATO processor, behind a small `Backend` interface.
 
-    manager = KatoContainerManager()                 # DockerBackend, settings from KATO_* env
+    manager = KatoContainerManager()                 # KATO_BACKEND (docker), settings from KATO_*
     info = manager.create_processor(session_id="s1", config={"max_pattern_length": 5})
     httpx.get(f"{info.internal_url}/health")
     manager.remove_processor(info.processor_id, keep_data=True)   # hibernate
     manager.create_processor(processor_id=info.processor_id)      # resume on the same volume
+    manager.prune(claims=lambda: {info.processor_id})              # the one orphan rule
 
-Unit tests use `FakeBackend` (in-memory, readiness controllable) instead of Docker.
+Unit tests use `FakeBackend` (in-memory, readiness controllable) instead of an engine, with
+`KatoContainerManager(settings, fake, http_transport=fake.transport())`.
 """
 
 from .backend import Backend
@@ -21,10 +23,11 @@ from .errors import (
     ProcessorStartError,
 )
 from .fake_backend import FakeBackend, FakeContainer
-from .manager import KatoContainerManager, PruneReport
+from .manager import Claims, KatoContainerManager, PruneReport
 from .models import (
     Address,
     ContainerState,
+    Launched,
     Limits,
     LogRotation,
     ProcessorInfo,
@@ -36,6 +39,7 @@ from .settings import ContainerSettings
 __all__ = [
     "Address",
     "Backend",
+    "Claims",
     "ConfigValidationError",
     "ContainerManagerError",
     "ContainerSettings",
@@ -47,6 +51,7 @@ __all__ = [
     "FakeContainer",
     "ImageBuildError",
     "KatoContainerManager",
+    "Launched",
     "Limits",
     "LogRotation",
     "ProcessorInfo",

@@ -1,111 +1,112 @@
-"""The seam to a container engine, in the style of JupyterHub's Spawner.
+"""The seam to a container engine: a few coarse operations, in the style of JupyterHub's Spawner.
 
-`KatoContainerManager` builds a processor from small backend steps:
+Each operation is shaped after what every engine can do, not after one engine's API calls:
 
-    create_volume → create(spec) → start → address → (manager polls GET /health) → ...
+    launch(spec)          Docker: volume + create + start     Swarm: service (+ token secret)
+                          Kubernetes: PVC + Secret + Pod      (each waits for an address)
+    remove(name, ...)     the workload and, unless keep_data, its data, if the owner's
+    find / inspect        state rebuilt from the engine's labels alone (adoption after a restart)
+    find_volumes(labels)  data volumes, for the orphan sweep
+    logs / stats / ping
 
-A backend implements exactly the abstract methods below and nothing about KATO itself:
-no readiness logic, no records, no genes. A Swarm or Kubernetes backend would override only
-these steps. Backends raise `EngineUnavailableError` when the engine cannot be reached and
-`ProcessorStartError` when a container cannot be created or started.
+A backend knows nothing about KATO itself: no readiness probe (the manager polls `GET /health`
+on the address `launch` returns), no sessions, no genes. The handle of a processor's workload is
+its name (`ProcessorSpec.name`): unique on the engine, known without a lookup and the same
+after a restart. Backends raise `EngineUnavailableError` when the engine cannot be reached and
+`ProcessorStartError` when a workload cannot be launched.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from typing import Any
 
-import httpx
-
-from .models import Address, ContainerState, ProcessorSpec, VolumeState
+from .errors import ContainerManagerError, ProcessorStartError
+from .models import ContainerState, Launched, ProcessorSpec, VolumeState
 
 __all__ = ["Backend"]
 
+log = logging.getLogger("container_manager.backend")
+
+#: Log lines of a workload that failed to start kept in the error's diagnostics.
+LOG_LINES_ON_FAILURE = 50
+
 
 class Backend(ABC):
-    """Create, start, find, observe and remove processor containers and their volumes.
+    """Launch, find, observe and remove processor workloads and their data volumes.
 
-    A backend implements:
+    Guarantees every implementation gives (tests/integration/container_manager/
+    test_backend_contract.py checks them on each backend):
 
-    * `create_volume` / `remove_volume` / `list_volumes` — the processor's data volume (kept
-      across hibernation, removed only when the processor is removed for good, and only if it
-      carries the caller's `owner` labels: a backend never deletes another deployment's data);
-    * `create(spec)` → container id, then `start(id)`;
-    * `address(id)` — host port, or container name on the configured network (by default
-      taken from `inspect`);
-    * `inspect(id)` and `list(labels)` — state rebuilt from the engine alone (labels, env,
-      address), which is what lets a restarted manager adopt existing containers;
-    * `remove(id)` — stop and delete the container (its volume is separate);
-    * `logs(id)` and `stats(id)`;
-    * `ping()` — the engine answers (readiness probes call it, so it must stay cheap).
-
-    Waiting until the processor is ready is not a backend step: the manager polls
-    `GET /health` on `address()`. `remove` and `remove_volume` succeed silently for things
-    already gone, so clean-up paths can be retried. Implementations must be thread-safe for
-    operations on different containers.
+    * `launch` is all or nothing: it returns a running workload with an address, or raises
+      `ProcessorStartError` having removed what it made (the volume only if it made it),
+      with the workload's last log lines in `diagnostics`;
+    * `remove` and a second `remove` succeed silently for things already gone, and never touch
+      a workload or volume that does not carry every `owner` label;
+    * everything `find`/`inspect`/`find_volumes` report comes from the engine alone (labels, env,
+      address), so a restarted manager adopts what exists;
+    * operations on different workloads are thread-safe.
     """
 
     @abstractmethod
-    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
-        """Make sure the named data volume exists; return True if this call created it."""
+    def launch(self, spec: ProcessorSpec) -> Launched:
+        """Run the processor exactly as `spec` says on its data volume (made, labelled with
+        `spec.labels`, if missing) and return once it runs and has an address."""
 
     @abstractmethod
-    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
-        """Delete the named volume and its data if it carries every `owner` label.
-
-        True if this call removed it; False (no error) if it does not exist or is not owned.
-        """
-
-    @abstractmethod
-    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
-        """Every volume carrying all of `labels`."""
+    def remove(self, name: str, volume: str, *, keep_data: bool, owner: Mapping[str, str]) -> bool:
+        """Stop and delete the workload `name` and, unless `keep_data`, the data volume
+        `volume`, each only if it carries every `owner` label (a backend never deletes another
+        deployment's processors or data). True if this call removed anything."""
 
     @abstractmethod
-    def create(self, spec: ProcessorSpec) -> str:
-        """Create (not start) a container exactly as `spec` says; return its id."""
+    def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """Every workload (running or not) carrying all of `labels`."""
 
     @abstractmethod
-    def start(self, container_id: str) -> None:
-        """Start a created container."""
+    def inspect(self, name: str) -> ContainerState | None:
+        """Current state of the workload `name`, or None if it does not exist."""
 
     @abstractmethod
-    def inspect(self, container_id: str) -> ContainerState | None:
-        """Current state of one container, or None if it does not exist."""
+    def find_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        """Every data volume carrying all of `labels`."""
 
     @abstractmethod
-    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        """Every container (running or not) carrying all of `labels`."""
+    def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
+        """The workload's last `tail` log lines (text, no newline); then new ones if `follow`.
+        `ProcessorNotFoundError` if it does not exist."""
 
     @abstractmethod
-    def remove(self, container_id: str) -> None:
-        """Stop (if running) and delete a container; no error if it is already gone."""
-
-    @abstractmethod
-    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
-        """The container's last `tail` log lines (text, no newline); then new ones if `follow`."""
-
-    @abstractmethod
-    def stats(self, container_id: str) -> dict[str, Any]:
-        """Best-effort resource usage: at least `memory_bytes` and `memory_limit_bytes`."""
+    def stats(self, name: str) -> dict[str, Any]:
+        """Best-effort resource usage (`memory_bytes`, `memory_limit_bytes`, ...); {} if the
+        workload is gone or not running."""
 
     @abstractmethod
     def ping(self) -> None:
-        """Return when the engine answers; `EngineUnavailableError` otherwise."""
+        """Return when the engine answers; `EngineUnavailableError` otherwise (readiness
+        probes call it, so it must stay cheap)."""
 
-    def address(self, container_id: str) -> Address | None:
-        """Where the running container's service answers (host port, or name on the network).
+    def discard(
+        self, spec: ProcessorSpec, exc: ContainerManagerError, *, new_volume: bool
+    ) -> ProcessorStartError:
+        """Undo a launch that failed with `exc`: keep the workload's last log lines, remove the
+        workload (and its volume if `new_volume`), and return the error to raise.
 
-        None if the container is not running or has no reachable address. By default the
-        address `inspect` reports; a backend that can answer more cheaply overrides this.
+        A failing clean-up is logged and never hides the original failure; whatever it left
+        behind carries the spec's labels, so the orphan sweep finds it.
         """
-        state = self.inspect(container_id)
-        return state.address if state else None
-
-    def http_transport(self) -> httpx.BaseTransport | None:
-        """Transport for HTTP calls to container addresses; None means the real network.
-
-        Only an in-memory backend overrides this (see `FakeBackend`), so the manager's
-        readiness probe and the session manager's proxy work against it without sockets.
-        """
-        return None
+        lines: list[str] = []
+        with suppress(ContainerManagerError):  # never made, or already gone
+            lines = list(self.logs(spec.name, tail=LOG_LINES_ON_FAILURE, follow=False))
+        try:
+            self.remove(spec.name, spec.volume, keep_data=not new_volume, owner=spec.labels)
+        except ContainerManagerError as cleanup:
+            log.warning(
+                "clean-up after a failed start failed: %s",
+                cleanup.message,
+                extra={"workload": spec.name, "diagnostics": cleanup.diagnostics},
+            )
+        return ProcessorStartError(exc.message, exc.details, [*exc.diagnostics, *lines])

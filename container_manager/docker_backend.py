@@ -28,7 +28,14 @@ from .errors import (
     ProcessorNotFoundError,
     ProcessorStartError,
 )
-from .models import SERVICE_PORT, Address, ContainerState, ProcessorSpec, VolumeState
+from .models import (
+    SERVICE_PORT,
+    Address,
+    ContainerState,
+    Launched,
+    ProcessorSpec,
+    VolumeState,
+)
 
 __all__ = ["DockerBackend"]
 
@@ -69,8 +76,32 @@ class DockerBackend(Backend):
         with _engine_errors("answer a ping", unavailable_on_api_error=True):
             self.client.ping()
 
-    # -- volumes ---------------------------------------------------------------------------
-    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+    # -- launch and remove ------------------------------------------------------------------
+    def launch(self, spec: ProcessorSpec) -> Launched:
+        """volume (if missing) → create → start → inspect; undone as a whole on failure."""
+        new_volume = self._ensure_volume(spec.volume, spec.labels)
+        try:
+            with _start_errors(spec):
+                self.client.containers.create(spec.image, **_create_options(spec))
+                self.client.api.start(spec.name)
+            state = self.inspect(spec.name)
+            if state is None or state.address is None:
+                status = state.status if state else "gone"
+                raise ProcessorStartError(
+                    f"processor container exited during start-up (status {status})",
+                    {"status": status},
+                )
+        except ContainerManagerError as exc:
+            raise self.discard(spec, exc, new_volume=new_volume) from exc
+        return Launched(state, new_volume)
+
+    def remove(self, name: str, volume: str, *, keep_data: bool, owner: Mapping[str, str]) -> bool:
+        removed = self._remove_container(name, owner)
+        if not keep_data:
+            removed = self._remove_volume(volume, owner) or removed
+        return removed
+
+    def _ensure_volume(self, name: str, labels: Mapping[str, str]) -> bool:
         with _engine_errors("create a data volume"):
             try:
                 self.client.volumes.get(name)
@@ -79,7 +110,25 @@ class DockerBackend(Backend):
                 self.client.volumes.create(name, labels=dict(labels))
                 return True
 
-    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
+    def _remove_container(self, name: str, owner: Mapping[str, str]) -> bool:
+        state = self.inspect(name)
+        if state is None:
+            return False
+        if not _carries(state.labels, owner):
+            log.warning("container %s is not this deployment's: left alone", name)
+            return False
+        try:
+            with _engine_errors("remove a container"):
+                self.client.api.remove_container(state.container_id, force=True)
+        except ProcessorNotFoundError:
+            return False
+        except EngineError as exc:
+            if not isinstance(exc.__cause__, APIError) or exc.__cause__.status_code != 409:
+                raise
+            self._wait_until_gone(state.container_id)  # 409: a removal is already in progress
+        return True
+
+    def _remove_volume(self, name: str, owner: Mapping[str, str]) -> bool:
         with _engine_errors("remove a data volume"):
             try:
                 volume = self.client.volumes.get(name)
@@ -94,90 +143,6 @@ class DockerBackend(Backend):
                 return False
             return True
 
-    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
-        with _engine_errors("list data volumes"):
-            found = self.client.volumes.list(filters={"label": _label_filter(labels)})
-        return [
-            VolumeState(str(v.name), dict(v.attrs.get("Labels") or {}))
-            for v in found
-            if _carries(v.attrs.get("Labels"), labels)
-        ]
-
-    # -- containers ------------------------------------------------------------------------
-    def create(self, spec: ProcessorSpec) -> str:
-        port_key = f"{spec.port}/tcp"
-        options: dict[str, Any] = {
-            "name": spec.name,
-            "environment": dict(spec.env),
-            "labels": dict(spec.labels),
-            "user": spec.user,
-            "cap_drop": list(spec.cap_drop),
-            "security_opt": ["no-new-privileges"] if spec.no_new_privileges else [],
-            "read_only": spec.read_only,
-            "tmpfs": {path: f"rw,size={size}" for path, size in spec.tmpfs.items()},
-            "mem_limit": spec.limits.memory_bytes,
-            "memswap_limit": spec.limits.memory_bytes,
-            "nano_cpus": spec.limits.nano_cpus,
-            "pids_limit": spec.limits.pids,
-            "volumes": {spec.volume: {"bind": spec.data_dir, "mode": "rw"}},
-            "log_config": LogConfig(
-                type="json-file",
-                config={"max-size": spec.logs.max_size, "max-file": str(spec.logs.max_files)},
-            ),
-            "healthcheck": dict(_NO_HEALTHCHECK),
-            "detach": True,
-        }
-        if spec.network:
-            options["network"] = spec.network
-        else:
-            options["ports"] = {port_key: ("127.0.0.1", None)}
-        try:
-            with _engine_errors("create the processor's container"):
-                container = self.client.containers.create(spec.image, **options)
-        except ProcessorNotFoundError as exc:
-            if not isinstance(exc.__cause__, ImageNotFound):
-                raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
-            raise ProcessorStartError(
-                f"image {spec.image} not found: build it with `katoctl build`",
-                {"image": spec.image},
-                exc.diagnostics,
-            ) from exc
-        except EngineError as exc:
-            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
-        return str(container.id)
-
-    def start(self, container_id: str) -> None:
-        try:
-            with _engine_errors("start the processor's container"):
-                self.client.api.start(container_id)
-        except (EngineError, ProcessorNotFoundError) as exc:
-            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
-
-    def inspect(self, container_id: str) -> ContainerState | None:
-        try:
-            with _engine_errors("inspect a container"):
-                return _state(self.client.api.inspect_container(container_id))
-        except ProcessorNotFoundError:
-            return None
-
-    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        with _engine_errors("list containers"):
-            filters = {"label": _label_filter(labels)}
-            summaries = self.client.api.containers(all=True, filters=filters)
-        states = (self.inspect(summary["Id"]) for summary in summaries)
-        return [state for state in states if state is not None]
-
-    def remove(self, container_id: str) -> None:
-        try:
-            with _engine_errors("remove a container"):
-                self.client.api.remove_container(container_id, force=True)
-        except ProcessorNotFoundError:
-            return
-        except EngineError as exc:
-            if not isinstance(exc.__cause__, APIError) or exc.__cause__.status_code != 409:
-                raise
-            self._wait_until_gone(container_id)  # 409: a removal is already in progress
-
     def _wait_until_gone(self, container_id: str) -> None:
         """Return once a removal started elsewhere has finished, so the volume is free."""
         deadline = time.monotonic() + _REMOVAL_WAIT
@@ -186,18 +151,42 @@ class DockerBackend(Backend):
                 raise EngineError("a container is still being removed", {})
             time.sleep(0.1)
 
-    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
+    # -- queries ---------------------------------------------------------------------------
+    def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        with _engine_errors("list containers"):
+            filters = {"label": _label_filter(labels)}
+            summaries = self.client.api.containers(all=True, filters=filters)
+        states = (self.inspect(summary["Id"]) for summary in summaries)
+        return [state for state in states if state is not None]
+
+    def inspect(self, name: str) -> ContainerState | None:
+        try:
+            with _engine_errors("inspect a container"):
+                return _state(self.client.api.inspect_container(name))
+        except ProcessorNotFoundError:
+            return None
+
+    def find_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        with _engine_errors("list data volumes"):
+            found = self.client.volumes.list(filters={"label": _label_filter(labels)})
+        return [
+            VolumeState(str(v.name), dict(v.attrs.get("Labels") or {}))
+            for v in found
+            if _carries(v.attrs.get("Labels"), labels)
+        ]
+
+    def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
         with _engine_errors("read a container's logs"):
             if not follow:
-                raw = self.client.api.logs(container_id, tail=tail, stdout=True, stderr=True)
+                raw = self.client.api.logs(name, tail=tail, stdout=True, stderr=True)
                 return iter(raw.decode("utf-8", "replace").splitlines())
-            chunks = self.client.api.logs(container_id, stream=True, follow=True, tail=tail)
+            chunks = self.client.api.logs(name, stream=True, follow=True, tail=tail)
         return _lines(chunks)
 
-    def stats(self, container_id: str) -> dict[str, Any]:
+    def stats(self, name: str) -> dict[str, Any]:
         try:
             with _engine_errors("read a container's stats"):
-                raw = self.client.api.stats(container_id, stream=False, one_shot=True)
+                raw = self.client.api.stats(name, stream=False, one_shot=True)
         except (EngineError, ProcessorNotFoundError):  # a container gone has no stats
             return {}
         memory = raw.get("memory_stats") or {}
@@ -208,6 +197,55 @@ class DockerBackend(Backend):
             "memory_limit_bytes": int(memory.get("limit", 0)),
             "pids": int((raw.get("pids_stats") or {}).get("current", 0)),
         }
+
+
+def _create_options(spec: ProcessorSpec) -> dict[str, Any]:
+    """`containers.create` keyword arguments applying the whole spec (limits, hardening)."""
+    options: dict[str, Any] = {
+        "name": spec.name,
+        "environment": dict(spec.env),
+        "labels": dict(spec.labels),
+        "user": spec.user,
+        "cap_drop": list(spec.cap_drop),
+        "security_opt": ["no-new-privileges"] if spec.no_new_privileges else [],
+        "read_only": spec.read_only,
+        "tmpfs": {path: f"rw,size={size}" for path, size in spec.tmpfs.items()},
+        "mem_limit": spec.limits.memory_bytes,
+        "memswap_limit": spec.limits.memory_bytes,
+        "nano_cpus": spec.limits.nano_cpus,
+        "pids_limit": spec.limits.pids,
+        "volumes": {spec.volume: {"bind": spec.data_dir, "mode": "rw"}},
+        "log_config": LogConfig(
+            type="json-file",
+            config={"max-size": spec.logs.max_size, "max-file": str(spec.logs.max_files)},
+        ),
+        "healthcheck": dict(_NO_HEALTHCHECK),
+        "detach": True,
+    }
+    if spec.network:
+        options["network"] = spec.network
+    else:
+        options["ports"] = {f"{spec.port}/tcp": ("127.0.0.1", None)}
+    return options
+
+
+@contextmanager
+def _start_errors(spec: ProcessorSpec) -> Iterator[None]:
+    """Any failure to create or start the container is a `ProcessorStartError`; a missing
+    image says how to build it (the operator's own setting, worth naming)."""
+    try:
+        with _engine_errors("create and start the processor's container"):
+            yield
+    except ProcessorNotFoundError as exc:
+        if not isinstance(exc.__cause__, ImageNotFound):
+            raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
+        raise ProcessorStartError(
+            f"image {spec.image} not found: build it with `katoctl build`",
+            {"image": spec.image},
+            exc.diagnostics,
+        ) from exc
+    except EngineError as exc:
+        raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
 
 
 def _label_filter(labels: Mapping[str, str]) -> list[str]:

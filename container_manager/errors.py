@@ -60,7 +60,7 @@ class ImageBuildError(ContainerManagerError):
 
 
 class ProcessorNotFoundError(ContainerManagerError):
-    """No managed container (and no record) has this processor id."""
+    """No managed container (and no data volume) has this processor id."""
 
     code = "KATO_PROCESSOR_NOT_FOUND"
 

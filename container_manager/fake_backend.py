@@ -1,12 +1,16 @@
-"""In-memory `Backend` for unit tests (ours and the session manager's): no engine, no sockets.
+"""In-memory `Backend` for unit tests (ours and the session manager's): no engine.
 
-Containers answer HTTP through `http_transport()` (an `httpx.MockTransport`):
+Containers answer HTTP through `transport()` (an `httpx.MockTransport`, handed to the manager
+as `KatoContainerManager(..., http_transport=fake.transport())`, never part of `Backend`):
 `GET /health` returns 200 once the container is running and ready; any other path needs the
 container's `KATO_PROCESSOR_TOKEN` as a bearer token and then answers 404 (tests that need a
 richer processor pass their own `handler`). Readiness is controllable:
 
     fake = FakeBackend(ready=False)     # no container ever answers /health
     fake.crash_on_start = True          # containers exit right after start (status "exited")
+
+Tests whose callers need real sockets (the session manager's proxy) run a server on loopback
+and say so: `FakeBackend(port=server.port)` publishes every container on that one port.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from typing import Any
 import httpx
 
 from .backend import Backend
-from .errors import ProcessorNotFoundError, ProcessorStartError
-from .models import Address, ContainerState, ProcessorSpec, VolumeState
+from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
+from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
 from .spec import LABEL_PROCESSOR
 
 __all__ = ["FakeBackend", "FakeContainer"]
@@ -63,55 +67,48 @@ class FakeContainer:
 class FakeBackend(Backend):
     """A thread-safe in-memory engine; `containers` and `volumes` are there to assert on."""
 
-    def __init__(self, *, ready: bool = True, handler: Handler | None = None) -> None:
+    def __init__(
+        self, *, ready: bool = True, handler: Handler | None = None, port: int | None = None
+    ) -> None:
         self.ready = ready
         self.crash_on_start = False
         self.containers: dict[str, FakeContainer] = {}
         self.volumes: dict[str, dict[str, str]] = {}
         self._handler = handler
-        self._ports = itertools.count(40000)
+        self._ports: Iterator[int] = (
+            itertools.repeat(port) if port is not None else itertools.count(40000)
+        )
         self._lock = threading.Lock()
 
-    # -- volumes ---------------------------------------------------------------------------
-    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
-        with self._lock:
-            if name in self.volumes:
-                return False
-            self.volumes[name] = dict(labels)
-            return True
-
-    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
-        with self._lock:
-            labels = self.volumes.get(name)
-            if labels is None or not _carries(labels, owner):
-                return False
-            del self.volumes[name]
-            return True
-
-    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
-        with self._lock:
-            return [
-                VolumeState(name, dict(have))
-                for name, have in self.volumes.items()
-                if _carries(have, labels)
-            ]
-
-    # -- containers ------------------------------------------------------------------------
-    def create(self, spec: ProcessorSpec) -> str:
+    # -- launch and remove ------------------------------------------------------------------
+    def launch(self, spec: ProcessorSpec) -> Launched:
         with self._lock:
             if any(c.spec.name == spec.name for c in self.containers.values()):
                 raise ProcessorStartError(f"container name {spec.name} is already in use")
-            if spec.volume not in self.volumes:  # like Docker: an unlabelled volume on demand
-                self.volumes[spec.volume] = {}
+            new_volume = spec.volume not in self.volumes
+            if new_volume:
+                self.volumes[spec.volume] = dict(spec.labels)
             container = FakeContainer(uuid.uuid4().hex, spec, ready=self.ready)
             self.containers[container.container_id] = container
-            return container.container_id
+        try:
+            self.start(container.container_id)
+            state = self.inspect(spec.name)
+            if state is None or state.address is None:
+                status = state.status if state else "gone"
+                raise ProcessorStartError(
+                    f"processor container exited during start-up (status {status})",
+                    {"status": status},
+                )
+        except ContainerManagerError as exc:
+            raise self.discard(spec, exc, new_volume=new_volume) from exc
+        return Launched(state, new_volume)
 
     def start(self, container_id: str) -> None:
+        """The start step of `launch`; tests override it to act while a launch is under way."""
         with self._lock:
             container = self.containers.get(container_id)
             if container is None:
-                raise ProcessorStartError("cannot start a container: it does not exist")
+                return
             if self.crash_on_start:
                 container.status = "exited"
                 container.logs.append("fake: processor exited during start-up")
@@ -120,46 +117,71 @@ class FakeBackend(Backend):
             container.host_port = None if container.spec.network else next(self._ports)
             container.logs.append(f"fake: serving on port {container.spec.port}")
 
-    def inspect(self, container_id: str) -> ContainerState | None:
+    def remove(self, name: str, volume: str, *, keep_data: bool, owner: Mapping[str, str]) -> bool:
+        removed = False
         with self._lock:
-            container = self.containers.get(container_id)
+            for container_id, container in list(self.containers.items()):
+                if container.spec.name == name and _carries(container.spec.labels, owner):
+                    del self.containers[container_id]
+                    removed = True
+            labels = self.volumes.get(volume)
+            if not keep_data and labels is not None and _carries(labels, owner):
+                del self.volumes[volume]
+                removed = True
+        return removed
+
+    # -- queries ---------------------------------------------------------------------------
+    def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        with self._lock:
+            return [c.state() for c in self.containers.values() if _carries(c.spec.labels, labels)]
+
+    def inspect(self, name: str) -> ContainerState | None:
+        with self._lock:
+            container = self._named(name)
             return container.state() if container else None
 
-    def ping(self) -> None:
-        """The in-memory engine always answers; tests replace this to simulate an outage."""
-
-    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
+    def find_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
         with self._lock:
             return [
-                c.state()
-                for c in self.containers.values()
-                if _carries(c.spec.labels, labels)
+                VolumeState(name, dict(have))
+                for name, have in self.volumes.items()
+                if _carries(have, labels)
             ]
 
-    def remove(self, container_id: str) -> None:
+    def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
         with self._lock:
-            self.containers.pop(container_id, None)
-
-    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
-        with self._lock:
-            container = self.containers.get(container_id)
+            container = self._named(name)
             if container is None:  # as Docker answers for a removed container
                 raise ProcessorNotFoundError("cannot read a container's logs: it does not exist")
             lines = list(container.logs)
         return iter(lines[-tail:] if tail > 0 else [])
 
-    def stats(self, container_id: str) -> dict[str, Any]:
+    def stats(self, name: str) -> dict[str, Any]:
         with self._lock:
-            container = self.containers.get(container_id)
+            container = self._named(name)
         if container is None or container.status != "running":
             return {}
         return {"memory_bytes": 40 * 2**20, "memory_limit_bytes": 512 * 2**20, "cpu_percent": 0.0}
+
+    def ping(self) -> None:
+        """The in-memory engine always answers; tests replace this to simulate an outage."""
+
+    def _named(self, name: str) -> FakeContainer | None:
+        """The container called `name` (or with that id, as Docker also accepts)."""
+        return self.containers.get(name) or next(
+            (c for c in self.containers.values() if c.spec.name == name), None
+        )
 
     # -- test controls ---------------------------------------------------------------------
     def stop(self, container_id: str) -> None:
         """Simulate a container that exited on its own (it stays listed, status "exited")."""
         with self._lock:
             self.containers[container_id].status = "exited"
+
+    def vanish(self, container_id: str) -> None:
+        """Simulate `docker rm -f` behind the manager's back (the volume stays)."""
+        with self._lock:
+            self.containers.pop(container_id, None)
 
     def pause(self, container_id: str) -> None:
         """Simulate `docker pause`: the container stays, frozen, status "paused"."""
@@ -175,7 +197,8 @@ class FakeBackend(Backend):
         return None
 
     # -- HTTP ------------------------------------------------------------------------------
-    def http_transport(self) -> httpx.BaseTransport:
+    def transport(self) -> httpx.BaseTransport:
+        """HTTP to the fake containers' addresses without sockets (pass it to the manager)."""
         return httpx.MockTransport(self._serve)
 
     def _serve(self, request: httpx.Request) -> httpx.Response:

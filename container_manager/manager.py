@@ -1,11 +1,14 @@
-"""`KatoContainerManager`: one secure container per processor, built from backend steps.
+"""`KatoContainerManager`: one secure container per processor, through a `Backend`.
 
 Synchronous on purpose (the Docker SDK is); async callers use `asyncio.to_thread`. Operations
 on different processors run concurrently; operations on the same processor are serialised by
 a per-processor lock.
 
-Everything it lists, prunes or removes is selected by its deployment's labels (see
-`deployment.py`), so managers sharing an engine never touch each other's containers or data.
+It keeps no table of its processors: the engine's labels say what exists and with which
+identity (session, user, creation time, token salt), and the caller says what it claims (the
+session manager passes its registry's processors to `prune`). Everything it lists, prunes or
+removes is selected by its deployment's labels (see `deployment.py`), so managers sharing an
+engine never touch each other's containers or data.
 """
 
 from __future__ import annotations
@@ -14,25 +17,22 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from .backend import Backend
 from .backends import load_backend
 from .config import parse_config, validate_processor_id
 from .deployment import resolve_deployment
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
-from .models import (
-    SUSPENDED_STATUSES,
-    ContainerState,
-    ProcessorInfo,
-    ProcessorSpec,
-    VolumeState,
-)
+from .models import SUSPENDED_STATUSES, ContainerState, ProcessorInfo, ProcessorSpec, VolumeState
+from .orphans import OrphanLedger
 from .readiness import wait_until_ready
-from .records import ProcessorRecord, RecordStore
 from .settings import ContainerSettings
 from .spec import (
     LABEL_CREATED,
@@ -42,17 +42,19 @@ from .spec import (
     LABEL_TOKEN_SALT,
     LABEL_USER,
     build_spec,
+    container_name,
     processor_labels,
     selector,
     volume_name,
 )
 from .tokens import TokenKey
 
-__all__ = ["KatoContainerManager", "PruneReport"]
+__all__ = ["Claims", "KatoContainerManager", "PruneReport"]
 
 log = logging.getLogger("container_manager.manager")
 
-_LOG_LINES_ON_FAILURE = 50
+#: What the caller claims, read when `prune` needs it: the processor ids it still serves.
+Claims = Callable[[], Collection[str]]
 
 
 @dataclass
@@ -65,23 +67,31 @@ class PruneReport:
 
 
 class KatoContainerManager:
-    """Create, find, observe and remove processor containers through a `Backend`."""
+    """Create, find, observe and remove processor containers through a `Backend`.
+
+    `http_transport` is for tests whose backend answers HTTP without sockets (`FakeBackend`'s
+    `transport()`): the readiness probe uses it; None is the real network.
+    """
 
     def __init__(
         self,
         settings: ContainerSettings | None = None,
         backend: Backend | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        http_transport: httpx.BaseTransport | None = None,
     ) -> None:
         settings = settings or ContainerSettings()
         deployment = resolve_deployment(settings.deployment, settings.state_dir)
         self.settings = settings.model_copy(update={"deployment": deployment})
         self.backend = backend if backend is not None else load_backend(self.settings.backend)
         self.clock = clock
-        self.records = RecordStore(self.settings.state_dir)
+        self.http_transport = http_transport
+        self.orphans = OrphanLedger(self.settings.state_dir)
         self.tokens = TokenKey(self.settings.state_dir)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._launching: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def create_processor(
@@ -94,24 +104,19 @@ class KatoContainerManager:
         """Create a processor and block until its `/health` answers.
 
         With `processor_id`, re-create that processor on its existing data volume (resume
-        after hibernation); session, user and config default to the recorded ones. Any existing
-        container of that processor is removed first, never restarted, so the new container
-        always runs with the current settings and config; except a paused (or restarting) one,
-        which still holds the processor's in-memory state: that is a `ProcessorStartError` and
-        the container is left as it is.
+        after hibernation): the config is the caller's (the session manager passes the
+        session's genes on every wake); session, user and creation time default to the ones
+        its data volume carries. Any existing container of that processor is removed first,
+        never restarted, so the new container always runs with the current settings and
+        config; except a paused (or restarting) one, which still holds the processor's
+        in-memory state: that is a `ProcessorStartError` and the container is left as it is.
         """
-        parse_config(config)  # fail on a bad config before touching anything
-        if processor_id is None:
-            processor_id = secrets.token_hex(6)
+        parsed = parse_config(config)  # fail on a bad config before touching anything
+        fresh = processor_id is None
+        processor_id = secrets.token_hex(6) if processor_id is None else processor_id
         validate_processor_id(processor_id)
-        with self._lock_for(processor_id):
-            record = self.records.get(processor_id)
-            if record is not None:
-                session_id = session_id if session_id is not None else record.session_id
-                user_id = user_id if user_id is not None else record.user_id
-                config = config if config is not None else record.config
-            config = dict(config or {})
-            created_at = record.created_at if record else _now()
+        with self._lock_for(processor_id), self._in_flight_while(processor_id):
+            identity = {} if fresh else self._volume_labels(processor_id)
             stale = self._containers_of(processor_id)
             for state in stale:
                 if state.status in SUSPENDED_STATUSES:
@@ -121,83 +126,83 @@ class KatoContainerManager:
                         {"processor_id": processor_id, "status": state.status},
                     )
             for state in stale:
-                self.backend.remove(state.container_id)
+                self._remove_container(state)
             salt = TokenKey.new_salt()
             labels = {
                 **processor_labels(
                     self.settings,
                     processor_id,
-                    session_id=session_id,
-                    user_id=user_id,
-                    created_at=created_at,
+                    session_id=session_id
+                    if session_id is not None
+                    else identity.get(LABEL_SESSION),
+                    user_id=user_id if user_id is not None else identity.get(LABEL_USER),
+                    created_at=identity.get(LABEL_CREATED) or _now(),
                 ),
                 LABEL_TOKEN_SALT: salt,
             }
             spec = build_spec(
                 self.settings,
-                parse_config(config),
+                parsed,
                 processor_id=processor_id,
                 token=self.tokens.token_for(processor_id, salt),
                 labels=labels,
             )
-            # Recorded before launch so that a concurrent prune() never takes a starting
-            # container for an orphan; a failed first launch leaves no record behind.
-            self.records.put(ProcessorRecord(processor_id, session_id, user_id, created_at, config))
-            try:
-                return self._launch(spec)
-            except ContainerManagerError:
-                if record is None:
-                    self.records.delete(processor_id)
-                raise
+            return self._launch(spec)
 
     def remove_processor(self, processor_id: str, *, keep_data: bool = False) -> None:
-        """Remove the processor's container; with `keep_data` keep its volume and record.
+        """Remove the processor's container; with `keep_data` keep its data volume.
 
         `keep_data=True` is hibernation: `create_processor(processor_id=...)` resumes it.
-        Raises `ProcessorNotFoundError` if neither a container nor a record exists.
+        Raises `ProcessorNotFoundError` if neither a container nor a data volume exists.
         """
         with self._lock_for(processor_id):
             containers = self._containers_of(processor_id)
-            record = self.records.get(processor_id)
-            for container in containers:
-                self.backend.remove(container.container_id)
-            volume_removed = False
+            removed = False
+            for state in containers:
+                removed = self._remove_container(state) or removed
             if not keep_data:
-                volume_removed = self.backend.remove_volume(
-                    volume_name(processor_id), owner=selector(self.settings)
+                removed = (
+                    self.backend.remove(
+                        container_name(self.settings, processor_id),
+                        volume_name(processor_id),
+                        keep_data=False,
+                        owner=selector(self.settings),
+                    )
+                    or removed
                 )
-                self.records.delete(processor_id)
-            if not containers and record is None and not volume_removed:
+            if not removed and not containers and not self._volume_labels(processor_id):
                 raise ProcessorNotFoundError(
                     f"no processor {processor_id}", {"processor_id": processor_id}
                 )
 
-    def prune(self) -> PruneReport:
+    def prune(self, claims: Claims) -> PruneReport:
         """Apply the one orphan rule to this deployment's containers and data volumes.
 
-        An orphan is a container or volume of this deployment whose processor id no record
-        claims. An orphan container is removed at once; an orphan volume is kept (and logged)
+        An orphan is a container or volume of this deployment that serves a session (label
+        `kato.session_id` set) whose processor id `claims()` does not return and that is not
+        being launched. Processors without a session (`katoctl spawn`) are the CLI's and never
+        orphans. An orphan container is removed at once; an orphan volume is kept (and logged)
         until it has been unclaimed for `KATO_ORPHAN_GRACE` seconds, then removed by a later
-        prune, so a mistake (a lost record) is recoverable for that long. Claims are read after
-        listing: a processor's record is written before its container or volume exists, so
-        nothing listed here can belong to a create still in progress.
+        prune, so a mistake (a lost session) is recoverable for that long. `claims` is called
+        after listing: a caller records its claim before it creates a processor, so nothing
+        listed here can belong to a create still in progress.
         """
         owner = selector(self.settings)
-        containers = self.backend.list(owner)
-        volumes = self.backend.list_volumes(owner)
-        claimed = self.records.ids()
+        containers = self.backend.find(owner)
+        volumes = self.backend.find_volumes(owner)
+        claimed = set(claims()) | self._in_flight()
         report = PruneReport()
         for state in containers:
             processor_id = state.labels.get(LABEL_PROCESSOR, "")
-            if processor_id in claimed:
+            if not _is_orphan(state.labels, claimed):
                 continue
-            self.backend.remove(state.container_id)
+            self._remove_container(state)
             report.containers_removed.append(state.container_id)
             log.warning(
                 "orphan container removed; its data volume is kept for the orphan grace period",
                 extra={"processor_id": processor_id, "container_id": state.container_id},
             )
-        self._sweep_volumes(volumes, claimed, report)
+        self._sweep_volumes(volumes, claimed, claims, report)
         return report
 
     @property
@@ -208,7 +213,7 @@ class KatoContainerManager:
     # -- queries ---------------------------------------------------------------------------
     def list_processors(self) -> list[ProcessorInfo]:
         """Every container this manager's labels select, including ones made before a restart."""
-        return [self._info(state) for state in self.backend.list(selector(self.settings))]
+        return [self._info(state) for state in self.backend.find(selector(self.settings))]
 
     def ping(self) -> None:
         """Return when the engine answers; `EngineUnavailableError` otherwise."""
@@ -219,29 +224,29 @@ class KatoContainerManager:
         return self._info(containers[0]) if containers else None
 
     def logs(self, processor_id: str, *, tail: int = 100, follow: bool = False) -> Iterator[str]:
-        return self.backend.logs(self._container_id(processor_id), tail=tail, follow=follow)
+        return self.backend.logs(self._container_name(processor_id), tail=tail, follow=follow)
 
     def stats(self, processor_id: str) -> dict[str, Any]:
-        return self.backend.stats(self._container_id(processor_id))
+        return self.backend.stats(self._container_name(processor_id))
 
     # -- steps -----------------------------------------------------------------------------
     def _sweep_volumes(
-        self, volumes: list[VolumeState], claimed: set[str], report: PruneReport
+        self, volumes: list[VolumeState], claimed: set[str], claims: Claims, report: PruneReport
     ) -> None:
         """Keep unclaimed volumes for the grace period (first sighting recorded), then remove."""
         now = self.clock()
         grace = self.settings.orphan_grace
-        pending = self.records.orphan_volumes()
+        pending = self.orphans.pending()
         unclaimed = {
             volume.name: volume.labels[LABEL_PROCESSOR]
             for volume in volumes
-            if volume.labels.get(LABEL_PROCESSOR) and volume.labels[LABEL_PROCESSOR] not in claimed
+            if _is_orphan(volume.labels, claimed)
         }
-        self.records.forget_orphan_volumes(set(pending) - set(unclaimed))
+        self.orphans.forget(set(pending) - set(unclaimed))
         for name, processor_id in sorted(unclaimed.items()):
             since = pending.get(name)
             if since is None:
-                self.records.mark_orphan_volume(name, now)
+                self.orphans.mark(name, now)
                 log.warning(
                     "orphan data volume kept for %.0f s before removal",
                     grace,
@@ -250,15 +255,20 @@ class KatoContainerManager:
             if since is None or now - since < grace:
                 report.volumes_kept.append(name)
                 continue
-            if self._remove_orphan_volume(name, processor_id):
+            if self._remove_orphan_volume(name, processor_id, claims):
                 report.volumes_removed.append(name)
 
-    def _remove_orphan_volume(self, name: str, processor_id: str) -> bool:
+    def _remove_orphan_volume(self, name: str, processor_id: str, claims: Claims) -> bool:
         with self._lock_for(processor_id):
-            if self.records.get(processor_id) is not None:  # claimed again meanwhile
-                return False
+            if processor_id in self._in_flight() or processor_id in claims():
+                return False  # claimed again meanwhile
             try:
-                removed = self.backend.remove_volume(name, owner=selector(self.settings))
+                removed = self.backend.remove(
+                    container_name(self.settings, processor_id),
+                    name,
+                    keep_data=False,
+                    owner=selector(self.settings),
+                )
             except ContainerManagerError as exc:
                 log.warning(
                     "orphan data volume not removed: %s",
@@ -266,7 +276,7 @@ class KatoContainerManager:
                     extra={"volume": name, "diagnostics": exc.diagnostics},
                 )
                 return False
-            self.records.forget_orphan_volumes({name})
+            self.orphans.forget({name})
         log.warning(
             "orphan data volume removed after the grace period",
             extra={"processor_id": processor_id, "volume": name},
@@ -274,109 +284,109 @@ class KatoContainerManager:
         return removed
 
     def _launch(self, spec: ProcessorSpec) -> ProcessorInfo:
-        """create volume → create → start → address → ready; undo everything on failure."""
-        timings: dict[str, float] = {}
-        new_volume = self.backend.create_volume(spec.volume, spec.labels)
-        container_id: str | None = None
+        """launch (volume, container, address) → ready; undone as a whole on failure."""
+        started = time.perf_counter()
         try:
-            started = time.perf_counter()
-            container_id = self.backend.create(spec)
-            timings["create_s"] = time.perf_counter() - started
-            self.backend.start(container_id)
-            timings["start_s"] = time.perf_counter() - started
-            address = self.backend.address(container_id)
-            if address is None:
-                state = self.backend.inspect(container_id)
-                status = state.status if state else "gone"
-                raise ProcessorStartError(
-                    f"processor container exited during start-up (status {status})",
-                    {"status": status},
-                )
-            cid = container_id
+            launched = self.backend.launch(spec)
+        except ContainerManagerError as exc:
+            raise self._start_failed(exc, spec) from exc
+        timings = {"launch_s": time.perf_counter() - started}
+        try:
+            address = launched.state.address
+            if address is None:  # a backend breaking its contract: still undone as a whole
+                raise ProcessorStartError("the engine gave the processor no address")
             wait_until_ready(
                 address.url,
                 timeout=self.settings.ready_timeout,
-                is_running=lambda: self._is_running(cid),
-                transport=self.backend.http_transport(),
+                is_running=lambda: self._is_running(spec.name),
+                transport=self.http_transport,
             )
             timings["ready_s"] = time.perf_counter() - started
-            state = self.backend.inspect(container_id)
+            state = self.backend.inspect(spec.name)
             if state is None:
                 raise ProcessorStartError("processor container vanished after start")
         except ContainerManagerError as exc:
-            raise self._start_failed(exc, spec, container_id, new_volume) from exc
+            undone = self.backend.discard(spec, exc, new_volume=launched.new_volume)
+            raise self._start_failed(undone, spec) from exc
         return self._info(state, timings)
 
-    def _start_failed(
-        self,
-        exc: ContainerManagerError,
-        spec: ProcessorSpec,
-        container_id: str | None,
-        new_volume: bool,
-    ) -> ProcessorStartError:
-        """Collect the last log lines, remove what `_launch` made, and describe the failure.
+    def _start_failed(self, exc: ContainerManagerError, spec: ProcessorSpec) -> ProcessorStartError:
+        """Describe a failed start (the backend has removed what it made).
 
         The error's message and details are ours (safe to show to API clients); what the
-        engine and the container said is logged here and kept in `diagnostics` only. A failing
-        clean-up step is logged and never hides the original failure; whatever it left behind
-        is unclaimed once the caller drops the record, so `prune` takes it.
+        engine and the container said is logged here and kept in `diagnostics` only.
         """
         processor_id = spec.env["PROCESSOR_ID"]
-        logs: list[str] = []
-        try:
-            if container_id is not None:
-                try:
-                    logs = list(
-                        self.backend.logs(container_id, tail=_LOG_LINES_ON_FAILURE, follow=False)
-                    )
-                except ContainerManagerError:
-                    logs = []  # gone already (removed under us, or the engine is down)
-                self.backend.remove(container_id)
-            if new_volume:
-                self.backend.remove_volume(spec.volume, owner=selector(self.settings))
-        except ContainerManagerError as cleanup:
-            log.warning(
-                "clean-up after a failed start failed: %s",
-                cleanup.message,
-                extra={"processor_id": processor_id, "diagnostics": cleanup.diagnostics},
-            )
-        diagnostics = [*exc.diagnostics, *logs]
         log.warning(
             "processor did not start: %s",
             exc.message,
-            extra={"processor_id": processor_id, "diagnostics": diagnostics},
+            extra={"processor_id": processor_id, "diagnostics": exc.diagnostics},
         )
         details: dict[str, Any] = {"processor_id": processor_id}
         if "image" in exc.details:  # image not found: the operator's own setting, worth saying
             details["image"] = spec.image
         return ProcessorStartError(
-            f"processor {processor_id} did not start: {exc.message}", details, diagnostics
+            f"processor {processor_id} did not start: {exc.message}", details, exc.diagnostics
         )
 
-    def _is_running(self, container_id: str) -> bool:
-        state = self.backend.inspect(container_id)
+    @contextmanager
+    def _in_flight_while(self, processor_id: str) -> Iterator[None]:
+        """Known as in flight until its create returns, so a concurrent `prune` never takes a
+        starting container (or its volume) for an orphan before its caller could claim it."""
+        with self._locks_guard:
+            self._launching.add(processor_id)
+        try:
+            yield
+        finally:
+            with self._locks_guard:
+                self._launching.discard(processor_id)
+
+    def _in_flight(self) -> set[str]:
+        with self._locks_guard:
+            return set(self._launching)
+
+    def _is_running(self, name: str) -> bool:
+        state = self.backend.inspect(name)
         return state is not None and state.running
 
     def _containers_of(self, processor_id: str) -> list[ContainerState]:
-        """This deployment's containers of the processor, and a legacy one that our record
-        claims: containers made before deployment labels carry none, and a manager upgraded
-        on its state directory must still route (and replace) its sessions' containers."""
+        """This deployment's containers of the processor, and a legacy one (made before
+        deployment labels, so carrying none): a caller that names the processor by its id
+        claims it, so a manager upgraded on its state directory still routes (and replaces)
+        its sessions' old containers. Other deployments' containers are never returned."""
         legacy_selector = {**selector(self.settings), LABEL_PROCESSOR: processor_id}
         del legacy_selector[LABEL_DEPLOYMENT]
-        found = self.backend.list(legacy_selector)
-        ours = [state for state in found if state.labels.get(LABEL_DEPLOYMENT) == self.deployment]
-        legacy = [state for state in found if LABEL_DEPLOYMENT not in state.labels]
-        if legacy and self.records.get(processor_id) is not None:
-            ours += legacy
-        return ours
+        found = self.backend.find(legacy_selector)
+        return [
+            s for s in found if s.labels.get(LABEL_DEPLOYMENT, self.deployment) == self.deployment
+        ]
 
-    def _container_id(self, processor_id: str) -> str:
+    def _remove_container(self, state: ContainerState) -> bool:
+        """Remove one of this processor's containers, keeping its data (a legacy container is
+        matched without the deployment label; its data is removed only with that label)."""
+        owner = selector(self.settings)
+        if LABEL_DEPLOYMENT not in state.labels:
+            del owner[LABEL_DEPLOYMENT]
+        processor_id = state.labels.get(LABEL_PROCESSOR, "")
+        return self.backend.remove(
+            state.name, volume_name(processor_id), keep_data=True, owner=owner
+        )
+
+    def _volume_labels(self, processor_id: str) -> Mapping[str, str]:
+        """The labels of the processor's data volume ({} if it has none): its identity as
+        first launched (session, user, creation time)."""
+        found = self.backend.find_volumes(
+            {**selector(self.settings), LABEL_PROCESSOR: processor_id}
+        )
+        return found[0].labels if found else {}
+
+    def _container_name(self, processor_id: str) -> str:
         containers = self._containers_of(processor_id)
         if not containers:
             raise ProcessorNotFoundError(
                 f"no container for processor {processor_id}", {"processor_id": processor_id}
             )
-        return containers[0].container_id
+        return containers[0].name
 
     def _lock_for(self, processor_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -405,6 +415,12 @@ class KatoContainerManager:
             created_at=state.labels.get(LABEL_CREATED, ""),
             timings=dict(timings or {}),
         )
+
+
+def _is_orphan(labels: Mapping[str, str], claimed: set[str]) -> bool:
+    """The one orphan rule: it serves a session, and nobody claims its processor."""
+    processor_id = labels.get(LABEL_PROCESSOR, "")
+    return bool(labels.get(LABEL_SESSION)) and bool(processor_id) and processor_id not in claimed
 
 
 def _now() -> str:

@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "Address",
     "ContainerState",
+    "Launched",
     "Limits",
     "LogRotation",
     "ProcessorInfo",
@@ -98,7 +99,11 @@ class Address:
 
 @dataclass(frozen=True)
 class ContainerState:
-    """What a backend knows about one container (from `inspect` or `list`)."""
+    """What a backend knows about one processor's workload (from `inspect` or `find`).
+
+    `name` is the handle every backend operation takes (`ProcessorSpec.name`: unique on the
+    engine, known without a lookup and stable across manager restarts); `container_id` is the
+    engine's own id (a container id on Docker, a service id on Swarm), shown to operators."""
 
     container_id: str
     name: str
@@ -110,6 +115,15 @@ class ContainerState:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+
+@dataclass(frozen=True)
+class Launched:
+    """What `Backend.launch` made: the running workload, and whether its data volume is new
+    (a failed start-up must then remove it; an existing one holds a hibernated processor)."""
+
+    state: ContainerState
+    new_volume: bool
 
 
 @dataclass(frozen=True)

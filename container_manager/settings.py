@@ -51,7 +51,10 @@ class ContainerSettings(BaseSettings):
     )
     state_dir: Path = Field(
         default=Path("./state"),
-        description="KATO_STATE_DIR: directory of processors.sqlite3 (the manager's records).",
+        description=(
+            "KATO_STATE_DIR: the manager's state: deployment id, token key and orphans.sqlite3 "
+            "(when each unclaimed data volume was first seen)."
+        ),
     )
     name_prefix: str = Field(
         default="kato-proc",

@@ -5,7 +5,9 @@ Chosen with `KATO_BACKEND=swarm`; the engine must be a swarm manager node. What 
 * the processor's container → a service named like the container, one replica, restart on
   failure, the spec's limits as resource limits (memory also reserved, for placement) and
   every hardening setting of the spec; `kato.*` labels on the service and on its task
-  containers. The handle the manager keeps (`ContainerState.container_id`) is the service id.
+  containers. The handle of every operation is the service name (the spec's name);
+  `ContainerState.container_id` is the service id. `launch` is create + wait for the task to
+  run, with no separate start step.
 * the token → a Docker secret `kato-token-<processor id>` mounted at
   `/run/secrets/kato-token` (`KATO_PROCESSOR_TOKEN_FILE`), never plain environment; made
   with the service, removed with it.
@@ -45,8 +47,14 @@ from docker.types import (
 from .backend import Backend
 from .docker_backend import DockerBackend
 from .docker_backend import _engine_errors as engine_errors
-from .errors import EngineError, EngineUnavailableError, ProcessorNotFoundError, ProcessorStartError
-from .models import Address, ContainerState, ProcessorSpec, VolumeState
+from .errors import (
+    ContainerManagerError,
+    EngineError,
+    EngineUnavailableError,
+    ProcessorNotFoundError,
+    ProcessorStartError,
+)
+from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
 
 __all__ = ["SwarmBackend"]
 
@@ -64,7 +72,8 @@ _TASK_STARTING = {
     "ready",
     "starting",
 }
-_ADDRESS_WAIT = 30.0
+#: How long a launch waits for the task to run (image pull excluded: the image is local).
+_START_WAIT = 30.0
 _GONE_WAIT = 15.0
 _POLL = 0.05
 
@@ -94,25 +103,69 @@ class SwarmBackend(Backend):
                 {"swarm_state": swarm.get("LocalNodeState", "unknown")},
             )
 
-    # -- data: the volume, and the record of the node that holds it ------------------------
-    def create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
-        """The task's mount makes the volume; it is new while no node record exists."""
-        return self._secret("node", name) is None
+    # -- launch and remove ------------------------------------------------------------------
+    def launch(self, spec: ProcessorSpec) -> Launched:
+        """Create the service (its task mounts the volume, making it if missing) and wait,
+        bounded, until its task runs; then pin the processor's data to that node.
 
-    def remove_volume(self, name: str, *, owner: Mapping[str, str]) -> bool:
-        """The node record and the volume, where it is on this node (a volume on another node
-        of a cluster stays: see docs/scaling.md)."""
-        record = self._secret("node", name)
-        if record is not None and all(_labels(record).get(k) == v for k, v in owner.items()):
-            self._remove_secret("node", name)
-        return self._local.remove_volume(name, owner=owner)
+        The data is new while no node record exists for it."""
+        new_volume = self._secret("node", spec.volume) is None
+        try:
+            self._create_service(spec)
+            state = self._wait_running(spec.name)
+        except ContainerManagerError as exc:
+            raise self.discard(spec, exc, new_volume=new_volume) from exc
+        return Launched(state, new_volume)
 
-    def list_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
-        return self._local.list_volumes(labels)
+    def remove(self, name: str, volume: str, *, keep_data: bool, owner: Mapping[str, str]) -> bool:
+        """The service and its token secret; unless `keep_data`, the node record and the volume
+        where it is on this node (a volume on another node of a cluster stays: see
+        docs/scaling.md)."""
+        removed = False
+        service = self._service(name)
+        if service is not None and _carries(_labels(service), owner):
+            self._remove_service(service)
+            removed = True
+        self._remove_secret("token", volume, owner)
+        if not keep_data:
+            self._remove_secret("node", volume, owner)
+            removed = self._local._remove_volume(volume, owner) or removed
+        return removed
 
-    # -- services --------------------------------------------------------------------------
-    def create(self, spec: ProcessorSpec) -> str:
-        """Create the processor's service; the task starts at once (`start` only checks it)."""
+    # -- queries ---------------------------------------------------------------------------
+    def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        with engine_errors("list the processor services"):
+            services = self.client.services.list(filters=filters)
+        return [self._state(s, self._task(str(s.id))) for s in services]
+
+    def inspect(self, name: str) -> ContainerState | None:
+        service = self._service(name)
+        if service is None:
+            return None
+        return self._state(service, self._task(str(service.id)))
+
+    def find_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
+        return self._local.find_volumes(labels)
+
+    def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
+        service = self._service(name)
+        if service is None:
+            raise ProcessorNotFoundError("cannot read a service's logs: it does not exist")
+        local = _container_id(self._task(str(service.id)))
+        if local is None:
+            return iter([])
+        return self._local.logs(local, tail=tail, follow=follow)
+
+    def stats(self, name: str) -> dict[str, Any]:
+        service = self._service(name)
+        local = _container_id(self._task(str(service.id))) if service is not None else None
+        return self._local.stats(local) if local else {}
+
+    # -- steps -----------------------------------------------------------------------------
+    def _create_service(self, spec: ProcessorSpec) -> str:
+        """Create the processor's service (the task starts at once) with its token secret,
+        pinned to the node of its data if it has any; return the service id."""
         secret = self._token_secret(spec)
         node_record = self._secret("node", spec.volume)
         node = _labels(node_record).get(LABEL_NODE) if node_record else None
@@ -167,77 +220,49 @@ class SwarmBackend(Backend):
             raise ProcessorStartError(exc.message, diagnostics=exc.diagnostics) from exc
         return str(service.id)
 
-    def start(self, container_id: str) -> None:
-        """Services start on creation; fail early if the task was rejected."""
-        task = self._task(container_id)
-        if task is not None and _task_state(task) in ("rejected", "failed"):
-            raise ProcessorStartError(
-                "the swarm could not start the processor's task",
-                {"state": _task_state(task), "reason": task["Status"].get("Err", "")},
-            )
-
-    def address(self, container_id: str) -> Address | None:
-        """Wait (bounded) for the task to run, then pin the service's data to its node."""
-        deadline = time.monotonic() + _ADDRESS_WAIT
+    def _wait_running(self, name: str) -> ContainerState:
+        """Wait (bounded) for the service's task to run, record its node, return its state."""
+        deadline = time.monotonic() + _START_WAIT
         while True:
-            service = self._service(container_id)
-            task = self._task(container_id)
+            service = self._service(name)
             if service is None:
-                return None
+                raise ProcessorStartError("the processor's service vanished during start-up")
+            task = self._task(str(service.id))
             state = _task_state(task) if task else "pending"
             if state == _TASK_RUNNING and task is not None:
                 self._remember_node(service, task)
-                return self._task_address(service, task)
-            if state not in _TASK_STARTING or time.monotonic() > deadline:
-                return None
+                running = self._state(service, task)
+                if running.address is not None:
+                    return running
+            elif state not in _TASK_STARTING or time.monotonic() > deadline:
+                raise ProcessorStartError(
+                    f"the swarm could not start the processor's task (state {state})",
+                    {"status": state},
+                    [str(((task or {}).get("Status") or {}).get("Err", ""))],
+                )
+            if time.monotonic() > deadline:
+                raise ProcessorStartError("the processor's task runs without an address")
             time.sleep(_POLL)
 
-    def inspect(self, container_id: str) -> ContainerState | None:
-        service = self._service(container_id)
-        if service is None:
-            return None
-        return self._state(service, self._task(container_id))
-
-    def list(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
-        with engine_errors("list the processor services"):
-            services = self.client.services.list(filters=filters)
-        return [self._state(s, self._task(str(s.id))) for s in services]
-
-    def remove(self, container_id: str) -> None:
-        """Remove the service and its token; wait until its task container is gone (so its
-        volume is free)."""
-        service = self._service(container_id)
-        if service is None:
-            return
+    def _remove_service(self, service: Any) -> None:
+        """Remove the service; wait until its task container is gone (so its volume is free)."""
+        service_id = str(service.id)
         with engine_errors("remove the processor's service"):
             with suppress(NotFound):
-                self.client.api.remove_service(container_id)
+                self.client.api.remove_service(service_id)
             deadline = time.monotonic() + _GONE_WAIT
-            filters: dict[str, Any] = {"label": f"com.docker.swarm.service.id={container_id}"}
+            filters: dict[str, Any] = {"label": f"com.docker.swarm.service.id={service_id}"}
             while self.client.api.containers(all=True, filters=filters):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(_POLL)
-        volume = _volume_of(service)
-        if volume is not None:
-            self._remove_secret("token", volume)
-
-    def logs(self, container_id: str, *, tail: int, follow: bool) -> Iterator[str]:
-        task = self._task(container_id)
-        local = _container_id(task)
-        if local is None:
-            return iter([])
-        return self._local.logs(local, tail=tail, follow=follow)
-
-    def stats(self, container_id: str) -> dict[str, Any]:
-        local = _container_id(self._task(container_id))
-        return self._local.stats(local) if local else {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _token_secret(self, spec: ProcessorSpec) -> Any:
         """A fresh token secret for this launch (one left by a launch that died is replaced)."""
-        self._remove_secret("token", spec.volume)
+        # A stale one can only be an earlier launch's of this name (one still mounted by a
+        # running service is refused by the engine), so no owner check narrows it.
+        self._remove_secret("token", spec.volume, owner={})
         token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
         with engine_errors("create the processor's token secret"):
             return self.client.secrets.create(
@@ -269,9 +294,9 @@ class SwarmBackend(Backend):
             found = self.client.secrets.list(filters={"name": name})
         return next((s for s in found if s.name == name), None)
 
-    def _remove_secret(self, kind: str, volume: str) -> None:
+    def _remove_secret(self, kind: str, volume: str, owner: Mapping[str, str]) -> None:
         secret = self._secret(kind, volume)
-        if secret is not None:
+        if secret is not None and _carries(_labels(secret), owner):
             with engine_errors("remove a secret"), suppress(NotFound):
                 secret.remove()
 
@@ -331,6 +356,10 @@ class SwarmBackend(Backend):
             env=env,
             address=address,
         )
+
+
+def _carries(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _labels(obj: Any) -> dict[str, str]:

@@ -1,10 +1,10 @@
 """Make records and containers agree: at start-up and every `KATO_RECONCILE_INTERVAL`.
 
-- orphans follow the container manager's one rule (`KatoContainerManager.prune`): a container
-  of this deployment that no processor record claims is removed, its data volume kept for
-  `KATO_ORPHAN_GRACE`; other deployments' containers (other managers, `katoctl` on another
-  state directory) are never seen, and `katoctl spawn` processors of this deployment have
-  records, so they are left alone;
+- orphans follow the container manager's one rule (`KatoContainerManager.prune`), with the
+  registry's processors as the claims: a container of this deployment that serves a session
+  the registry does not hold is removed, its data volume kept for `KATO_ORPHAN_GRACE`; other
+  deployments' containers (other managers, `katoctl` on another state directory) are never
+  seen, and `katoctl spawn` processors (no session) are the CLI's, so they are left alone;
 - a container a record claims and that runs is adopted (routed again after a restart);
 - a paused (or restarting) container is left as it is: it still holds the session's memory;
 - a running/starting record whose container vanished becomes `stopped`: the next request
@@ -74,7 +74,7 @@ async def remove_ghosts(service: SessionService) -> list[str]:
 
 async def reconcile(service: SessionService) -> ReconcileReport:
     report = ReconcileReport()
-    pruned = await asyncio.to_thread(service.containers.prune)
+    pruned = await asyncio.to_thread(service.containers.prune, service.registry.processor_ids)
     report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id}

@@ -195,6 +195,11 @@ class SessionRegistry:
                 log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
         return records
 
+    def processor_ids(self) -> set[str]:
+        """Every session's processor id: what the sessions claim from the container manager
+        (read alone, so a record unreadable for `all` still claims its processor)."""
+        return {str(row[0]) for row in self._query("SELECT processor_id FROM sessions", ())}
+
     def ids(self) -> list[str]:
         """Every session id, without reading the records."""
         rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())

@@ -18,7 +18,9 @@ from container_manager import (
     DockerBackend,
     EngineUnavailableError,
     KatoContainerManager,
+    Launched,
     ProcessorInfo,
+    ProcessorSpec,
     ProcessorStartError,
 )
 
@@ -165,10 +167,9 @@ def test_stopped_container_is_replaced(manager: KatoContainerManager) -> None:
 def test_prune_removes_orphan_containers_and_keeps_their_volumes(
     manager: KatoContainerManager,
 ) -> None:
-    kept = manager.create_processor()
-    orphan = manager.create_processor()
-    manager.records.delete(orphan.processor_id)  # no record claims it any more
-    report = manager.prune()
+    kept = manager.create_processor(session_id="kept")
+    orphan = manager.create_processor(session_id="lost")
+    report = manager.prune(lambda: {kept.processor_id})  # the caller no longer claims `orphan`
     assert report.containers_removed == [orphan.container_id]
     assert report.volumes_kept == [f"kato-data-{orphan.processor_id}"]
     engine = docker.from_env()
@@ -191,7 +192,8 @@ def test_two_deployments_on_one_engine_never_touch_each_other(
     mine, theirs = one.create_processor(session_id="s1"), two.create_processor(session_id="s2")
     try:
         for _ in range(2):
-            assert one.prune().containers_removed == two.prune().containers_removed == []
+            assert one.prune(lambda: {mine.processor_id}).containers_removed == []
+            assert two.prune(lambda: {theirs.processor_id}).containers_removed == []
         assert [p.processor_id for p in one.list_processors()] == [mine.processor_id]
         assert [p.processor_id for p in two.list_processors()] == [theirs.processor_id]
         engine = docker.from_env()
@@ -209,11 +211,12 @@ def test_a_container_removed_during_start_up_gives_a_clean_error_and_leaves_noth
     settings: ContainerSettings,
 ) -> None:
     class RemovedUnderUs(DockerBackend):
-        """`docker rm -f` from another client right after start, while create waits."""
+        """`docker rm -f` from another client right after launch, while create waits."""
 
-        def start(self, container_id: str) -> None:
-            super().start(container_id)
-            docker.from_env().containers.get(container_id).remove(force=True)
+        def launch(self, spec: ProcessorSpec) -> Launched:
+            launched = super().launch(spec)
+            docker.from_env().containers.get(spec.name).remove(force=True)
+            return launched
 
     manager = KatoContainerManager(settings, RemovedUnderUs())
     processor_id = f"rmf-{uuid.uuid4().hex[:8]}"
@@ -252,7 +255,6 @@ def _assert_nothing_left(manager: KatoContainerManager, processor_id: str) -> No
     assert engine.containers.list(all=True, filters={"label": label}) == []
     with pytest.raises(NotFound):
         engine.volumes.get(f"kato-data-{processor_id}")
-    assert manager.records.get(processor_id) is None
 
 
 @pytest.fixture

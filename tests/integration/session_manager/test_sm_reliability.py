@@ -78,7 +78,9 @@ def _probe_orphan(manager: ManagerProcess, image: str, labels: dict[str, str]) -
 def _gone(container_id: str) -> bool:
     engine = docker.from_env()
     try:
-        return not engine.containers.list(all=True, filters={"id": container_id})
+        # Summaries only: `containers.list` inspects each one and fails on a container that
+        # reconcile removes between the listing and the inspection.
+        return not engine.api.containers(all=True, filters={"id": container_id})
     finally:
         engine.close()
 

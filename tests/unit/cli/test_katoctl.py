@@ -19,6 +19,7 @@ from container_manager import (
     ImageBuildError,
     KatoContainerManager,
 )
+from session_manager.registry import SessionRecord, SessionRegistry
 
 runner = CliRunner()
 
@@ -26,7 +27,8 @@ runner = CliRunner()
 @pytest.fixture
 def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KatoContainerManager:
     settings = ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3)
-    manager = KatoContainerManager(settings, FakeBackend())
+    fake = FakeBackend()
+    manager = KatoContainerManager(settings, fake, http_transport=fake.transport())
     monkeypatch.setattr(cli.main, "make_manager", lambda: manager)
     return manager
 
@@ -116,18 +118,49 @@ def test_kill_all(manager: KatoContainerManager) -> None:
     assert runner.invoke(app, ["kill"]).exit_code == 1
 
 
+def _registry_claiming(manager: KatoContainerManager, *processor_ids: str) -> None:
+    """A session registry in the manager's state directory holding these processors."""
+    registry = SessionRegistry(manager.settings.state_dir / "sessions.sqlite3")
+    for number, processor_id in enumerate(processor_ids):
+        registry.put(
+            SessionRecord(
+                session_id=f"session-{number}",
+                processor_id=processor_id,
+                user_id=None,
+                genes={},
+                ttl_seconds=None,
+                status="running",
+                created_at=0.0,
+                last_activity=0.0,
+            )
+        )
+    registry.close()
+
+
 def test_logs_and_prune(manager: KatoContainerManager) -> None:
-    info = manager.create_processor()
+    info = manager.create_processor()  # spawned without a session: the CLI's, never an orphan
     logs = runner.invoke(app, ["logs", info.processor_id])
     assert logs.stdout.splitlines() == ["fake: serving on port 8000"]
-    orphan = manager.create_processor()
-    manager.records.delete(orphan.processor_id)  # no record claims it: an orphan
+    claimed = manager.create_processor(session_id="session-0")
+    orphan = manager.create_processor(session_id="lost")  # no session in the registry
+    _registry_claiming(manager, claimed.processor_id)
     pruned = runner.invoke(app, ["prune"])
     assert pruned.exit_code == 0
     assert "pruned 1" in pruned.stdout and orphan.container_id[:12] in pruned.stdout
     assert "1 orphan volume(s) kept for the grace period" in pruned.stdout
     assert f"kato-data-{orphan.processor_id}" in pruned.stdout
-    assert [p.processor_id for p in manager.list_processors()] == [info.processor_id]
+    assert {p.processor_id for p in manager.list_processors()} == {
+        info.processor_id,
+        claimed.processor_id,
+    }
+
+
+def test_prune_refuses_without_the_session_registry(manager: KatoContainerManager) -> None:
+    info = manager.create_processor(session_id="s1")
+    pruned = runner.invoke(app, ["prune"])
+    assert pruned.exit_code == 1
+    assert "no session registry" in pruned.stderr
+    assert manager.get_processor(info.processor_id) is not None
 
 
 def test_ls_kill_all_and_prune_see_only_their_own_deployment(
@@ -135,13 +168,16 @@ def test_ls_kill_all_and_prune_see_only_their_own_deployment(
 ) -> None:
     """A session manager on another state directory shares the engine, never its processors."""
     neighbour = KatoContainerManager(
-        ContainerSettings(state_dir=tmp_path / "neighbour", ready_timeout=0.3), manager.backend
+        ContainerSettings(state_dir=tmp_path / "neighbour", ready_timeout=0.3),
+        manager.backend,
+        http_transport=manager.http_transport,
     )
     theirs = neighbour.create_processor(session_id="their-session")
     mine = manager.create_processor()
     table = runner.invoke(app, ["ls"], terminal_width=200)
     assert manager.deployment in table.stdout and neighbour.deployment not in table.stdout
     assert mine.processor_id in table.stdout and theirs.processor_id not in table.stdout
+    _registry_claiming(manager)
     assert runner.invoke(app, ["prune"]).stdout.startswith("pruned 0")
     assert runner.invoke(app, ["kill", "--all"]).exit_code == 0
     assert manager.list_processors() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cm_support import on_fake
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
 
@@ -23,4 +24,4 @@ def settings(tmp_path: Path) -> ContainerSettings:
 
 @pytest.fixture
 def manager(settings: ContainerSettings, fake: FakeBackend) -> KatoContainerManager:
-    return KatoContainerManager(settings, fake)
+    return on_fake(settings, fake)

@@ -25,19 +25,7 @@ from container_manager import (
     ProcessorSpec,
     ProcessorStartError,
 )
-from container_manager.docker_backend import _state
-
-
-class _Recorder:
-    """Just enough of `docker.DockerClient` for `DockerBackend.create`."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.containers = self
-
-    def create(self, image: str, **options: Any) -> Any:
-        self.calls.append((image, options))
-        return type("Created", (), {"id": "abc123"})()
+from container_manager.docker_backend import _create_options, _state
 
 
 def _spec(network: str | None = None) -> ProcessorSpec:
@@ -53,10 +41,8 @@ def _spec(network: str | None = None) -> ProcessorSpec:
 
 
 def test_create_applies_security_limits_volume_and_loopback_port() -> None:
-    client = _Recorder()
-    assert DockerBackend(client).create(_spec()) == "abc123"  # type: ignore[arg-type]
-    image, options = client.calls[0]
-    assert image == "kato:fastapi"
+    options = _create_options(_spec())
+    assert options["name"] == "kato-proc-p1"
     assert options["user"] == "10001"
     assert options["cap_drop"] == ["ALL"]
     assert options["security_opt"] == ["no-new-privileges"]
@@ -75,9 +61,7 @@ def test_create_applies_security_limits_volume_and_loopback_port() -> None:
 
 
 def test_create_on_a_network_publishes_nothing() -> None:
-    client = _Recorder()
-    DockerBackend(client).create(_spec(network="katonet"))  # type: ignore[arg-type]
-    _, options = client.calls[0]
+    options = _create_options(_spec(network="katonet"))
     assert options["network"] == "katonet"
     assert "ports" not in options
 
@@ -119,9 +103,7 @@ def test_stopped_container_has_no_address() -> None:
 
 
 def test_create_rotates_logs_and_switches_off_the_image_healthcheck() -> None:
-    client = _Recorder()
-    DockerBackend(client).create(_spec())  # type: ignore[arg-type]
-    _, options = client.calls[0]
+    options = _create_options(_spec())
     assert options["log_config"] == LogConfig(
         type="json-file", config={"max-size": "10m", "max-file": "3"}
     )
@@ -171,10 +153,16 @@ class _Api:
 
 
 class _Client:
+    """`client.containers.create` that fails as queued; `client.volumes.get` finds the volume."""
+
     def __init__(self, api: _Api, create_error: BaseException | None = None) -> None:
         self.api = api
         self.containers = self
+        self.volumes = self
         self.create_error = create_error
+
+    def get(self, name: str) -> Any:
+        return type("Volume", (), {"name": name, "attrs": {"Labels": {}}})()
 
     def create(self, image: str, **options: Any) -> Any:
         if self.create_error is not None:
@@ -193,17 +181,17 @@ def test_a_refused_create_has_a_clean_message_and_the_engine_text_only_in_diagno
     with caplog.at_level(logging.WARNING, "container_manager"), pytest.raises(
         ProcessorStartError
     ) as caught:
-        backend.create(_spec())
+        backend.launch(_spec())
     shown = json.dumps([caught.value.message, caught.value.details])
     assert "runc" not in shown and "cgroup" not in shown and "0123456789" not in shown
-    assert caught.value.diagnostics == [_RUNC]
+    assert caught.value.diagnostics[0] == _RUNC
     assert _RUNC in caplog.text  # kept for the operator, in the log
 
 
 def test_a_missing_image_says_how_to_build_it() -> None:
     backend = _backend(_Api(), create_error=ImageNotFound("no such image: kato:fastapi"))
     with pytest.raises(ProcessorStartError) as caught:
-        backend.create(_spec())
+        backend.launch(_spec())
     assert "katoctl build" in caught.value.message
     assert caught.value.details == {"image": "kato:fastapi"}
 
@@ -214,13 +202,13 @@ def test_logs_and_start_of_a_removed_container_are_translated() -> None:
     with pytest.raises(ProcessorNotFoundError):
         list(backend.logs("abc123", tail=10, follow=False))
     with pytest.raises(ProcessorStartError) as caught:
-        backend.start("abc123")
+        backend.launch(_spec())
     assert "abc123" not in caught.value.message
 
 
 def test_remove_waits_for_a_removal_already_in_progress() -> None:
     api = _Api(remove_container=_api_error(409, "removal of container abc123 is in progress"))
-    _backend(api).remove("abc123")
+    _backend(api).remove("kato-proc-p1", "kato-data-p1", keep_data=True, owner={})
     assert api.inspected == 3  # polled until the engine said it is gone
 
 

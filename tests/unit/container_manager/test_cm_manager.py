@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cm_support import on_fake
 
 from container_manager import (
     ConfigValidationError,
@@ -77,9 +78,9 @@ def test_create_returns_reachable_info_with_timings(manager: KatoContainerManage
     assert info.status == "running"
     assert info.port is not None
     assert info.internal_url == info.external_url == f"http://127.0.0.1:{info.port}"
-    assert set(info.timings) == {"create_s", "start_s", "ready_s"}
+    assert set(info.timings) == {"launch_s", "ready_s"}
     assert datetime.fromisoformat(info.created_at.replace("Z", "+00:00")).tzinfo is not None
-    with httpx.Client(transport=manager.backend.http_transport()) as client:
+    with httpx.Client(transport=manager.http_transport) as client:
         assert client.get(f"{info.internal_url}/health").status_code == 200
         assert client.get(f"{info.internal_url}/stm").status_code == 401
         authorized = {"Authorization": f"Bearer {info.token}"}
@@ -92,7 +93,7 @@ def test_tokens_differ_per_processor(manager: KatoContainerManager) -> None:
 
 
 def test_network_mode_publishes_no_port(settings: ContainerSettings, fake: FakeBackend) -> None:
-    manager = KatoContainerManager(settings.model_copy(update={"network": "katonet"}), fake)
+    manager = on_fake(settings.model_copy(update={"network": "katonet"}), fake)
     info = manager.create_processor()
     assert info.port is None and info.external_url is None
     assert info.internal_url == f"http://{info.container_name}:8000"
@@ -118,13 +119,11 @@ def test_list_get_and_remove(manager: KatoContainerManager, fake: FakeBackend) -
 def test_list_only_sees_containers_with_its_extra_labels(
     manager: KatoContainerManager, settings: ContainerSettings, fake: FakeBackend
 ) -> None:
-    other = KatoContainerManager(
-        settings.model_copy(update={"extra_labels": {"kato.test": "other"}}), fake
-    )
+    other = on_fake(settings.model_copy(update={"extra_labels": {"kato.test": "other"}}), fake)
     mine = manager.create_processor()
-    other.create_processor()
+    other.create_processor(session_id="theirs")
     assert [p.processor_id for p in manager.list_processors()] == [mine.processor_id]
-    assert manager.prune().containers_removed == []
+    assert manager.prune(claims=set).containers_removed == []
 
 
 def test_keep_data_then_recreate_reuses_volume_and_identity(
@@ -160,7 +159,7 @@ def test_readiness_failure_removes_container_and_new_volume(
     settings: ContainerSettings,
 ) -> None:
     fake = FakeBackend(ready=False)
-    manager = KatoContainerManager(settings, fake)
+    manager = on_fake(settings, fake)
     with pytest.raises(ProcessorStartError) as caught:
         manager.create_processor(processor_id="never")
     assert caught.value.code == "KATO_PROCESSOR_START_FAILED"
@@ -168,7 +167,6 @@ def test_readiness_failure_removes_container_and_new_volume(
     assert caught.value.details == {"processor_id": "never"}
     assert caught.value.diagnostics[-1] == "fake: serving on port 8000"
     assert fake.containers == {} and fake.volumes == {}
-    assert manager.records.get("never") is None
 
 
 def test_crash_at_start_fails_fast_and_keeps_existing_volume(
@@ -183,7 +181,6 @@ def test_crash_at_start_fails_fast_and_keeps_existing_volume(
     assert "fake: processor exited during start-up" in caught.value.diagnostics
     assert fake.containers == {}
     assert f"kato-data-{info.processor_id}" in fake.volumes
-    assert manager.records.get(info.processor_id) is not None
 
 
 def test_invalid_config_creates_nothing(manager: KatoContainerManager, fake: FakeBackend) -> None:
@@ -198,56 +195,76 @@ def test_prune_removes_orphan_containers_and_keeps_their_volumes_for_the_grace_p
     settings: ContainerSettings, fake: FakeBackend
 ) -> None:
     clock = Clock(1_000_000.0)
-    manager = KatoContainerManager(settings.model_copy(update={"orphan_grace": 3600}), fake, clock)
-    kept = manager.create_processor()
-    orphan = manager.create_processor()
-    manager.records.delete(orphan.processor_id)  # its record is lost: the one orphan rule
+    manager = on_fake(settings.model_copy(update={"orphan_grace": 3600}), fake, clock)
+    kept = manager.create_processor(session_id="kept")
+    orphan = manager.create_processor(session_id="lost")
+    spawned = manager.create_processor()  # katoctl spawn: no session, the CLI's, never an orphan
+    claims = lambda: {kept.processor_id}  # noqa: E731  the caller no longer claims `orphan`
     volume = f"kato-data-{orphan.processor_id}"
 
-    first = manager.prune()
+    first = manager.prune(claims)
     assert first.containers_removed == [orphan.container_id]
     assert (first.volumes_kept, first.volumes_removed) == ([volume], [])
-    assert [p.processor_id for p in manager.list_processors()] == [kept.processor_id]
+    assert {p.processor_id for p in manager.list_processors()} == {
+        kept.processor_id,
+        spawned.processor_id,
+    }
     assert volume in fake.volumes
     clock.now += 3599
-    assert manager.prune() == PruneReport(volumes_kept=[volume])
+    assert on_fake(manager.settings, fake, clock).prune(claims) == PruneReport(
+        volumes_kept=[volume]
+    )  # a restarted manager keeps counting from the first sighting
     assert volume in fake.volumes
     clock.now += 1
-    assert manager.prune() == PruneReport(volumes_removed=[volume])
+    assert manager.prune(claims) == PruneReport(volumes_removed=[volume])
     assert volume not in fake.volumes
     assert f"kato-data-{kept.processor_id}" in fake.volumes
-    assert manager.records.orphan_volumes() == {}
+    assert f"kato-data-{spawned.processor_id}" in fake.volumes
+    assert manager.orphans.pending() == {}
 
 
 def test_an_orphan_volume_claimed_again_within_the_grace_period_is_kept(
     settings: ContainerSettings, fake: FakeBackend
 ) -> None:
     clock = Clock(1_000_000.0)
-    manager = KatoContainerManager(settings.model_copy(update={"orphan_grace": 60}), fake, clock)
+    manager = on_fake(settings.model_copy(update={"orphan_grace": 60}), fake, clock)
     info = manager.create_processor(session_id="s", config={"max_pattern_length": 2})
-    record = manager.records.get(info.processor_id)
-    assert record is not None
-    manager.records.delete(info.processor_id)
-    manager.prune()
-    manager.records.put(record)  # the mistake is repaired: the record is back
+    claimed: set[str] = set()
+    manager.prune(lambda: claimed)
+    claimed.add(info.processor_id)  # the mistake is repaired: the session claims it again
     manager.create_processor(processor_id=info.processor_id)
     clock.now += 61
-    assert manager.prune() == PruneReport()
+    assert manager.prune(lambda: claimed) == PruneReport()
     assert f"kato-data-{info.processor_id}" in fake.volumes
-    assert manager.records.orphan_volumes() == {}
+    assert manager.orphans.pending() == {}
+
+
+def test_a_volume_whose_grace_ended_is_kept_if_claimed_at_the_last_moment(
+    settings: ContainerSettings, fake: FakeBackend
+) -> None:
+    clock = Clock(1_000_000.0)
+    manager = on_fake(settings.model_copy(update={"orphan_grace": 60}), fake, clock)
+    info = manager.create_processor(session_id="s")
+    manager.remove_processor(info.processor_id, keep_data=True)
+    manager.prune(set)
+    clock.now += 61
+    answers = iter([set(), {info.processor_id}])  # claimed between listing and removal
+    assert manager.prune(lambda: next(answers)) == PruneReport()
+    assert f"kato-data-{info.processor_id}" in fake.volumes
 
 
 def test_two_deployments_on_one_engine_never_touch_each_other(
     fake: FakeBackend, tmp_path: Path
 ) -> None:
     """Default settings but two state directories: two deployments, each blind to the other."""
-    one = KatoContainerManager(ContainerSettings(state_dir=tmp_path / "one", orphan_grace=0), fake)
-    two = KatoContainerManager(ContainerSettings(state_dir=tmp_path / "two", orphan_grace=0), fake)
+    one = on_fake(ContainerSettings(state_dir=tmp_path / "one", orphan_grace=0), fake)
+    two = on_fake(ContainerSettings(state_dir=tmp_path / "two", orphan_grace=0), fake)
     assert one.deployment != two.deployment
     mine = one.create_processor(session_id="s1")
     theirs = two.create_processor(session_id="s2")
     for _ in range(2):  # orphan_grace 0: a second prune would remove any volume it marked
-        assert one.prune() == two.prune() == PruneReport()
+        assert one.prune(lambda: {mine.processor_id}) == PruneReport()
+        assert two.prune(lambda: {theirs.processor_id}) == PruneReport()
     assert [p.processor_id for p in one.list_processors()] == [mine.processor_id]
     assert [p.processor_id for p in two.list_processors()] == [theirs.processor_id]
     assert one.get_processor(theirs.processor_id) is None
@@ -262,8 +279,8 @@ def test_two_deployments_on_one_engine_never_touch_each_other(
 def test_a_volume_is_removed_only_by_its_own_deployment(
     manager: KatoContainerManager, fake: FakeBackend
 ) -> None:
-    fake.create_volume("kato-data-shared", {"kato.managed": "true", "kato.deployment": "other"})
-    assert fake.remove_volume("kato-data-shared", owner={"kato.deployment": "mine"}) is False
+    fake.volumes["kato-data-shared"] = {"kato.managed": "true", "kato.deployment": "other"}
+    assert not fake.remove("x", "kato-data-shared", keep_data=False, owner={"kato.deployment": "m"})
     assert "kato-data-shared" in fake.volumes
     with pytest.raises(ProcessorNotFoundError):
         manager.remove_processor("shared")  # same name scheme, another deployment's data
@@ -287,7 +304,7 @@ def test_restarted_manager_adopts_existing_containers(
     manager: KatoContainerManager, settings: ContainerSettings, fake: FakeBackend
 ) -> None:
     info = manager.create_processor(session_id="s", user_id="u")
-    adopted = KatoContainerManager(settings, fake).get_processor(info.processor_id)
+    adopted = on_fake(settings, fake).get_processor(info.processor_id)
     assert adopted is not None
     assert (adopted.token, adopted.port, adopted.session_id, adopted.user_id) == (
         info.token,
@@ -295,7 +312,7 @@ def test_restarted_manager_adopts_existing_containers(
         "s",
         "u",
     )
-    assert KatoContainerManager(settings, fake).prune() == PruneReport()
+    assert on_fake(settings, fake).prune(lambda: {info.processor_id}) == PruneReport()
 
 
 def test_logs_and_stats(manager: KatoContainerManager) -> None:
@@ -307,39 +324,44 @@ def test_logs_and_stats(manager: KatoContainerManager) -> None:
 
 
 def test_concurrent_creates_and_removes_of_different_processors(
-    manager: KatoContainerManager,
+    manager: KatoContainerManager, fake: FakeBackend
 ) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         infos = list(pool.map(lambda i: manager.create_processor(session_id=f"s{i}"), range(16)))
         assert len({i.processor_id for i in infos}) == 16
         list(pool.map(lambda i: manager.remove_processor(i.processor_id), infos))
     assert manager.list_processors() == []
-    assert manager.records.ids() == set()
+    assert fake.volumes == {}
 
 
 def test_prune_during_start_spares_the_starting_container(settings: ContainerSettings) -> None:
-    pruned_while_starting: list[list[str]] = []
+    pruned_while_starting: list[PruneReport] = []
 
     class PruningBackend(FakeBackend):
         def start(self, container_id: str) -> None:
             super().start(container_id)
-            pruned_while_starting.append(manager.prune())
+            pruned_while_starting.append(manager.prune(claims=set))
 
-    manager = KatoContainerManager(settings, PruningBackend())
-    info = manager.create_processor()
+    manager = on_fake(settings, PruningBackend())
+    info = manager.create_processor(session_id="not-yet-claimed")
     assert pruned_while_starting == [PruneReport()]
     assert manager.get_processor(info.processor_id) is not None
 
 
-def test_resume_without_config_reuses_the_recorded_genes(
+def test_resume_takes_the_callers_config_and_the_identity_its_volume_carries(
     manager: KatoContainerManager, fake: FakeBackend
 ) -> None:
-    info = manager.create_processor(config={"max_pattern_length": 4, "cpu_limit": 0.5})
+    info = manager.create_processor(
+        session_id="s", user_id="u", config={"max_pattern_length": 4, "cpu_limit": 0.5}
+    )
     manager.remove_processor(info.processor_id, keep_data=True)
-    resumed = manager.create_processor(processor_id=info.processor_id)
+    resumed = manager.create_processor(
+        processor_id=info.processor_id, config={"max_pattern_length": 7}
+    )
     spec = fake.containers[resumed.container_id].spec
-    assert spec.env["MAX_PATTERN_LENGTH"] == "4"
-    assert spec.limits.cpu == 0.5
+    assert spec.env["MAX_PATTERN_LENGTH"] == "7"
+    assert spec.limits.cpu == 1.0
+    assert (resumed.session_id, resumed.user_id, resumed.created_at) == ("s", "u", info.created_at)
 
 
 def test_a_container_removed_during_start_up_leaves_nothing_and_a_clean_error(
@@ -350,15 +372,14 @@ def test_a_container_removed_during_start_up_leaves_nothing_and_a_clean_error(
 
         def start(self, container_id: str) -> None:
             super().start(container_id)
-            self.remove(container_id)
+            self.vanish(container_id)
 
     fake = RemovedUnderUs()
-    manager = KatoContainerManager(settings, fake)
+    manager = on_fake(settings, fake)
     with pytest.raises(ProcessorStartError) as caught:
         manager.create_processor(processor_id="gone")
     assert caught.value.details == {"processor_id": "gone"}
     assert fake.containers == {} and fake.volumes == {}
-    assert manager.records.get("gone") is None
 
 
 def test_engine_text_stays_out_of_start_errors(
@@ -370,7 +391,7 @@ def test_engine_text_stays_out_of_start_errors(
         def start(self, container_id: str) -> None:
             raise ProcessorStartError("the container engine refused to start it", {}, [runc])
 
-    manager = KatoContainerManager(settings, Refusing())
+    manager = on_fake(settings, Refusing())
     with caplog.at_level("WARNING", "container_manager"), pytest.raises(
         ProcessorStartError
     ) as caught:
@@ -382,10 +403,11 @@ def test_engine_text_stays_out_of_start_errors(
     assert any(runc in str(getattr(r, "diagnostics", "")) for r in caplog.records)
 
 
-def test_a_container_made_before_deployment_labels_is_still_ours_if_our_record_claims_it(
+def test_a_container_made_before_deployment_labels_is_still_ours_when_named_by_id(
     manager: KatoContainerManager, fake: FakeBackend
 ) -> None:
-    """An upgraded manager keeps routing and replacing its sessions' old containers."""
+    """An upgraded manager keeps routing and replacing its sessions' old containers, which
+    its caller names by processor id; another deployment's container stays invisible."""
     info = manager.create_processor(session_id="s")
     container = fake.container_for(info.processor_id)
     assert container is not None
@@ -395,7 +417,6 @@ def test_a_container_made_before_deployment_labels_is_still_ours_if_our_record_c
     other = fake.container_for(unclaimed.processor_id)
     assert other is not None
     other.spec = replace(other.spec, labels={**other.spec.labels, "kato.deployment": "other"})
-    manager.records.delete(unclaimed.processor_id)
 
     adopted = manager.get_processor(info.processor_id)
     assert adopted is not None and adopted.container_id == info.container_id
@@ -422,13 +443,13 @@ def test_token_is_recomputed_when_the_engine_does_not_return_it(tmp_path: Path) 
     also after a restart (a new manager on the same state directory)."""
     fake = FakeBackend()
     settings = ContainerSettings(state_dir=tmp_path)
-    info = KatoContainerManager(settings, fake).create_processor(session_id="s")
+    info = on_fake(settings, fake).create_processor(session_id="s")
     container = fake.container_for(info.processor_id)
     assert container is not None
     container.spec = replace(
         container.spec,
         env={k: v for k, v in container.spec.env.items() if k != "KATO_PROCESSOR_TOKEN"},
     )
-    restarted = KatoContainerManager(settings, fake).get_processor(info.processor_id)
+    restarted = on_fake(settings, fake).get_processor(info.processor_id)
     assert restarted is not None and restarted.token == info.token
     assert (tmp_path / "processor-token.key").stat().st_mode & 0o777 == 0o600

@@ -23,7 +23,7 @@ class _Secret:
 
 
 class _Recorder:
-    """Just enough of `docker.DockerClient` for `SwarmBackend.create`."""
+    """Just enough of `docker.DockerClient` for the service creation step of `launch`."""
 
     def __init__(self, node_record: str | None = None) -> None:
         self.services = self
@@ -64,7 +64,7 @@ def _spec(network: str | None = None) -> ProcessorSpec:
 
 def test_service_carries_the_whole_spec_and_the_token_only_as_a_secret() -> None:
     client = _Recorder()
-    assert SwarmBackend(client).create(_spec()) == "svc1"  # type: ignore[arg-type]
+    assert SwarmBackend(client)._create_service(_spec()) == "svc1"  # type: ignore[arg-type]
     [(image, options)] = client.created
     assert image == "kato:fastapi"
     assert options["env"] == ["PROCESSOR_ID=p1", f"KATO_PROCESSOR_TOKEN_FILE={TOKEN_FILE}"]
@@ -95,7 +95,7 @@ def test_service_carries_the_whole_spec_and_the_token_only_as_a_secret() -> None
 @pytest.mark.parametrize("network", ["kato-swarm-net"])
 def test_on_a_network_nothing_is_published(network: str) -> None:
     client = _Recorder()
-    SwarmBackend(client).create(_spec(network))  # type: ignore[arg-type]
+    SwarmBackend(client)._create_service(_spec(network))  # type: ignore[arg-type]
     [(_, options)] = client.created
     assert options["networks"] == [network]
     assert options["endpoint_spec"].get("Ports", []) == []
@@ -103,12 +103,7 @@ def test_on_a_network_nothing_is_published(network: str) -> None:
 
 def test_a_processor_with_data_is_pinned_to_the_node_that_holds_it() -> None:
     client = _Recorder(node_record="node-7")
-    backend = SwarmBackend(client)  # type: ignore[arg-type]
-    assert backend.create_volume("kato-data-p1", {}) is False  # the data exists somewhere
-    backend.create(_spec())
+    SwarmBackend(client)._create_service(_spec())  # type: ignore[arg-type]
     [(_, options)] = client.created
     assert options["constraints"] == ["node.id==node-7"]
 
-
-def test_a_new_processor_has_no_node_record() -> None:
-    assert SwarmBackend(_Recorder()).create_volume("kato-data-p1", {}) is True  # type: ignore[arg-type]

@@ -3,7 +3,6 @@ one fake processor server on loopback, driven with Starlette's TestClient."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,17 +24,18 @@ def processor() -> Iterator[FakeProcessor]:
 
 @pytest.fixture
 def fake(processor: FakeProcessor) -> FakeBackend:
-    backend = FakeBackend()
-    backend._ports = itertools.repeat(processor.port)  # type: ignore[assignment]  # one server
-    return backend
+    """Every container published on the one fake processor server: the proxy needs sockets."""
+    return FakeBackend(port=processor.port)
 
 
 @pytest.fixture
 def containers(tmp_path: Path, fake: FakeBackend) -> KatoContainerManager:
+    """The readiness probe asks the fake itself (so `fake.ready` decides); the proxy goes to
+    the server."""
     settings = ContainerSettings(
         state_dir=tmp_path / "state", ready_timeout=0.3, extra_labels={"kato.test": "unit"}
     )
-    return KatoContainerManager(settings, fake)
+    return KatoContainerManager(settings, fake, http_transport=fake.transport())
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ class _RemovedUnderUs(FakeBackend):
 
     def start(self, container_id: str) -> None:
         super().start(container_id)
-        self.remove(container_id)
+        self.vanish(container_id)
 
 
 class _Refusing(FakeBackend):
@@ -38,7 +38,9 @@ def _create_with(
     backend: FakeBackend, make_settings: Callable[..., ManagerSettings], tmp_path: Path
 ) -> tuple[TestClient, KatoContainerManager]:
     containers = KatoContainerManager(
-        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3), backend
+        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3),
+        backend,
+        http_transport=backend.transport(),
     )
     return TestClient(create_app(make_settings(), containers)), containers
 
@@ -57,4 +59,3 @@ def test_engine_failures_under_create_are_clean_json_and_leave_nothing(
             assert "runc" not in answer.text and "cgroup" not in answer.text
             assert client.get("/sessions").json()["sessions"] == []
         assert backend.containers == {} and backend.volumes == {}
-        assert containers.records.ids() == set()

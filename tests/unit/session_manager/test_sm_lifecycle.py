@@ -168,7 +168,7 @@ def test_vanished_container_is_marked_and_recreated(client: TestClient, fake: Fa
     sid, pid = session["session_id"], session["processor_id"]
     container = fake.container_for(pid)
     assert container is not None
-    fake.remove(container.container_id)  # the container disappeared behind our back
+    fake.vanish(container.container_id)  # the container disappeared behind our back
 
     service: SessionService = service_of(client)
     report = client.portal.call(reconcile, service)  # type: ignore[union-attr]

@@ -27,16 +27,15 @@ def _create(client: TestClient) -> dict[str, Any]:
 def test_orphans_follow_the_one_rule_and_spawned_processors_stay(
     client: TestClient, containers: KatoContainerManager, fake: FakeBackend
 ) -> None:
-    orphan = containers.create_processor(session_id="no-such-session")
-    containers.records.delete(orphan.processor_id)  # no record claims it any more
-    spawned = containers.create_processor()  # katoctl spawn on this deployment: recorded
-    spawned_for_session = containers.create_processor(session_id="kept-by-its-record")
+    session = _create(client)
+    orphan = containers.create_processor(session_id="no-such-session")  # the registry: no
+    spawned = containers.create_processor()  # katoctl spawn on this deployment: no session
     report = client.portal.call(reconcile, service_of(client))  # type: ignore[union-attr]
     assert report.orphans_removed == [orphan.container_id]
     assert fake.container_for(orphan.processor_id) is None
     assert f"kato-data-{orphan.processor_id}" in fake.volumes  # kept for KATO_ORPHAN_GRACE
     assert fake.container_for(spawned.processor_id) is not None
-    assert fake.container_for(spawned_for_session.processor_id) is not None
+    assert fake.container_for(session["processor_id"]) is not None
 
 
 def test_two_managers_with_default_settings_on_one_engine_keep_every_session(
@@ -46,7 +45,9 @@ def test_two_managers_with_default_settings_on_one_engine_keep_every_session(
     for name in ("one", "two"):
         state = tmp_path / name
         manager = KatoContainerManager(
-            ContainerSettings(state_dir=state, ready_timeout=0.3, orphan_grace=0), fake
+            ContainerSettings(state_dir=state, ready_timeout=0.3, orphan_grace=0),
+            fake,
+            http_transport=fake.transport(),
         )
         client = TestClient(create_app(make_settings(state_dir=state), manager))
         client.__enter__()
@@ -101,7 +102,6 @@ def test_start_up_removes_ghosts_of_creates_that_never_finished(
         assert second.get("/session/ghost").status_code == 404
         assert fake.container_for(ghost.processor_id) is None
         assert f"kato-data-{ghost.processor_id}" not in fake.volumes
-        assert containers.records.get(ghost.processor_id) is None
         sid = acknowledged["session_id"]
         assert second.get(f"/session/{sid}/stm").status_code == 200
     finally:
