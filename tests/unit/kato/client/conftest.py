@@ -4,7 +4,6 @@ FakeBackend whose containers all answer through one fake processor."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,10 +50,11 @@ def make_manager(
 ) -> Iterator[Callable[..., ServedApp]]:
     """`make_manager(**settings)` serves a manager app; FakeBackend containers all answer
     through `fake_processor`. Stopped at the end of the test."""
-    backend = FakeBackend()
-    backend._ports = itertools.repeat(fake_processor.port)  # type: ignore[assignment]
+    backend = FakeBackend(port=fake_processor.port)
     containers = KatoContainerManager(
-        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3), backend
+        ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3),
+        backend,
+        http_transport=backend.transport(),
     )
     served: list[ServedApp] = []
 
