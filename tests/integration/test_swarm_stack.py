@@ -79,11 +79,12 @@ def _healthy(stack: Stack) -> bool:
         return False
 
 
-def _manager_containers(stack_name: str) -> list[Any]:
+def _manager_containers(stack_name: str) -> list[dict[str, Any]]:
+    """Summaries only (id, state): inspecting each would race with Swarm removing them."""
     engine = docker.from_env()
     try:
         filters = {"label": f"com.docker.stack.namespace={stack_name}"}
-        return list(engine.containers.list(all=True, filters=filters))
+        return list(engine.api.containers(all=True, filters=filters))
     finally:
         engine.close()
 
@@ -138,7 +139,9 @@ async def test_stack_serves_sessions_and_survives_its_manager_being_killed(stack
         assert _stm(http, sid) == [["a"]]  # woken on a new service with its state restored
 
     [manager] = _manager_containers(stack.name)
-    manager.kill()
+    engine = docker.from_env()
+    engine.api.kill(manager["Id"])
+    engine.close()
     _wait_until(
         lambda: (
             any(
