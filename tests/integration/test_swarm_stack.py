@@ -145,7 +145,7 @@ async def test_stack_serves_sessions_and_survives_its_manager_being_killed(stack
     _wait_until(
         lambda: (
             any(
-                c.id != manager.id and c.status == "running"
+                c["Id"] != manager["Id"] and c["State"] == "running"
                 for c in _manager_containers(stack.name)
             )
             and _healthy(stack)
