@@ -64,6 +64,11 @@ class ManagerProcess:
             time.sleep(0.1)
         raise RuntimeError(f"manager not healthy:\n{self.log_path.read_text()}")
 
+    @property
+    def pid(self) -> int | None:
+        """The manager's process id while it runs (benchmarks read its RSS)."""
+        return self._process.pid if self._process is not None else None
+
     def kill9(self) -> None:
         assert self._process is not None
         self._process.send_signal(signal.SIGKILL)
