@@ -147,7 +147,10 @@ class WarmPool:
             if self.starting >= _REFILL_AT_ONCE or not await self._spawn_slot():
                 await asyncio.sleep(0.05)  # users first: try again once a slot is free
                 continue
-            task = asyncio.ensure_future(self._start_one())
+            processor_id = secrets.token_hex(6)
+            self.launching.add(processor_id)  # counted before the task runs
+            self._publish()
+            task = asyncio.ensure_future(self._start_one(processor_id))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
@@ -155,12 +158,9 @@ class WarmPool:
     def starting(self) -> int:
         return len(self.launching)
 
-    async def _start_one(self) -> None:
-        """One pooled processor; its id is chosen here so `reconcile` knows it is ours while
-        it starts (listed but not ready yet)."""
-        processor_id = secrets.token_hex(6)
-        self.launching.add(processor_id)
-        self._publish()
+    async def _start_one(self, processor_id: str) -> None:
+        """One pooled processor; its id is chosen by the caller and held in `launching`, so
+        `reconcile` knows it is ours while it starts (listed but not ready yet)."""
         started = time.perf_counter()
         info: ProcessorInfo | None = None
         try:
