@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sm_fake_processor import GENE_LIMIT, FakeProcessor
-from sm_support import events_of, service_of
+from sm_support import Clock, events_of, service_of
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend, KatoContainerManager
@@ -176,3 +176,90 @@ def test_a_crash_between_claim_and_answer_loses_nothing_and_claims_nothing_twice
     assert second.get(f"/session/{'b' * 32}").status_code == 404
     assert second.post(f"/session/{'c' * 32}/observe", json={"strings": ["x"]}).status_code == 200
     assert {s["processor_id"] for s in second.get("/sessions").json()["sessions"]} == {running_pid}
+
+
+# -- making room: eviction and the wait for room ----------------------------------------------
+def _observe(client: TestClient, session_id: str, symbol: str) -> None:
+    answer = client.post(f"/session/{session_id}/observe", json={"strings": [symbol]})
+    assert answer.status_code == 200, answer.text
+
+
+def test_at_the_cap_a_create_evicts_the_least_recently_used_idle_session(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(max_sessions=2, spawn_wait=0)
+    older, newer = _create(client)["session_id"], _create(client)["session_id"]
+    _observe(client, older, "kept")
+    service = service_of(client)
+    service.clock = Clock(time.time() + 61)  # both idle past KATO_EVICT_MIN_IDLE
+    service.touch(newer)  # newer just used: older is the least recently used
+    service.clock = Clock(time.time() + 122)
+    _create(client)
+    assert client.get(f"/session/{older}").json()["status"] == "hibernated"
+    assert client.get(f"/session/{newer}").json()["status"] == "running"
+    assert [e["type"] for e in events_of(client)][-3:-2] == ["session.evicted"]
+    assert _metric(client, "kato_evictions_total 1.0")
+    # The evicted session wakes with its STM on its next request (evicting the next one).
+    assert client.get(f"/session/{older}/stm").json() == {"stm": [["kept"]]}
+
+
+def test_with_nothing_evictable_a_create_waits_then_gets_a_503(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(max_sessions=1, spawn_wait=0.2)
+    _create(client)  # just used: not evictable for KATO_EVICT_MIN_IDLE
+    refused = client.post("/session/create", json={})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert refused.json()["error"]["code"] == "KATO_CAPACITY"
+    assert _metric(client, 'kato_admission_wait_seconds_count{outcome="refused"} 1.0')
+
+
+def test_a_waiting_create_gets_the_room_a_delete_frees(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(max_sessions=1, spawn_wait=30)
+    first = _create(client)["session_id"]
+    service = service_of(client)
+
+    async def create_while_waiting() -> str:
+        waiting = asyncio.ensure_future(service.create(None, {}, None))
+        while service.admission.waiting == 0:  # queued, no room: the create waits
+            await asyncio.sleep(0.01)
+        await service.delete(first)
+        return (await waiting).session_id
+
+    second = client.portal.call(create_while_waiting)  # type: ignore[union-attr]
+    assert [s["session_id"] for s in client.get("/sessions").json()["sessions"]] == [second]
+
+
+def test_a_request_racing_to_the_evicted_session_is_served(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """A create evicts the idle LRU session while a request for it arrives: the request either
+    holds it (in flight: the next one is evicted) or wakes it; it is never lost."""
+    client = make_client(max_sessions=2, spawn_wait=10)
+    victim = _create(client)["session_id"]
+    _observe(client, victim, "stm-kept")
+    other = _create(client)["session_id"]  # used later: the victim is the LRU one
+    service = service_of(client)
+    service.clock = Clock(time.time() + 61)
+
+    async def race() -> tuple[str, Any]:
+        async def request() -> Any:
+            route = await service.acquire(victim)
+            try:
+                url = f"{route.internal_url}/stm"
+                headers = {"Authorization": f"Bearer {route.token}"}
+                async with service.client.get(url, headers=headers) as answer:
+                    return await answer.json()
+            finally:
+                service.release(victim, route)
+
+        created, served = await asyncio.gather(service.create(None, {}, None), request())
+        return created.session_id, served
+
+    created, served = client.portal.call(race)  # type: ignore[union-attr]
+    assert served == {"stm": [["stm-kept"]]}
+    statuses = {s["session_id"]: s["status"] for s in client.get("/sessions").json()["sessions"]}
+    assert statuses[created] == "running" and statuses[victim] == "running"
+    assert statuses[other] == "hibernated"
