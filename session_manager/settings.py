@@ -51,9 +51,10 @@ class ManagerSettings(BaseSettings):
         description="KATO_MAX_CONCURRENT_SPAWNS (2 x CPU count): containers started at once.",
     )
     spawn_queue: int = Field(
-        default=8,
+        default=64,
         ge=0,
-        description="KATO_SPAWN_QUEUE (8): spawns that may wait for a slot; beyond, 503.",
+        description="KATO_SPAWN_QUEUE (64): spawns that may wait for a slot (each at most "
+        "KATO_SPAWN_WAIT); beyond, 503 at once.",
     )
     pool_size: int = Field(
         default=2,

@@ -61,7 +61,9 @@ def test_export_of_a_spawned_processor_writes_its_document(
     assert stdout.stdout_bytes == target.read_bytes()
 
 
-def test_import_into_a_new_processor(engine: KatoProcessor, tmp_path: Path) -> None:
+def test_import_into_a_new_processor(
+    engine: KatoProcessor, tmp_path: Path
+) -> None:
     containers = cli.main.make_manager()
     _learned(engine)
     info = containers.create_processor()
@@ -75,7 +77,9 @@ def test_import_into_a_new_processor(engine: KatoProcessor, tmp_path: Path) -> N
     assert engine.pattern_count == 1
 
 
-def test_a_refused_import_removes_the_new_processor(engine: KatoProcessor, tmp_path: Path) -> None:
+def test_a_refused_import_removes_the_new_processor(
+    engine: KatoProcessor, tmp_path: Path
+) -> None:
     containers = cli.main.make_manager()
     broken = tmp_path / "broken.ndjson"
     broken.write_bytes(b'{"format": "kato-processor-export", "version": 1')

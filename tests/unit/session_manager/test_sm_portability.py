@@ -141,9 +141,8 @@ def test_unknown_sessions_and_bad_bodies(client: TestClient) -> None:
     assert client.post("/session/nope/fork").json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
     sid = _create(client)["session_id"]
     assert client.post(f"/session/{sid}/fork", json={"colour": "red"}).status_code == 422
-    assert (
-        client.post("/session/import", params={"ttl_seconds": 0}, content=b"x").status_code == 422
-    )
+    assert client.post("/session/import", params={"ttl_seconds": 0}, content=b"x").status_code \
+        == 422
     assert len(client.get("/sessions").json()["sessions"]) == 1
 
 
