@@ -107,9 +107,10 @@ class WarmPool:
         self.kick()
 
     def over_budget(self) -> int:
-        """Pooled processors to give back so one more session fits the budget."""
+        """Pooled processors to give back so the sessions (the caller's start included: it
+        holds its admission slot) and the pool fit in `KATO_MAX_SESSIONS`."""
         held = len(self.ready) + self.starting
-        return max(0, self._running() + 1 + held - self.settings.max_sessions)
+        return max(0, self._running() + held - self.settings.max_sessions)
 
     async def make_room(self) -> None:
         """Remove as many ready processors as a session start needs (see the budget rule)."""

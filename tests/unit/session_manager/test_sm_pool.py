@@ -263,3 +263,18 @@ def test_a_request_racing_to_the_evicted_session_is_served(
     statuses = {s["session_id"]: s["status"] for s in client.get("/sessions").json()["sessions"]}
     assert statuses[created] == "running" and statuses[victim] == "running"
     assert statuses[other] == "hibernated"
+
+
+def test_sessions_and_the_pool_share_the_budget_of_max_sessions(
+    make_client: Callable[..., TestClient], fake: FakeBackend
+) -> None:
+    """Two slots, a pool of two: a claim leaves one pooled (not refilled past the budget), and
+    a cold start takes the last pooled processor's place."""
+    client = make_client(max_sessions=2, pool_size=2, spawn_wait=0)
+    _pooled(client, 2)
+    claimed = _create(client)
+    (left,) = _pooled(client, 1)
+    cold = _create(client, genes={"cpu_limit": 0.5})
+    running = {c.spec.labels["kato.processor_id"] for c in fake.containers.values()}
+    assert running == {claimed["processor_id"], cold["processor_id"]} and left not in running
+    assert _pooled(client, 0) == set()
