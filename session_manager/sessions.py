@@ -467,15 +467,20 @@ class SessionService:
             self.settings.retry_after,
             {"max_concurrent_spawns": self.settings.max_concurrent_spawns},
         )
-        if self._spawn_slots.locked() and self._spawn_waiting >= self.settings.spawn_queue:
+        if not self._spawn_slots.locked():
+            await self._spawn_slots.acquire()  # free: taken now, before anyone else looks
+        elif self._spawn_waiting >= self.settings.spawn_queue:
             raise full
-        self._spawn_waiting += 1
-        try:
-            await asyncio.wait_for(self._spawn_slots.acquire(), self.settings.spawn_wait or None)
-        except TimeoutError:
-            raise full from None
-        finally:
-            self._spawn_waiting -= 1
+        else:
+            self._spawn_waiting += 1
+            try:
+                await asyncio.wait_for(
+                    self._spawn_slots.acquire(), self.settings.spawn_wait or None
+                )
+            except TimeoutError:
+                raise full from None
+            finally:
+                self._spawn_waiting -= 1
         try:
             await self.pool.make_room()
             return await self._start_container(record, reason)
