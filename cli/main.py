@@ -166,13 +166,36 @@ def list_processors(
         manager = make_manager()
         # By name: manager.stats(processor_id) would look each container up again.
         rows = [
-            (info, manager.backend.stats(info.container_name))
-            for info in manager.list_processors()
+            (info, manager.backend.stats(info.container_name)) for info in manager.list_processors()
         ]
+        claims = _pool_claims(manager) if any(info.pooled for info, _ in rows) else {}
     if as_json:
-        print(json.dumps([{**info.to_dict(), "stats": stats} for info, stats in rows]))
+        print(
+            json.dumps(
+                [
+                    {**info.to_dict(), "claimed_by": claims.get(info.processor_id), "stats": s}
+                    for info, s in rows
+                ]
+            )
+        )
     else:
-        out.print(processors_table(rows, manager.deployment))
+        out.print(processors_table(rows, manager.deployment, claims))
+
+
+def _pool_claims(manager: KatoContainerManager) -> dict[str, str]:
+    """Processor id → session id from the session registry (a pooled processor's claim is
+    recorded there only); {} when this state directory has no registry."""
+    from session_manager import ManagerSettings
+    from session_manager.registry import SessionRegistry
+
+    path = ManagerSettings(state_dir=manager.settings.state_dir).registry_path
+    if not path.exists():
+        return {}
+    registry = SessionRegistry(path)
+    try:
+        return {record.processor_id: record.session_id for record in registry.all()}
+    finally:
+        registry.close()
 
 
 @app.command()

@@ -45,16 +45,21 @@ def info_table(info: ProcessorInfo) -> Table:
 
 
 def processors_table(
-    rows: Iterable[tuple[ProcessorInfo, Mapping[str, Any]]], deployment: str
+    rows: Iterable[tuple[ProcessorInfo, Mapping[str, Any]]],
+    deployment: str,
+    claims: Mapping[str, str] | None = None,
 ) -> Table:
-    """The `katoctl ls` table: one row per processor with its memory use."""
+    """The `katoctl ls` table: one row per processor with its memory use. A warm-pool
+    processor shows as `pool` until a session claims it (`claims`: processor id → session id,
+    from the session registry, since a claim is not a label), then as `<session> (pool)`."""
+    claims = claims or {}
     table = Table(title=f"KATO processors of deployment {deployment}")
     for column in ("id", "session", "user", "status", "port", "age", "memory"):
         table.add_column(column)
     for info, stats in rows:
         table.add_row(
             info.processor_id,
-            info.session_id or "-",
+            _session_cell(info, claims),
             info.user_id or "-",
             info.status,
             str(info.port) if info.port else "-",
@@ -62,3 +67,10 @@ def processors_table(
             format_bytes(stats.get("memory_bytes")),
         )
     return table
+
+
+def _session_cell(info: ProcessorInfo, claims: Mapping[str, str]) -> str:
+    if not info.pooled:
+        return info.session_id or "-"
+    claimed = claims.get(info.processor_id)
+    return f"{claimed} (pool)" if claimed else "pool"

@@ -37,6 +37,7 @@ from .settings import ContainerSettings
 from .spec import (
     LABEL_CREATED,
     LABEL_DEPLOYMENT,
+    LABEL_POOL,
     LABEL_PROCESSOR,
     LABEL_SESSION,
     LABEL_TOKEN_SALT,
@@ -100,8 +101,13 @@ class KatoContainerManager:
         session_id: str | None = None,
         config: Mapping[str, Any] | None = None,
         processor_id: str | None = None,
+        *,
+        pooled: bool = False,
     ) -> ProcessorInfo:
         """Create a processor and block until its `/health` answers.
+
+        `pooled` starts a warm-pool processor (label `kato.pool=true`, no session): a caller
+        claims it later by recording its processor id (see session_manager/pool.py).
 
         With `processor_id`, re-create that processor on its existing data volume (resume
         after hibernation): the config is the caller's (the session manager passes the
@@ -140,6 +146,8 @@ class KatoContainerManager:
                 ),
                 LABEL_TOKEN_SALT: salt,
             }
+            if pooled:
+                labels[LABEL_POOL] = "true"
             spec = build_spec(
                 self.settings,
                 parsed,
@@ -414,6 +422,7 @@ class KatoContainerManager:
             status=state.status,
             created_at=state.labels.get(LABEL_CREATED, ""),
             timings=dict(timings or {}),
+            pooled=state.labels.get(LABEL_POOL) == "true",
         )
 
 

@@ -136,7 +136,8 @@ class VolumeState:
 
 @dataclass(frozen=True)
 class ProcessorInfo:
-    """A processor as callers see it. `timings` is filled only right after creation."""
+    """A processor as callers see it. `timings` is filled only right after creation; `pooled`
+    marks a warm-pool processor (started without a session; claimed through the registry)."""
 
     processor_id: str
     container_name: str
@@ -150,6 +151,7 @@ class ProcessorInfo:
     status: str
     created_at: str
     timings: dict[str, float] = field(default_factory=dict)
+    pooled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

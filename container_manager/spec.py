@@ -18,6 +18,10 @@ LABEL_USER = "kato.user_id"
 LABEL_CREATED = "kato.created_at"
 #: Random per launch; with the manager's key it gives the container's token (see tokens.py).
 LABEL_TOKEN_SALT = "kato.token_salt"
+#: "true" on a warm-pool processor started before any session asked for it. It carries no
+#: session label (so `prune` never takes it for an orphan); the session registry says which
+#: session claimed it, since labels cannot change on a running container.
+LABEL_POOL = "kato.pool"
 
 
 def container_name(settings: ContainerSettings, processor_id: str) -> str:

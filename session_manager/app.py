@@ -94,6 +94,7 @@ def create_app(
         finally:
             await webhooks.stop()
             await upkeep.stop()
+            await service.pool.stop()
             service.flush_activity()
             await client.close()
             registry.close()

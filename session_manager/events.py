@@ -40,6 +40,7 @@ EVENT_TYPES = (
     "session.created",
     "session.running",
     "session.hibernated",
+    "session.evicted",
     "session.woken",
     "session.expired",
     "session.deleted",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -67,6 +67,47 @@ class ManagerMetrics:
             "Reaper attempts that failed (snapshot timeout or error, engine error), by kind "
             "(hibernation, expiry); the session is left as it was and retried after a back-off.",
             ["kind"],
+            registry=self.registry,
+        )
+
+        self.pool_desired = Gauge(
+            "kato_pool_desired",
+            "Warm pool size asked for (KATO_POOL_SIZE).",
+            registry=self.registry,
+        )
+        self.pool_ready = Gauge(
+            "kato_pool_ready", "Pooled processors ready to be claimed.", registry=self.registry
+        )
+        self.pool_starting = Gauge(
+            "kato_pool_starting", "Pooled processors being started.", registry=self.registry
+        )
+        self.pool_claims = Counter(
+            "kato_pool_claims",
+            "Creates by pool result: hit (a pooled processor claimed), miss (cold start).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.pool_refill_seconds = Histogram(
+            "kato_pool_refill_duration_seconds",
+            "Time to start one pooled processor.",
+            buckets=_SPAWN_BUCKETS,
+            registry=self.registry,
+        )
+        self.evictions = Counter(
+            "kato_evictions",
+            "Idle sessions hibernated to make room for a create or wake at KATO_MAX_SESSIONS.",
+            registry=self.registry,
+        )
+        self.admission_waiting = Gauge(
+            "kato_admission_waiting",
+            "Creates and wakes waiting for room (at KATO_MAX_SESSIONS).",
+            registry=self.registry,
+        )
+        self.admission_wait_seconds = Histogram(
+            "kato_admission_wait_seconds",
+            "Time a create or wake waited for room, by outcome (admitted, refused).",
+            ["outcome"],
+            buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
 

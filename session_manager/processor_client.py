@@ -1,12 +1,15 @@
-"""The two processor calls the manager itself makes: `GET /state` and `PUT /state`."""
+"""The processor calls the manager itself makes: `GET/PUT /state`, and for the warm pool
+`GET /health` and `POST /genes/update`."""
 
 from __future__ import annotations
+
+import json
 
 import aiohttp
 
 from .errors import BadGatewayError, UpstreamTimeoutError
 
-__all__ = ["fetch_state", "restore_state"]
+__all__ = ["GenesRejectedError", "check_health", "fetch_state", "restore_state", "update_genes"]
 
 _RESTORE_TIMEOUT = 60.0
 
@@ -21,6 +24,39 @@ async def restore_state(client: aiohttp.ClientSession, url: str, token: str, sta
     await _call(client, "PUT", url, token, state, _RESTORE_TIMEOUT)
 
 
+class GenesRejectedError(Exception):
+    """The processor refused the genes (4xx): nothing changed (its update is atomic)."""
+
+
+async def check_health(client: aiohttp.ClientSession, url: str, token: str, timeout: float) -> bool:
+    """True when the processor answers `GET /health` with 200 within `timeout`."""
+    try:
+        async with client.get(
+            f"{url}/health",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            await response.read()
+            return response.status == 200
+    except (TimeoutError, aiohttp.ClientError):
+        return False
+
+
+async def update_genes(
+    client: aiohttp.ClientSession, url: str, token: str, genes: dict[str, object], timeout: float
+) -> None:
+    """Apply genes to a running processor; `GenesRejectedError` on a 4xx, `BadGatewayError`
+    (or `UpstreamTimeoutError`) when it does not answer properly."""
+    body = json.dumps({"genes": genes}).encode()
+    try:
+        await _call(client, "POST", url, token, body, timeout, path="/genes/update")
+    except BadGatewayError as exc:
+        status = exc.details.get("status")
+        if isinstance(status, int) and 400 <= status < 500:
+            raise GenesRejectedError(f"genes refused ({status})") from exc
+        raise
+
+
 async def _call(
     client: aiohttp.ClientSession,
     method: str,
@@ -28,12 +64,14 @@ async def _call(
     token: str,
     body: bytes | None,
     timeout: float,
+    *,
+    path: str = "/state",
 ) -> bytes:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
         async with client.request(
             method,
-            f"{url}/state",
+            f"{url}{path}",
             data=body,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -41,10 +79,10 @@ async def _call(
             payload = await response.read()
             if response.status != 200:
                 raise BadGatewayError(
-                    f"{method} /state answered {response.status}", {"status": response.status}
+                    f"{method} {path} answered {response.status}", {"status": response.status}
                 )
             return payload
     except TimeoutError as exc:
-        raise UpstreamTimeoutError(f"{method} /state took longer than {timeout} s") from exc
+        raise UpstreamTimeoutError(f"{method} {path} took longer than {timeout} s") from exc
     except aiohttp.ClientError as exc:
-        raise BadGatewayError(f"{method} /state failed: {type(exc).__name__}") from exc
+        raise BadGatewayError(f"{method} {path} failed: {type(exc).__name__}") from exc

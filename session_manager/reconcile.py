@@ -10,11 +10,15 @@
 - a running/starting record whose container vanished becomes `stopped`: the next request
   recreates the container on the same data volume (patterns kept, no state snapshot);
 - a container left behind by a wake that never finished (record still hibernated/stopped)
-  is removed, keeping its volume, so the next request wakes the session properly.
+  is removed, keeping its volume, so the next request wakes the session properly;
+- a warm-pool processor (label `kato.pool`, no session label) belongs to the session whose
+  record names it and is adopted like any other; unclaimed ones are the pool's
+  (`WarmPool.reconcile`: adopted back into the pool, or replaced when they do not answer).
 Each session is handled under its lock and re-read there, so in-flight operations win.
 
 At start-up only (`reconcile_at_startup`), records still `starting` are ghosts: their create
-never finished, so no client ever received them; their container, volume and record go.
+never finished, so no client ever received them; their container, volume and record go (a
+claimed pooled processor too: it may carry the ghost's genes, so it never returns to the pool).
 """
 
 from __future__ import annotations
@@ -77,9 +81,10 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     pruned = await asyncio.to_thread(service.containers.prune, service.registry.processor_ids)
     report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
-    by_processor = {info.processor_id: info for info in infos if info.session_id}
+    by_processor = {info.processor_id: info for info in infos if info.session_id or info.pooled}
     for session_id in service.registry.ids():  # each record is read under its lock
         await _check_session(service, session_id, by_processor, report)
+    await service.pool.reconcile()
     if report.adopted or report.orphans_removed or report.vanished or report.suspended:
         log.info(
             "reconciled",
@@ -119,7 +124,7 @@ async def _check_session(
                 service.mark_running(record, info)
                 report.adopted.append(record.session_id)
             return
-        service.routes.pop(record.session_id, None)
+        service.unroute(record.session_id)
         if info is not None:
             await service.remove_container(record.processor_id)
         service.registry.put(

@@ -7,7 +7,14 @@ Concurrency rules, all on the event loop:
   and `hibernate` removes the route only when nothing is in flight, so no request can slip
   between the state snapshot and the container's removal;
 - activity is recorded in memory per request and flushed to the registry in batches;
-- the registry is called through `registry.call`, on its own thread, never on the event loop.
+- the registry is called through `registry.call`, on its own thread, never on the event loop;
+- a create or wake holds an `Admission` slot while it starts its container (room made by
+  evicting an idle session, or a short FIFO wait); a create claims a warm-pool processor when
+  it can (`WarmPool`), recording the claim before it answers.
+
+Wakes never take a pooled processor: a hibernated session's patterns (its long-term memory)
+live on its own data volume, which only a container of that processor id mounts; the snapshot
+carries the short-term state only. So a wake is a start on the session's volume.
 """
 
 from __future__ import annotations
@@ -33,12 +40,27 @@ from container_manager import (
     ProcessorNotFoundError,
 )
 
+from .admission import Admission
 from .backoff import Backoff
-from .errors import CapacityError, SessionNotFoundError, SpawnError, ValidationFailedError
+from .errors import (
+    BadGatewayError,
+    CapacityError,
+    SessionNotFoundError,
+    SpawnError,
+    UpstreamTimeoutError,
+    ValidationFailedError,
+)
 from .events import EventBus
 from .metrics import ManagerMetrics
 from .models import is_session_id
-from .processor_client import fetch_state, restore_state
+from .pool import POOLABLE_GENES, WarmPool
+from .processor_client import (
+    GenesRejectedError,
+    check_health,
+    fetch_state,
+    restore_state,
+    update_genes,
+)
 from .registry import SessionRecord, SessionRegistry
 from .settings import ManagerSettings
 
@@ -79,7 +101,19 @@ class SessionService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._spawn_slots = asyncio.Semaphore(settings.max_concurrent_spawns)
         self._spawn_waiting = 0
-        self._spawning = 0
+        self.admission = Admission(
+            settings, metrics, routed=lambda: len(self.routes), evict=self.evict_one
+        )
+        self.pool = WarmPool(
+            settings,
+            containers,
+            client,
+            metrics,
+            running=self.running_count,
+            claims=lambda: registry.call(registry.processor_ids),
+            spawn_slot=self._idle_spawn_slot,
+            release_slot=self._spawn_slots.release,
+        )
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
         #: The reaper's own bookkeeping: sessions being reaped now, and its concurrency bound.
@@ -105,19 +139,65 @@ class SessionService:
             ttl_seconds=ttl_seconds,
             expires_at=now + ttl_seconds if ttl_seconds else None,
         )
-        async with self.lock(session_id):
-            self._check_room()
-            await self.registry.call(self.registry.put, record)
+        async with self.lock(session_id), self.admission.slot():
+            claimed = self.pool.take() if self._poolable(genes) else None
+            if claimed is not None:
+                record = record.with_changes(processor_id=claimed.processor_id)
+            try:
+                await self.registry.call(self.registry.put, record)  # the claim, if any
+            except BaseException:
+                if claimed is not None:
+                    self.pool.settled(claimed, back=True)
+                raise
             await self.emit("session.created", record, "starting")
             async with self._failure_event(record, "deleted", report_capacity=True):
                 try:
-                    info = await self._spawn(record, reason="create")
+                    info = await self._use_claimed(record, claimed) if claimed else None
+                    if info is None:
+                        if claimed is not None:  # it did not answer: replaced, cold start
+                            record = record.with_changes(processor_id=secrets.token_hex(6))
+                            await self.registry.call(self.registry.put, record)
+                            self.pool.settled(claimed)
+                        info = await self._spawn(record, reason="create")
                 except BaseException:
                     await self.registry.call(self.registry.delete, session_id)
                     raise
             running = await self.mark_running_async(record, info)
             await self.emit("session.running", running, "running")
             return running
+
+    def _poolable(self, genes: dict[str, Any]) -> bool:
+        """Only genes a running processor takes can be served from the pool (see pool.py)."""
+        return self.pool.desired > 0 and set(genes) <= POOLABLE_GENES
+
+    async def _use_claimed(
+        self, record: SessionRecord, claimed: ProcessorInfo
+    ) -> ProcessorInfo | None:
+        """The claimed processor with the session's genes applied; None if it does not answer
+        (it is removed: the caller starts one cold). Refused genes are a 422, and the
+        processor, unchanged (the update is atomic), goes back to the pool."""
+        url, token = claimed.internal_url, claimed.token
+        timeout = self.settings.snapshot_timeout
+        try:
+            if record.genes:
+                await update_genes(self.client, url, token, record.genes, timeout)
+            elif not await check_health(self.client, url, token, timeout):
+                raise BadGatewayError("pooled processor did not answer")
+        except GenesRejectedError as exc:
+            await self.registry.call(self.registry.delete, record.session_id)
+            self.pool.settled(claimed, back=True)
+            raise ValidationFailedError(
+                "the processor refused the genes", {"genes": sorted(record.genes)}
+            ) from exc
+        except (BadGatewayError, UpstreamTimeoutError):
+            log.warning(
+                "claimed pooled processor did not answer: replaced",
+                extra={"processor_id": claimed.processor_id},
+            )
+            await self.pool.discard(claimed.processor_id)
+            return None
+        self.pool.settled(claimed)
+        return claimed
 
     async def get(self, session_id: str) -> SessionRecord:
         """The session's record; ids not of the manager's format are unknown without a look."""
@@ -136,7 +216,7 @@ class SessionService:
         """Remove container, volume and record; `reason` ("expiry") counts it as a reap."""
         async with self.lock(session_id):
             record = await self.get(session_id)
-            self.routes.pop(session_id, None)
+            self.unroute(session_id)
             with contextlib.suppress(ProcessorNotFoundError):
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
             await self.registry.call(self.registry.delete, session_id)
@@ -170,7 +250,7 @@ class SessionService:
         """Drop a route whose container refused a connection, so the next request checks it:
         still running → routed again as is; gone → recreated on its volume."""
         if self.routes.get(session_id) is route:
-            self.routes.pop(session_id)
+            self.unroute(session_id)
 
     async def _wake(self, session_id: str) -> Route:
         await self.get(session_id)  # unknown ids get a 404 before a lock is made for them
@@ -189,19 +269,22 @@ class SessionService:
                 if info is not None and info.status == "running":
                     route = self.routes[session_id] = Route(info.internal_url, info.token)
                     return route
-            self._check_room()
-            snapshot = None
-            if record.status == "hibernated":  # read only now: snapshots can be large
-                snapshot = await self.registry.call(self.registry.snapshot, session_id)
-            async with self._failure_event(record, record.status, report_capacity=False):
-                info = await self._spawn(record, reason="wake")
-                if snapshot is not None:
-                    try:
-                        await restore_state(self.client, info.internal_url, info.token, snapshot)
-                    except BaseException:
-                        await self.remove_container(record.processor_id)
-                        raise
-            await self.emit("session.woken", await self.mark_running_async(record, info), "running")
+            async with self.admission.slot():
+                snapshot = None
+                if record.status == "hibernated":  # read only now: snapshots can be large
+                    snapshot = await self.registry.call(self.registry.snapshot, session_id)
+                async with self._failure_event(record, record.status, report_capacity=False):
+                    info = await self._spawn(record, reason="wake")
+                    if snapshot is not None:
+                        try:
+                            await restore_state(
+                                self.client, info.internal_url, info.token, snapshot
+                            )
+                        except BaseException:
+                            await self.remove_container(record.processor_id)
+                            raise
+                woken = await self.mark_running_async(record, info)
+            await self.emit("session.woken", woken, "running")
             log.info("session woken", extra={"session_id": session_id, "status": record.status})
             return self.routes[session_id]
 
@@ -209,19 +292,28 @@ class SessionService:
     def last_activity(self, record: SessionRecord) -> float:
         return max(record.last_activity, self.activity.get(record.session_id, 0.0))
 
-    async def hibernate(self, session_id: str, *, force: bool = False) -> bool:
+    async def hibernate(
+        self,
+        session_id: str,
+        *,
+        force: bool = False,
+        min_idle: float | None = None,
+        event: str = "session.hibernated",
+    ) -> bool:
         """Snapshot, record, then remove the container keeping its volume. False if the
         session became busy or active meanwhile (nothing is changed then); `force` (an
         operator's "hibernate now") skips the idle time, never the in-flight check. A snapshot
         that fails (or takes longer than `KATO_SNAPSHOT_TIMEOUT`) raises and leaves the session
-        running as it was: hibernating without it would lose the session's STM."""
+        running as it was: hibernating without it would lose the session's STM. Eviction
+        passes its own `min_idle` (`KATO_EVICT_MIN_IDLE`) and `event` (`session.evicted`)."""
         async with self.lock(session_id):
             record = await self.registry.call(self.registry.get, session_id)
             route = self.routes.get(session_id)  # read after the await: no await until `del`
             if route is None or record is None or route.inflight:
                 return False
             idle = self.clock() - self.last_activity(record)
-            if not force and idle < self.settings.idle_timeout:
+            needed = self.settings.idle_timeout if min_idle is None else min_idle
+            if not force and idle < needed:
                 return False
             del self.routes[session_id]
             try:
@@ -244,10 +336,48 @@ class SessionService:
             )
             self.activity.pop(session_id, None)
             await self.remove_container(record.processor_id)
-            await self.emit("session.hibernated", record, "hibernated")
-        self.metrics.reaps.labels("hibernation").inc()
-        log.info("session hibernated", extra={"session_id": session_id})
+            self._room_freed()
+            await self.emit(event, record, "hibernated")
+        if min_idle is None:
+            self.metrics.reaps.labels("hibernation").inc()
+        log.info("session hibernated", extra={"session_id": session_id, "event": event})
         return True
+
+    async def evict_one(self) -> bool:
+        """Hibernate the least recently used session idle at least `KATO_EVICT_MIN_IDLE`
+        (snapshot saved, as the reaper does); False when none is evictable. A request that
+        arrives for it meanwhile either holds it (in flight: not evicted) or wakes it."""
+        now = self.clock()
+        records = await self.registry.call(self.registry.all)
+        candidates = sorted(
+            (
+                r
+                for r in records
+                if (route := self.routes.get(r.session_id)) is not None
+                and not route.inflight
+                and r.session_id not in self.reaping
+                and now - self.last_activity(r) >= self.settings.evict_min_idle
+            ),
+            key=self.last_activity,
+        )
+        for record in candidates:
+            try:
+                evicted = await self.hibernate(
+                    record.session_id,
+                    min_idle=self.settings.evict_min_idle,
+                    event="session.evicted",
+                )
+            except Exception as exc:  # its snapshot failed: it stays running, try the next
+                log.warning(
+                    "eviction failed, session left running: %r",
+                    exc,
+                    extra={"session_id": record.session_id},
+                )
+                continue
+            if evicted:
+                self.metrics.evictions.inc()
+                return True
+        return False
 
     def flush_activity(self) -> None:
         """Write the coalesced last-activity times to the registry (blocking: shutdown)."""
@@ -295,15 +425,24 @@ class SessionService:
         await asyncio.to_thread(self.containers.remove_processor, processor_id, keep_data=True)
 
     def running_count(self) -> int:
-        return len(self.routes) + self._spawning
+        """Sessions' containers: routed ones and those being started, claimed or woken."""
+        return self.admission.used()
 
-    def _check_room(self) -> None:
-        if self.running_count() >= self.settings.max_sessions:
-            raise CapacityError(
-                "all session slots are in use",
-                self.settings.retry_after,
-                {"max_sessions": self.settings.max_sessions},
-            )
+    def unroute(self, session_id: str) -> None:
+        """Drop the route (if any) and let a waiting create or wake, or the pool, use the room."""
+        if self.routes.pop(session_id, None) is not None:
+            self._room_freed()
+
+    def _room_freed(self) -> None:
+        self.admission.notify()
+        self.pool.kick()
+
+    async def _idle_spawn_slot(self) -> bool:
+        """A spawn slot for the pool's refill, only when no create or wake wants one."""
+        if self._spawn_waiting or self._spawn_slots.locked() or self.admission.waiting:
+            return False
+        await self._spawn_slots.acquire()  # free, so no wait
+        return True
 
     def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
         """Record the session as running on `info`'s container and route it there."""
@@ -320,26 +459,33 @@ class SessionService:
         return running
 
     async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
-        """Start the session's container within the spawn cap; a full queue is a 503."""
-        self._spawning += 1
-        try:
-            if self._spawn_slots.locked() and self._spawn_waiting >= self.settings.spawn_queue:
-                raise CapacityError(
-                    "too many containers are starting",
-                    self.settings.retry_after,
-                    {"max_concurrent_spawns": self.settings.max_concurrent_spawns},
-                )
+        """Start the session's container within the spawn cap (first come first served, at
+        most `KATO_SPAWN_WAIT` s); a full queue (`KATO_SPAWN_QUEUE`) or that wait is a 503.
+        A pooled processor is given up first when the budget needs its place."""
+        full = CapacityError(
+            "too many containers are starting",
+            self.settings.retry_after,
+            {"max_concurrent_spawns": self.settings.max_concurrent_spawns},
+        )
+        if not self._spawn_slots.locked():
+            await self._spawn_slots.acquire()  # free: taken now, before anyone else looks
+        elif self._spawn_waiting >= self.settings.spawn_queue:
+            raise full
+        else:
             self._spawn_waiting += 1
             try:
-                await self._spawn_slots.acquire()
+                await asyncio.wait_for(
+                    self._spawn_slots.acquire(), self.settings.spawn_wait or None
+                )
+            except TimeoutError:
+                raise full from None
             finally:
                 self._spawn_waiting -= 1
-            try:
-                return await self._start_container(record, reason)
-            finally:
-                self._spawn_slots.release()
+        try:
+            await self.pool.make_room()
+            return await self._start_container(record, reason)
         finally:
-            self._spawning -= 1
+            self._spawn_slots.release()
 
     async def _start_container(self, record: SessionRecord, reason: str) -> ProcessorInfo:
         started = time.perf_counter()

@@ -51,9 +51,31 @@ class ManagerSettings(BaseSettings):
         description="KATO_MAX_CONCURRENT_SPAWNS (2 x CPU count): containers started at once.",
     )
     spawn_queue: int = Field(
-        default=8,
+        default=64,
         ge=0,
-        description="KATO_SPAWN_QUEUE (8): spawns that may wait for a slot; beyond, 503.",
+        description="KATO_SPAWN_QUEUE (64): spawns that may wait for a slot (each at most "
+        "KATO_SPAWN_WAIT); beyond, 503 at once.",
+    )
+    pool_size: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="KATO_POOL_SIZE (2): processors kept started and unclaimed, so a create is "
+        "a claim (~ms) instead of a start (~0.6 s); 0 turns the warm pool off. Sessions plus "
+        "pooled processors never exceed KATO_MAX_SESSIONS.",
+    )
+    evict_min_idle: float = Field(
+        default=60.0,
+        ge=0,
+        description="KATO_EVICT_MIN_IDLE (60 s): at KATO_MAX_SESSIONS, a create or wake first "
+        "hibernates the least recently used session idle at least this long.",
+    )
+    spawn_wait: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="KATO_SPAWN_WAIT (10 s): how long a create or wake that finds no room waits "
+        "in a first-come first-served queue before a 503; 0 answers 503 at once.",
     )
     max_body_bytes: int = Field(
         default=4 * 2**20,

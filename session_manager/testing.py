@@ -41,6 +41,9 @@ class ManagerProcess:
             "KATO_EXTRA_LABELS": json.dumps(labels),
             "KATO_CONTAINER_PREFIX": "kato-smit",
             "KATO_READY_TIMEOUT": "60",
+            # No warm pool unless a test asks: pooled containers are not sessions, and tests
+            # that count what a manager made would see them.
+            "KATO_POOL_SIZE": "0",
             **env,
         }
         self.log_path = state_dir / "manager.log"

@@ -100,6 +100,21 @@ def test_ls_json_and_table(manager: KatoContainerManager) -> None:
     assert info.processor_id in table.stdout and "40.0 MiB" in table.stdout
 
 
+def test_ls_shows_pooled_processors_and_their_claims(manager: KatoContainerManager) -> None:
+    """A claim is recorded in the session registry only (labels cannot change), so ls reads it
+    there: a ready pooled processor shows as `pool`, a claimed one with its session."""
+    ready = manager.create_processor(pooled=True)
+    claimed = manager.create_processor(pooled=True)
+    _registry_claiming(manager, claimed.processor_id)
+    table = runner.invoke(app, ["ls"], terminal_width=200)
+    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if "│" in line}
+    assert "pool" in rows[ready.processor_id] and "session-0" not in rows[ready.processor_id]
+    assert "session-0 (pool)" in rows[claimed.processor_id]
+    listed = json.loads(runner.invoke(app, ["ls", "--json"]).stdout)
+    claims = {p["processor_id"]: (p["pooled"], p["claimed_by"]) for p in listed}
+    assert claims == {ready.processor_id: (True, None), claimed.processor_id: (True, "session-0")}
+
+
 def test_kill_removes_and_unknown_id_fails(manager: KatoContainerManager) -> None:
     info = manager.create_processor()
     result = runner.invoke(app, ["kill", info.processor_id])

@@ -46,6 +46,9 @@ def make_settings(tmp_path: Path) -> Callable[..., ManagerSettings]:
             "reap_interval": 3600,
             "reconcile_interval": 3600,
             "idle_timeout": 60,
+            # No warm pool unless a test asks: its background starts would change what the
+            # engine holds under tests that count containers (test_sm_pool.py has the pool).
+            "pool_size": 0,
             **overrides,
         }
         return ManagerSettings(**values)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 Every fake container of a `FakeBackend` is pointed at this one server; state is kept per
 bearer token, so a recreated container (new token) starts empty until `PUT /state`.
+`/health` answers 200 and `POST /genes/update` records the genes in the state (refusing, as the
+processor does, a `max_pattern_length` above `GENE_LIMIT`: a value the manager lets through).
 `/stall` and the `GET /state` of tokens in `stalled_tokens` answer only once `release` is set
 (a paused container, as far as the manager can tell).
 """
@@ -16,7 +18,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-__all__ = ["FakeProcessor"]
+__all__ = ["GENE_LIMIT", "FakeProcessor"]
+
+GENE_LIMIT = 10**6
 
 
 class FakeProcessor:
@@ -74,6 +78,15 @@ class FakeProcessor:
         if path == "/state" and request.method == "PUT":
             self.state[token] = json.loads(body)
             return web.json_response({"message": "state-restored"})
+        if path == "/health":
+            return web.json_response({"status": "healthy"})
+        if path == "/genes/update" and request.method == "POST":
+            genes = json.loads(body)["genes"]
+            if genes.get("max_pattern_length", 0) > GENE_LIMIT:
+                error = {"code": "KATO_INVALID_GENE_VALUE", "message": "too large", "details": {}}
+                return web.json_response({"error": error, "status": 400}, status=400)
+            state.setdefault("genes", {}).update(genes)
+            return web.json_response({"status": "okay", "message": "genes-updated"})
         if path == "/observe" and request.method == "POST":
             strings = json.loads(body).get("strings")
             if not isinstance(strings, list):

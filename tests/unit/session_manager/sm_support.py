@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from session_manager.sessions import SessionService
 
-__all__ = ["Clock", "service_of"]
+__all__ = ["Clock", "backlog", "events_of", "service_of", "sse_frames"]
 
 
 def service_of(client: TestClient) -> SessionService:
@@ -22,3 +25,25 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def backlog(client: TestClient, **headers: str) -> list[dict[str, Any]]:
+    """Every SSE frame of a non-following stream, as {"id", "event", "data"} dicts."""
+    answer = client.get("/events", params={"after": 0, "follow": "false"}, headers=headers)
+    return sse_frames(answer.text)
+
+
+def sse_frames(text: str) -> list[dict[str, Any]]:
+    frames = []
+    for block in text.split("\n\n"):
+        fields: dict[str, Any] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            fields[name] = json.loads(value) if name == "data" else value
+        if "data" in fields:
+            frames.append(fields)
+    return frames
+
+
+def events_of(client: TestClient) -> list[dict[str, Any]]:
+    return [frame["data"] for frame in backlog(client) if frame.get("event") != "gap"]

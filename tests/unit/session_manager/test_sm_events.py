@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from sm_support import Clock, service_of
+from sm_support import Clock, backlog, events_of, service_of, sse_frames
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend
@@ -23,28 +21,6 @@ def _create(client: TestClient, **body: object) -> str:
     return session_id
 
 
-def _backlog(client: TestClient, **headers: str) -> list[dict[str, Any]]:
-    """Every SSE frame of a non-following stream, as {"id", "event", "data"} dicts."""
-    answer = client.get("/events", params={"after": 0, "follow": "false"}, headers=headers)
-    return _frames(answer.text)
-
-
-def _frames(text: str) -> list[dict[str, Any]]:
-    frames = []
-    for block in text.split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            name, _, value = line.partition(": ")
-            fields[name] = json.loads(value) if name == "data" else value
-        if "data" in fields:
-            frames.append(fields)
-    return frames
-
-
-def _events(client: TestClient) -> list[dict[str, Any]]:
-    return [frame["data"] for frame in _backlog(client) if frame.get("event") != "gap"]
-
-
 def _hibernate(client: TestClient) -> None:
     service_of(client).clock = Clock(time.time() + 61)
     client.portal.call(reap_once, service_of(client))  # type: ignore[union-attr]
@@ -56,7 +32,7 @@ def test_create_hibernate_wake_delete_are_events_in_order(client: TestClient) ->
     assert client.get(f"/session/{sid}/stm").status_code == 200  # wakes it
     assert client.delete(f"/session/{sid}").status_code == 204
 
-    events = _events(client)
+    events = events_of(client)
     assert [(e["type"], e["status"]) for e in events] == [
         ("session.created", "starting"),
         ("session.running", "running"),
@@ -70,7 +46,7 @@ def test_create_hibernate_wake_delete_are_events_in_order(client: TestClient) ->
     ids = [e["id"] for e in events]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert all(e["time"].endswith("Z") for e in events)
-    frames = _backlog(client)
+    frames = backlog(client)
     assert [int(f["id"]) for f in frames] == ids  # SSE `id:` is the event id
     assert [f["event"] for f in frames] == [e["type"] for e in events]
 
@@ -82,7 +58,7 @@ def test_expiry_and_failed_spawn_are_events(client: TestClient, fake: FakeBacken
     fake.crash_on_start = True
     assert client.post("/session/create", json={}).status_code == 502
 
-    events = _events(client)
+    events = events_of(client)
     assert [(e["type"], e["status"]) for e in events[2:]] == [
         ("session.expired", "deleted"),
         ("session.created", "starting"),
@@ -99,7 +75,7 @@ def test_failed_wake_is_an_event_and_keeps_the_session_hibernated(
     _hibernate(client)
     fake.crash_on_start = True
     assert client.get(f"/session/{sid}/stm").status_code == 502
-    failed = _events(client)[-1]
+    failed = events_of(client)[-1]
     assert (failed["type"], failed["status"]) == ("session.failed", "hibernated")
     assert failed["error_code"] == "KATO_PROCESSOR_START_FAILED"
 
@@ -107,12 +83,12 @@ def test_failed_wake_is_an_event_and_keeps_the_session_hibernated(
 def test_last_event_id_resumes_after_that_event(client: TestClient) -> None:
     first = _create(client)
     second = _create(client)
-    ids = [e["id"] for e in _events(client)]
+    ids = [e["id"] for e in events_of(client)]
     answer = client.get(
         "/events", params={"follow": "false"}, headers={"Last-Event-ID": str(ids[1])}
     )
     assert answer.headers["content-type"].startswith("text/event-stream")
-    resumed = [f["data"] for f in _frames(answer.text)]
+    resumed = [f["data"] for f in sse_frames(answer.text)]
     assert [e["id"] for e in resumed] == ids[2:]
     assert {e["session_id"] for e in resumed} == {second}
     assert first not in {e["session_id"] for e in resumed}
@@ -121,8 +97,8 @@ def test_last_event_id_resumes_after_that_event(client: TestClient) -> None:
 def test_without_a_position_the_stream_starts_at_the_newest_event(client: TestClient) -> None:
     _create(client)
     answer = client.get("/events", params={"follow": "false"})
-    newest = _events(client)[-1]["id"]
-    assert _frames(answer.text) == []
+    newest = events_of(client)[-1]["id"]
+    assert sse_frames(answer.text) == []
     assert f"id: {newest}\n" in answer.text  # EventSource resumes from there
 
 
@@ -140,7 +116,7 @@ def test_backlog_is_bounded_and_a_gap_is_announced(
     client = make_client(event_backlog=3)
     for _ in range(3):
         _create(client)  # 6 events, the log keeps the last 3
-    frames = _backlog(client)
+    frames = backlog(client)
     assert frames[0]["event"] == "gap"
     assert frames[0]["data"] == {"after": 0, "first_available": 4}
     assert [f["data"]["id"] for f in frames[1:]] == [4, 5, 6]
@@ -151,11 +127,11 @@ def test_events_survive_a_restart_and_ids_keep_growing(
 ) -> None:
     first = make_client()
     _create(first)
-    before = _events(first)
+    before = events_of(first)
     first.__exit__(None, None, None)
     second = make_client()
     _create(second)
-    after = _events(second)
+    after = events_of(second)
     assert after[: len(before)] == before
     assert after[len(before)]["id"] > before[-1]["id"]
 
