@@ -156,7 +156,7 @@ class _FreeingTransport(httpx.HTTPTransport):
 def test_a_503_with_retry_after_is_retried_when_asked(
     start_manager: Callable[..., ManagerProcess],
 ) -> None:
-    manager = start_manager(KATO_MAX_SESSIONS="1", KATO_RETRY_AFTER="1")
+    manager = start_manager(KATO_MAX_SESSIONS="1", KATO_RETRY_AFTER="1", KATO_SPAWN_WAIT="0")
     with KatoClient(manager.url) as kato:
         first = kato.create_session()
         with pytest.raises(CapacityError) as full:
