@@ -159,6 +159,7 @@ def project(compose: list[str], processor_image: str, tmp_path: Path) -> Iterato
     try:
         yield project
     finally:
+        project.run("stop", "session-manager")  # no warm-pool refill while cleaning up
         for container in project.containers(**{"kato.managed": "true"}):
             container.remove(force=True, v=True)
         project.run("down", "-v", "--remove-orphans")
@@ -217,9 +218,14 @@ def test_manager_serves_sessions_with_processors_on_the_private_network(project:
         session_id = created.json()["session_id"]
         assert api.get(f"/session/{session_id}/health").status_code == 200
 
-        (processor,) = project.containers(**{"kato.managed": "true"})
-        assert list(processor.attrs["NetworkSettings"]["Networks"]) == [project.name]
-        assert not processor.attrs["HostConfig"]["PortBindings"]
-        assert processor.attrs["HostConfig"]["ReadonlyRootfs"] is True
+        # The session's processor, and any warm-pool processor beside it: all on the network.
+        processors = project.containers(**{"kato.managed": "true"})
+        assert created.json()["processor_id"] in {
+            p.labels["kato.processor_id"] for p in processors
+        }
+        for processor in processors:
+            assert list(processor.attrs["NetworkSettings"]["Networks"]) == [project.name]
+            assert not processor.attrs["HostConfig"]["PortBindings"]
+            assert processor.attrs["HostConfig"]["ReadonlyRootfs"] is True
 
         assert api.delete(f"/session/{session_id}").status_code == 204
