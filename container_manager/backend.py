@@ -89,6 +89,18 @@ class Backend(ABC):
         """Return when the engine answers; `EngineUnavailableError` otherwise (readiness
         probes call it, so it must stay cheap)."""
 
+    def started_state(self, name: str) -> ContainerState:
+        """The state of a workload just started, which must be running with an address;
+        `ProcessorStartError` (with the status it has instead) otherwise."""
+        state = self.inspect(name)
+        if state is None or state.address is None:
+            status = state.status if state else "gone"
+            raise ProcessorStartError(
+                f"processor container exited during start-up (status {status})",
+                {"status": status},
+            )
+        return state
+
     def discard(
         self, spec: ProcessorSpec, exc: ContainerManagerError, *, new_volume: bool
     ) -> ProcessorStartError:

@@ -84,13 +84,7 @@ class DockerBackend(Backend):
             with _start_errors(spec):
                 self.client.containers.create(spec.image, **_create_options(spec))
                 self.client.api.start(spec.name)
-            state = self.inspect(spec.name)
-            if state is None or state.address is None:
-                status = state.status if state else "gone"
-                raise ProcessorStartError(
-                    f"processor container exited during start-up (status {status})",
-                    {"status": status},
-                )
+            state = self.started_state(spec.name)
         except ContainerManagerError as exc:
             raise self.discard(spec, exc, new_volume=new_volume) from exc
         return Launched(state, new_volume)

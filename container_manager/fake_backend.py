@@ -92,13 +92,7 @@ class FakeBackend(Backend):
             self.containers[container.container_id] = container
         try:
             self.start(container.container_id)
-            state = self.inspect(spec.name)
-            if state is None or state.address is None:
-                status = state.status if state else "gone"
-                raise ProcessorStartError(
-                    f"processor container exited during start-up (status {status})",
-                    {"status": status},
-                )
+            state = self.started_state(spec.name)
         except ContainerManagerError as exc:
             raise self.discard(spec, exc, new_volume=new_volume) from exc
         return Launched(state, new_volume)
