@@ -29,6 +29,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 
 from .errors import ValidationFailedError
+from .group_commit import GroupCommit
 from .models import _iso as iso_time
 from .responses import with_errors
 
@@ -119,6 +120,7 @@ class EventLog:
         self._db.execute("PRAGMA synchronous=FULL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        self._writes = GroupCommit(lambda: self._db, self._lock, "events")
         self._read_lock = threading.Lock()
         self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
@@ -126,6 +128,7 @@ class EventLog:
         with self._lock, self._read_lock:
             self._db.close()
             self._reader.close()
+        self._writes.close()
 
     def append(
         self,
@@ -136,29 +139,39 @@ class EventLog:
         """Write `draft` (its `id` is ignored) and one outbox row per webhook URL, and trim
         the backlog, in one commit; return the event with its id. `on_commit(event)` runs
         right after the commit, still under the lock, so callers see events in id order."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = db.execute(
-                    "INSERT INTO events (type, time, session_id, user_id, status, error_code)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    astuple(draft)[1:],
-                )
-                event = replace(draft, id=int(cursor.lastrowid or 0))
-                body = event.to_json()
-                db.executemany(
-                    "INSERT INTO webhook_outbox (event_id, url, body, next_attempt)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(event.id, url, body, event.time) for url in webhook_urls],
-                )
-                db.execute("DELETE FROM events WHERE id <= ?", (event.id - self.backlog,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            if on_commit is not None:
-                on_commit(event)
+        event: SessionEvent = self._writes.run(
+            self._append, draft, webhook_urls, on_commit=on_commit
+        )
+        return event
+
+    async def append_grouped(
+        self,
+        draft: SessionEvent,
+        webhook_urls: tuple[str, ...],
+        on_commit: Callable[[SessionEvent], None] | None = None,
+    ) -> SessionEvent:
+        """`append`, committed with the other events appended at the same time
+        (session_manager.group_commit): one fsync for a burst of creates."""
+        event: SessionEvent = await self._writes.submit(
+            self._append, draft, webhook_urls, on_commit=on_commit
+        )
+        return event
+
+    def _append(
+        self, db: sqlite3.Connection, draft: SessionEvent, webhook_urls: tuple[str, ...]
+    ) -> SessionEvent:
+        cursor = db.execute(
+            "INSERT INTO events (type, time, session_id, user_id, status, error_code)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            astuple(draft)[1:],
+        )
+        event = replace(draft, id=int(cursor.lastrowid or 0))
+        body = event.to_json()
+        db.executemany(
+            "INSERT INTO webhook_outbox (event_id, url, body, next_attempt) VALUES (?, ?, ?, ?)",
+            [(event.id, url, body, event.time) for url in webhook_urls],
+        )
+        db.execute("DELETE FROM events WHERE id <= ?", (event.id - self.backlog,))
         return event
 
     def since(self, after: int, limit: int = _PAGE) -> list[SessionEvent]:
@@ -220,9 +233,7 @@ class EventBus:
             loop.call_soon_threadsafe(self._publish, event)
 
         try:
-            return await asyncio.to_thread(
-                self.log.append, draft, self.webhook_urls, publish_in_order
-            )
+            return await self.log.append_grouped(draft, self.webhook_urls, publish_in_order)
         except sqlite3.Error:
             logger.exception("event not recorded", extra={"session_id": session_id, "event": type_})
             return None

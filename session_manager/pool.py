@@ -16,9 +16,11 @@ The rules, with the session registry as the one source of truth about claims:
   session reconcile adopts them). After a `kill -9`, a record still `starting` is a ghost
   whose container goes with it (see reconcile.py), so nothing is claimed twice;
 - refill runs in the background, at most `_REFILL_AT_ONCE` starts at a time, each holding a
-  spawn slot, and only when no user create or wake waits for one; the budget rule: sessions
-  plus pooled processors never exceed `KATO_MAX_SESSIONS` (each is one container in memory),
-  and a session start that finds the budget full removes a pooled processor first.
+  spawn slot, and only when no user create or wake waits for one and no claim is in flight
+  (a container start costs a core for a second: a burst of claims is served first); the
+  budget rule: sessions plus pooled processors never exceed `KATO_MAX_SESSIONS` (each is one
+  container in memory), and a session start that finds the budget full removes a pooled
+  processor first.
 """
 
 from __future__ import annotations
@@ -145,8 +147,8 @@ class WarmPool:
 
     async def _refill_loop(self) -> None:
         while not self._stopped and self._wanted() > 0:
-            if self.starting >= _REFILL_AT_ONCE or not await self._spawn_slot():
-                await asyncio.sleep(0.05)  # users first: try again once a slot is free
+            if self.starting >= _REFILL_AT_ONCE or self.claiming or not await self._spawn_slot():
+                await asyncio.sleep(0.05)  # users first: a claim or start in flight goes first
                 continue
             processor_id = secrets.token_hex(6)
             self.launching.add(processor_id)  # counted before the task runs

@@ -14,18 +14,17 @@ records hold bearer tokens.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from .group_commit import GroupCommit
 
 __all__ = ["STATUSES", "SessionRecord", "SessionRegistry"]
 
@@ -117,7 +116,7 @@ class SessionRegistry:
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, _PRIVATE_FILE))
         self.path = path
         self._lock = threading.Lock()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry")
+        self._writes = GroupCommit(self._open, self._lock, "registry")
         self._db: sqlite3.Connection | None = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None
         )
@@ -133,41 +132,26 @@ class SessionRegistry:
         return self._db is not None
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
-        """Run one of this registry's methods on its own thread (off the event loop)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(method, *args))
+        """Run one of this registry's methods on its own thread (off the event loop); a
+        write (`put`, `delete`, `touch_many`) shares its commit with the writes queued beside
+        it (session_manager.group_commit) and returns once that commit is on disk."""
+        statements = _GROUPED.get(getattr(method, "__func__", None))
+        if statements is not None and getattr(method, "__self__", None) is self:
+            return cast(T, await self._writes.submit(statements, *args))
+        return await self._writes.read(method, *args)
 
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
-        self._thread.shutdown(wait=False)
+        self._writes.close()
 
     def put(self, record: SessionRecord) -> None:
         """Insert or replace the whole record (committed on return). A hibernated record
         stores `record.snapshot` when given (keeps the stored one otherwise); any other
         status drops the snapshot, which only a wake from hibernation may restore."""
-        marks = ", ".join("?" for _ in _COLUMNS)
-        with self._lock:
-            db = self._open()
-            db.execute("BEGIN")
-            try:
-                db.execute(
-                    f"INSERT OR REPLACE INTO sessions ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                    _to_row(record),
-                )
-                if record.status != "hibernated":
-                    db.execute("DELETE FROM snapshots WHERE session_id = ?", (record.session_id,))
-                elif record.snapshot is not None:
-                    db.execute(
-                        "INSERT OR REPLACE INTO snapshots (session_id, state) VALUES (?, ?)",
-                        (record.session_id, record.snapshot),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        self._writes.run(_put, record)
 
     def get(self, session_id: str) -> SessionRecord | None:
         rows = self._query(
@@ -206,26 +190,11 @@ class SessionRegistry:
         return [str(session_id) for (session_id,) in rows]
 
     def delete(self, session_id: str) -> None:
-        with self._lock:
-            db = self._open()
-            db.execute("BEGIN")
-            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-            db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
-            db.execute("COMMIT")
+        self._writes.run(_delete, session_id)
 
     def touch_many(self, activity: Iterable[tuple[str, float]]) -> None:
         """Flush coalesced last-activity times in one transaction (never moves time back)."""
-        rows = [(when, session_id, when) for session_id, when in activity]
-        if not rows:
-            return
-        with self._lock:
-            db = self._open()
-            db.execute("BEGIN")
-            db.executemany(
-                "UPDATE sessions SET last_activity = ? WHERE session_id = ? AND last_activity < ?",
-                rows,
-            )
-            db.execute("COMMIT")
+        self._writes.run(_touch_many, activity)
 
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -243,6 +212,41 @@ class SessionRegistry:
         if self._db is None:
             raise RuntimeError("session registry is closed")
         return self._db
+
+
+def _put(db: sqlite3.Connection, record: SessionRecord) -> None:
+    marks = ", ".join("?" for _ in _COLUMNS)
+    db.execute(
+        f"INSERT OR REPLACE INTO sessions ({', '.join(_COLUMNS)}) VALUES ({marks})",
+        _to_row(record),
+    )
+    if record.status != "hibernated":
+        db.execute("DELETE FROM snapshots WHERE session_id = ?", (record.session_id,))
+    elif record.snapshot is not None:
+        db.execute(
+            "INSERT OR REPLACE INTO snapshots (session_id, state) VALUES (?, ?)",
+            (record.session_id, record.snapshot),
+        )
+
+
+def _delete(db: sqlite3.Connection, session_id: str) -> None:
+    db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+    db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
+
+
+def _touch_many(db: sqlite3.Connection, activity: Iterable[tuple[str, float]]) -> None:
+    db.executemany(
+        "UPDATE sessions SET last_activity = ? WHERE session_id = ? AND last_activity < ?",
+        [(when, session_id, when) for session_id, when in activity],
+    )
+
+
+#: The registry's writes and their statements: what `call` commits as a group.
+_GROUPED: dict[Any, Callable[..., None]] = {
+    SessionRegistry.put: _put,
+    SessionRegistry.delete: _delete,
+    SessionRegistry.touch_many: _touch_many,
+}
 
 
 def _migrate(db: sqlite3.Connection) -> None:

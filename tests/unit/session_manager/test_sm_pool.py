@@ -100,6 +100,26 @@ def test_a_claim_in_progress_is_never_readopted_by_reconcile_or_refill(
     assert claimed not in during and claimed not in after and len(after) == 1
 
 
+def test_refill_waits_while_a_claim_is_in_flight(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(pool_size=2)
+    _pooled(client, 2)
+    service = service_of(client)
+
+    async def claim_and_hold() -> tuple[int, int]:
+        info = service.pool.take()
+        assert info is not None
+        service.pool.kick()
+        await asyncio.sleep(0.3)  # many refill rounds: none starts while the claim is held
+        held = service.pool.starting + len(service.pool.ready)
+        service.pool.settled(info, back=True)
+        return held, len(await _filled(service, 2))
+
+    held, after = client.portal.call(claim_and_hold)  # type: ignore[union-attr]
+    assert (held, after) == (1, 2)
+
+
 def test_refused_genes_are_a_422_and_the_processor_goes_back_to_the_pool(
     make_client: Callable[..., TestClient],
 ) -> None:
