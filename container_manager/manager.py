@@ -199,10 +199,11 @@ class KatoContainerManager:
         containers = self.backend.find(owner)
         volumes = self.backend.find_volumes(owner)
         claimed = set(claims()) | self._in_flight()
+        housed = {state.labels.get(LABEL_PROCESSOR, "") for state in containers}
         report = PruneReport()
         for state in containers:
             processor_id = state.labels.get(LABEL_PROCESSOR, "")
-            if not _is_orphan(state.labels, claimed):
+            if not _is_orphan(state.labels, claimed, housed):
                 continue
             self._remove_container(state)
             report.containers_removed.append(state.container_id)
@@ -210,7 +211,7 @@ class KatoContainerManager:
                 "orphan container removed; its data volume is kept for the orphan grace period",
                 extra={"processor_id": processor_id, "container_id": state.container_id},
             )
-        self._sweep_volumes(volumes, claimed, claims, report)
+        self._sweep_volumes(volumes, claimed, housed, claims, report)
         return report
 
     @property
@@ -239,7 +240,12 @@ class KatoContainerManager:
 
     # -- steps -----------------------------------------------------------------------------
     def _sweep_volumes(
-        self, volumes: list[VolumeState], claimed: set[str], claims: Claims, report: PruneReport
+        self,
+        volumes: list[VolumeState],
+        claimed: set[str],
+        housed: set[str],
+        claims: Claims,
+        report: PruneReport,
     ) -> None:
         """Keep unclaimed volumes for the grace period (first sighting recorded), then remove."""
         now = self.clock()
@@ -248,7 +254,7 @@ class KatoContainerManager:
         unclaimed = {
             volume.name: volume.labels[LABEL_PROCESSOR]
             for volume in volumes
-            if _is_orphan(volume.labels, claimed)
+            if _is_orphan(volume.labels, claimed, housed)
         }
         self.orphans.forget(set(pending) - set(unclaimed))
         for name, processor_id in sorted(unclaimed.items()):
@@ -426,10 +432,15 @@ class KatoContainerManager:
         )
 
 
-def _is_orphan(labels: Mapping[str, str], claimed: set[str]) -> bool:
-    """The one orphan rule: it serves a session, and nobody claims its processor."""
+def _is_orphan(labels: Mapping[str, str], claimed: set[str], housed: set[str]) -> bool:
+    """The one orphan rule: nobody claims its processor, and it serves a session or it is
+    what a pooled processor left without a container (a refill cut short by a crash between
+    volume and container: the pool never reuses an id, so nothing else would ever take it)."""
     processor_id = labels.get(LABEL_PROCESSOR, "")
-    return bool(labels.get(LABEL_SESSION)) and bool(processor_id) and processor_id not in claimed
+    if not processor_id or processor_id in claimed:
+        return False
+    pooled = labels.get(LABEL_POOL) == "true"
+    return bool(labels.get(LABEL_SESSION)) or (pooled and processor_id not in housed)
 
 
 def _now() -> str:

@@ -253,6 +253,30 @@ def test_a_volume_whose_grace_ended_is_kept_if_claimed_at_the_last_moment(
     assert f"kato-data-{info.processor_id}" in fake.volumes
 
 
+def test_a_pooled_volume_left_without_its_container_is_an_orphan(
+    settings: ContainerSettings, fake: FakeBackend
+) -> None:
+    """A crash between a pooled processor's volume and its container leaves a volume no one
+    will ever take (the pool never reuses an id): swept like any orphan, after the grace."""
+    clock = Clock(1_000_000.0)
+    manager = on_fake(settings.model_copy(update={"orphan_grace": 60}), fake, clock)
+    ready = manager.create_processor(pooled=True)  # in the pool: its container is there
+    left = manager.create_processor(pooled=True)
+    manager.remove_processor(left.processor_id, keep_data=True)  # the crash's leftover
+    hibernated = manager.create_processor(pooled=True)  # claimed by a session, then hibernated
+    manager.remove_processor(hibernated.processor_id, keep_data=True)
+    claims = lambda: {hibernated.processor_id}  # noqa: E731
+    volume = f"kato-data-{left.processor_id}"
+    assert manager.prune(claims) == PruneReport(volumes_kept=[volume])
+    clock.now += 60
+    assert manager.prune(claims) == PruneReport(volumes_removed=[volume])
+    assert set(fake.volumes) == {
+        f"kato-data-{ready.processor_id}",
+        f"kato-data-{hibernated.processor_id}",
+    }
+    assert [p.processor_id for p in manager.list_processors()] == [ready.processor_id]
+
+
 def test_two_deployments_on_one_engine_never_touch_each_other(
     fake: FakeBackend, tmp_path: Path
 ) -> None:
