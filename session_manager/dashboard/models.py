@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from .sampler import EngineState
 from .samples import Point
 
-__all__ = ["AuthState", "Login", "MachineView", "Overview", "SessionRow"]
+__all__ = ["AuthState", "Login", "MachineView", "Overview", "PoolView", "SessionRow"]
 
 
 class Login(BaseModel):
@@ -32,10 +32,19 @@ class SessionRow(BaseModel):
     memory_bytes: int | None = Field(description="Container memory at the last sample.")
 
 
+class PoolView(BaseModel):
+    """The warm pool (KATO_POOL_SIZE): processors started before anyone asked."""
+
+    desired: int
+    ready: int
+    starting: int
+
+
 class MachineView(BaseModel):
     running: int
     max_sessions: int
     spawning: int
+    pool: PoolView
     engine: EngineState = Field(description="None until the first check; the error code only.")
 
 

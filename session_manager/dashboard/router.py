@@ -19,7 +19,7 @@ from starlette.routing import Route
 from ..errors import UnauthorizedError
 from ..sessions import SessionService
 from .cookie import COOKIE_NAME, COOKIE_SCOPE_KEY, cookie_value
-from .models import AuthState, Login, MachineView, Overview, SessionRow
+from .models import AuthState, Login, MachineView, Overview, PoolView, SessionRow
 from .sampler import SAMPLE_INTERVAL, Sampler, sampler_lifespan
 
 __all__ = ["router"]
@@ -132,6 +132,11 @@ async def overview(request: Request) -> Response:
             running=len(service.routes),
             max_sessions=service.settings.max_sessions,
             spawning=service.running_count() - len(service.routes),
+            pool=PoolView(
+                desired=service.pool.desired,
+                ready=len(service.pool.ready),
+                starting=service.pool.starting,
+            ),
             engine=sampler.engine,
         ),
         series=sampler.ring.points(),

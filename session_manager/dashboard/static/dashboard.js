@@ -140,6 +140,9 @@ function renderMachine(machine) {
   text($("max-sessions"), String(machine.max_sessions));
   $("capacity").value = machine.max_sessions ? machine.running / machine.max_sessions : 0;
   text($("spawning"), String(machine.spawning));
+  text($("pool-ready"), String(machine.pool.ready));
+  text($("pool-desired"), String(machine.pool.desired));
+  text($("pool-starting"), String(machine.pool.starting));
   const engine = machine.engine;
   const badge = $("engine-badge");
   if (engine.reachable === false) {

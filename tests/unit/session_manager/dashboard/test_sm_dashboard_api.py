@@ -3,6 +3,7 @@ it, the page and its assets, the overview JSON and "hibernate now"."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,10 +139,22 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
     assert row["memory_bytes"] == 40 * 2**20  # FakeBackend.stats
     assert overview["machine"]["running"] == 1
     assert overview["machine"]["spawning"] == 0
+    assert overview["machine"]["pool"] == {"desired": 0, "ready": 0, "starting": 0}
     assert overview["machine"]["max_sessions"] == 50
     assert overview["machine"]["engine"]["reachable"] is True
     assert overview["series"][-1]["requests_per_second"] > 0
     assert overview["events"] is False
+
+
+def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(pool_size=2)
+    service = service_of(client)
+    for _ in range(1000):
+        if len(service.pool.ready) == 2:
+            break
+        time.sleep(0.01)
+    pool = client.get("/dashboard/api/overview").json()["machine"]["pool"]
+    assert pool == {"desired": 2, "ready": 2, "starting": 0}
 
 
 def test_overview_says_when_the_engine_is_down(keyed: TestClient, fake: FakeBackend) -> None:
