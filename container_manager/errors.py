@@ -1,7 +1,19 @@
 """One error hierarchy for everything that talks to the container engine.
 
-Callers (the session manager, katoctl) catch `ContainerManagerError` and map `code` to their
-own JSON error shape or exit status; the subclasses say what went wrong without string matching.
+    ContainerManagerError        KATO_CONTAINER_ERROR         base; also any unclassified failure
+    ├── ConfigValidationError    KATO_VALIDATION_ERROR        bad genes, limits or id (a ValueError)
+    ├── EngineError              KATO_ENGINE_ERROR            the engine answered with a refusal
+    ├── EngineUnavailableError   KATO_ENGINE_UNAVAILABLE      the engine does not answer at all
+    ├── ImageBuildError          KATO_IMAGE_BUILD_FAILED      a step of the image build failed
+    ├── ProcessorNotFoundError   KATO_PROCESSOR_NOT_FOUND     no container (nor volume) has the id
+    ├── ProcessorStartError      KATO_PROCESSOR_START_FAILED  not launched, or never became ready
+    └── StackError               KATO_STACK_FAILED            `docker stack deploy`/`rm` failed
+
+Callers catch `ContainerManagerError` and map it, at their own boundary, to what their users
+see: the session manager to one HTTP status per class (`session_manager/engine_errors.py`, the
+only place), katoctl to an exit status (`cli/main.py`). The classes carry no HTTP status: this
+package knows the engine, not the protocols of its callers. The subclasses say what went wrong
+without string matching.
 
 `message` and `details` are safe to show to API clients by construction: they hold only our own
 words and our own identifiers (processor id, image name). What the engine said (runc and cgroup
@@ -21,6 +33,7 @@ __all__ = [
     "ImageBuildError",
     "ProcessorNotFoundError",
     "ProcessorStartError",
+    "StackError",
 ]
 
 

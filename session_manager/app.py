@@ -27,6 +27,7 @@ from container_manager import ContainerManagerError, ContainerSettings, KatoCont
 
 from . import portability
 from .dashboard.router import router as dashboard_router
+from .engine_errors import as_session_error
 from .errors import SessionError, error_body
 from .events import router as events_router
 from .genes import check_limits
@@ -250,24 +251,22 @@ def _error_response(
     return JSONResponse(error_body(code, message, status, details), status_code=status)
 
 
+def _session_error_response(exc: SessionError) -> Response:
+    response = JSONResponse(exc.body(), status_code=exc.status)
+    response.headers.update(exc.headers)
+    return response
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SessionError)
     async def session_error(request: Request, exc: SessionError) -> Response:
         if exc.status >= 500:
             log.warning("request failed: %s", exc.message, extra={"code": exc.code})
-        response = JSONResponse(exc.body(), status_code=exc.status)
-        response.headers.update(exc.headers)
-        return response
+        return _session_error_response(exc)
 
     @app.exception_handler(ContainerManagerError)
-    async def engine_error(request: Request, exc: ContainerManagerError) -> Response:
-        """The engine's own words (paths, ids, runc output) go to the log, not to clients."""
-        log.warning(
-            "container engine error: %s",
-            exc.message,
-            extra={"code": exc.code, "details": exc.details},
-        )
-        return _error_response(503, exc.code, "the container engine failed (see the manager's log)")
+    async def container_error(request: Request, exc: ContainerManagerError) -> Response:
+        return _session_error_response(as_session_error(exc))  # logged there, engine text too
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -14,7 +14,6 @@ __all__ = [
     "PayloadTooLargeError",
     "SessionError",
     "SessionNotFoundError",
-    "SpawnError",
     "UnauthorizedError",
     "UpstreamTimeoutError",
     "ValidationFailedError",
@@ -87,13 +86,6 @@ class UpstreamTimeoutError(SessionError):
 
     code = "KATO_UPSTREAM_TIMEOUT"
     status = 504
-
-
-class SpawnError(SessionError):
-    """A container could not be started; `code`/`status` come from the container manager."""
-
-    code = "KATO_PROCESSOR_START_FAILED"
-    status = 502
 
 
 class ValidationFailedError(SessionError):

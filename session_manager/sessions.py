@@ -32,9 +32,7 @@ from typing import Any
 import aiohttp
 
 from container_manager import (
-    ConfigValidationError,
     ContainerManagerError,
-    EngineUnavailableError,
     KatoContainerManager,
     ProcessorInfo,
     ProcessorNotFoundError,
@@ -46,7 +44,6 @@ from .errors import (
     BadGatewayError,
     CapacityError,
     SessionNotFoundError,
-    SpawnError,
     UpstreamTimeoutError,
     ValidationFailedError,
 )
@@ -497,14 +494,9 @@ class SessionService:
                 config=record.genes,
                 processor_id=record.processor_id,
             )
-        except ContainerManagerError as exc:
+        except ContainerManagerError:  # answered by session_manager.engine_errors, as all are
             self.metrics.spawns.labels(reason, "error").inc()
-            log.warning(
-                "container start failed: %s",
-                exc.message,
-                extra={"code": exc.code, "details": exc.details, "session_id": record.session_id},
-            )
-            raise _spawn_error(exc) from exc
+            raise
         self.metrics.spawns.labels(reason, "ok").inc()
         self.metrics.spawn_seconds.labels(reason).observe(time.perf_counter() - started)
         return info
@@ -518,16 +510,3 @@ def _running(record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
         internal_url=info.internal_url,
         token=info.token,
     )
-
-
-def _spawn_error(exc: ContainerManagerError) -> Exception:
-    """The client's view of an engine failure: its code, never the engine's own words
-    (runc messages, cgroup paths, container ids and logs go to the manager's log)."""
-    if isinstance(exc, ConfigValidationError):
-        return ValidationFailedError(exc.message, exc.details)
-    # Only our own ids cross: the container manager keeps engine text out of `details`, and
-    # this keeps it so whatever a backend adds there.
-    details = {k: v for k, v in exc.details.items() if k in ("processor_id", "status")}
-    if isinstance(exc, EngineUnavailableError):
-        return SpawnError("the container engine is unavailable", details, status=503, code=exc.code)
-    return SpawnError("the session's container could not be started", details, code=exc.code)

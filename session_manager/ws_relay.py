@@ -6,9 +6,10 @@ as activity.
 
 A socket that cannot be relayed is accepted and then closed, so browsers see why: an unknown
 session closes with 4404, other manager errors with 4000 + their HTTP status (4503 capacity,
-4502/4504 container unreachable or too slow), an engine failure with 1011; the reason is the
-`KATO_…` error code. A browser that offers the `kato` subprotocol gets it back (the API key
-travels as `kato.bearer.<key>`, see the middleware; it is never echoed).
+4502/4504 container unreachable or too slow), an engine failure with 1011 (a container that
+could not be started included, see `engine_errors`); the reason is the `KATO_…` error code.
+A browser that offers the `kato` subprotocol gets it back (the API key travels as
+`kato.bearer.<key>`, see the middleware; it is never echoed).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import contextlib
 import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from container_manager import ContainerManagerError
-
+from .engine_errors import EngineFailureError, translated
 from .errors import SessionError
 from .proxy import raw_path, split_session_path, upstream_url
 from .sessions import SessionService
@@ -39,13 +39,11 @@ _RESERVED = frozenset({1005, 1006, 1015})
 
 async def relay(websocket: WebSocket, service: SessionService) -> None:
     try:
-        session_id, _ = split_session_path(raw_path(websocket.scope))
-        route = await service.acquire(session_id)
+        with translated():
+            session_id, _ = split_session_path(raw_path(websocket.scope))
+            route = await service.acquire(session_id)
     except SessionError as exc:
-        await _refuse(websocket, _HTTP_STATUS_BASE + exc.status, exc.code)
-        return
-    except ContainerManagerError as exc:  # the engine failed while waking it: 503 over HTTP
-        await _refuse(websocket, _INTERNAL_ERROR, exc.code)
+        await _refuse(websocket, _close_code(exc), exc.code)
         return
     try:
         query = websocket.scope.get("query_string", b"").decode("latin-1")
@@ -130,6 +128,13 @@ async def _upstream_to_client(
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await websocket.close(code=_INTERNAL_ERROR)
             return
+
+
+def _close_code(exc: SessionError) -> int:
+    """The engine failed (waking the session): 1011, as when its container goes away."""
+    if isinstance(exc, EngineFailureError):
+        return _INTERNAL_ERROR
+    return _HTTP_STATUS_BASE + exc.status
 
 
 def _subprotocol(websocket: WebSocket) -> str | None:
