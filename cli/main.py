@@ -185,8 +185,8 @@ def list_processors(
 def _pool_claims(manager: KatoContainerManager) -> dict[str, str]:
     """Processor id → session id from the session registry (a pooled processor's claim is
     recorded there only); {} when this state directory has no registry."""
-    from session_manager import ManagerSettings
     from session_manager.registry import SessionRegistry
+    from session_manager.settings import ManagerSettings
 
     path = ManagerSettings(state_dir=manager.settings.state_dir).registry_path
     if not path.exists():

@@ -15,7 +15,6 @@ from docker.errors import NotFound
 
 from container_manager import (
     ContainerSettings,
-    DockerBackend,
     EngineUnavailableError,
     KatoContainerManager,
     Launched,
@@ -23,6 +22,7 @@ from container_manager import (
     ProcessorSpec,
     ProcessorStartError,
 )
+from container_manager.docker_backend import DockerBackend
 
 pytestmark = pytest.mark.docker
 

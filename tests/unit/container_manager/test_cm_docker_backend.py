@@ -17,7 +17,6 @@ from docker.types import LogConfig
 
 from container_manager import (
     Address,
-    DockerBackend,
     EngineError,
     EngineUnavailableError,
     Limits,
@@ -25,7 +24,7 @@ from container_manager import (
     ProcessorSpec,
     ProcessorStartError,
 )
-from container_manager.docker_backend import _create_options, _state
+from container_manager.docker_backend import DockerBackend, _create_options, _state
 
 
 def _spec(network: str | None = None) -> ProcessorSpec:

@@ -11,7 +11,8 @@ from sm_fake_processor import FakeProcessor
 from starlette.testclient import TestClient
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from container_manager import (
     KatoContainerManager,
     ProcessorStartError,
 )
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
 
 _RUNC = "runc create failed: /sys/fs/cgroup/docker/0123456789abcdef/pids.max: invalid argument"
 

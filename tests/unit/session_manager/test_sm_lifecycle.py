@@ -14,10 +14,11 @@ from sm_support import Clock, service_of
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend, KatoContainerManager
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
 from session_manager.reaper import reap_once
 from session_manager.reconcile import reconcile
 from session_manager.sessions import SessionService
+from session_manager.settings import ManagerSettings
 
 
 def _create(client: TestClient, **body: object) -> dict[str, Any]:

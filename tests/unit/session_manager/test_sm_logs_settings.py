@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from session_manager import ManagerSettings
 from session_manager.logs import JsonFormatter, request_id_var, session_id_var
+from session_manager.settings import ManagerSettings
 
 
 def test_log_line_is_one_json_object_with_ids() -> None:

@@ -12,9 +12,10 @@ from sm_support import service_of
 from starlette.testclient import TestClient
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
 from session_manager.reconcile import reconcile
 from session_manager.registry import SessionRecord, SessionRegistry
+from session_manager.settings import ManagerSettings
 
 
 def _create(client: TestClient) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from sm_served import served
 
 import tests.fuzz_support  # noqa: F401  (registers our media types)
 from container_manager import KatoContainerManager
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
 
 #: Examples per operation and mode (13 positive, 2 negative operations): ~20 s here.
 EXAMPLES = 20

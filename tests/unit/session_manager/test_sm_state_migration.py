@@ -19,8 +19,9 @@ from container_manager.config import parse_config
 from container_manager.deployment import resolve_deployment
 from container_manager.spec import LABEL_TOKEN_SALT, build_spec, processor_labels
 from container_manager.tokens import TokenKey
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
 from session_manager.registry import SessionRecord, SessionRegistry
+from session_manager.settings import ManagerSettings
 
 _OLD_PROCESSORS = (
     "CREATE TABLE processors (processor_id TEXT PRIMARY KEY, session_id TEXT, user_id TEXT,"

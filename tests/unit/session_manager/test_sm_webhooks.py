@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from kato.client import WebhookSignatureError, verify_webhook
 from kato.client.signing import signature_header
-from session_manager import ManagerSettings
+from session_manager.settings import ManagerSettings
 from session_manager.testing import Delivery, WebhookReceiver
 from session_manager.webhooks import backoff_delay
 

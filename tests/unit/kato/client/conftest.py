@@ -16,8 +16,8 @@ from kato.processor import KatoProcessor
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
-from session_manager import ManagerSettings
-from session_manager import create_app as create_manager
+from session_manager.app import create_app as create_manager
+from session_manager.settings import ManagerSettings
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
 from client_support import TOKEN, ServedApp  # noqa: E402
