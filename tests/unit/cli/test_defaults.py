@@ -77,3 +77,10 @@ def test_help_names_the_default_backend(
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
     assert f"default {ContainerSettings().backend};" in " ".join(result.output.split())
+
+
+def test_build_tags_the_image_processors_run_by_default(
+    unconfigured: list[tuple[str | None, int | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KATO_IMAGE", raising=False)
+    assert _defaults_in_help("build")[0] == ContainerSettings().image
