@@ -27,6 +27,9 @@ PACKAGES = (
     "session_manager",
     "session_manager.dashboard",
     "cli",
+    # Not packages, but what katoctl reads its defaults from (cli/defaults.py).
+    "session_manager.settings",
+    "cli.defaults",
 )
 
 
