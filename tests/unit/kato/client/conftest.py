@@ -4,7 +4,6 @@ FakeBackend whose containers all answer through one fake processor."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,8 @@ from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
 from session_manager.app import create_app as create_manager
 from session_manager.settings import ManagerSettings
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
-from client_support import TOKEN, ServedApp  # noqa: E402
-from sm_fake_processor import FakeProcessor  # noqa: E402
+from tests.unit.kato.client.support import TOKEN, ServedApp
+from tests.unit.session_manager.fake_processor import FakeProcessor
 
 
 @pytest.fixture
