@@ -18,14 +18,14 @@ from container_manager import ContainerManagerError, KatoContainerManager, Proce
 from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from container_manager.image import DEFAULT_TAG
 
-from . import portability
+from . import defaults, portability
 from .render import info_table, processors_table
 
 __all__ = ["app", "make_manager"]
 
 app = typer.Typer(
     help="Run KATO processors, one secure container each. Settings come from KATO_* variables "
-    "(KATO_BACKEND: docker or swarm, default docker; KATO_IMAGE, KATO_NETWORK, "
+    f"(KATO_BACKEND: docker or swarm, default {defaults.BACKEND}; KATO_IMAGE, KATO_NETWORK, "
     "KATO_MEMORY_LIMIT, KATO_CPU_LIMIT, KATO_PIDS_LIMIT, "
     "KATO_READY_TIMEOUT, KATO_STATE_DIR, KATO_CONTAINER_PREFIX, KATO_EXTRA_LABELS, "
     "KATO_DEPLOYMENT, KATO_ORPHAN_GRACE, KATO_LOG_MAX_SIZE, KATO_LOG_MAX_FILES). Every command "
@@ -185,8 +185,8 @@ def list_processors(
 def _pool_claims(manager: KatoContainerManager) -> dict[str, str]:
     """Processor id → session id from the session registry (a pooled processor's claim is
     recorded there only); {} when this state directory has no registry."""
-    from session_manager import ManagerSettings
     from session_manager.registry import SessionRegistry
+    from session_manager.settings import ManagerSettings
 
     path = ManagerSettings(state_dir=manager.settings.state_dir).registry_path
     if not path.exists():
@@ -289,10 +289,10 @@ def undeploy(name: Annotated[str, typer.Option(help="Stack name.")] = "kato") ->
 def up(
     host: Annotated[
         str, typer.Option(envvar="KATO_HOST", help="Address to listen on (env KATO_HOST).")
-    ] = "127.0.0.1",
+    ] = defaults.MANAGER_HOST,
     port: Annotated[
         int, typer.Option(envvar="KATO_PORT", help="Port to listen on (env KATO_PORT).")
-    ] = 8080,
+    ] = defaults.MANAGER_PORT,
 ) -> None:
     """Run the session manager (sessions API + proxy to processors) in the foreground."""
     from session_manager.server import run

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from container_manager import ContainerManagerError, ProcessorInfo
 
+from .defaults import MANAGER_URL
 from .render import info_table
 
 __all__ = ["make_http", "register"]
@@ -55,7 +56,6 @@ ApiKey = Annotated[
     typer.Option(envvar="KATO_API_KEY", help="The manager's API key (env KATO_API_KEY)."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
-DEFAULT_MANAGER_URL = "http://127.0.0.1:8080"
 _SESSION_COLUMNS = ("session_id", "processor_id", "user_id", "status", "url")
 
 
@@ -75,7 +75,7 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    manager_url: ManagerUrl = DEFAULT_MANAGER_URL,
+    manager_url: ManagerUrl = MANAGER_URL,
     api_key: ApiKey = None,
 ) -> None:
     """Write a session's or processor's whole memory (patterns, statistics, STM, genes) as one
@@ -108,7 +108,7 @@ def import_file(
         bool,
         typer.Option("--processor", help="Make a bare processor (as `spawn`), not a session."),
     ] = False,
-    manager_url: ManagerUrl = DEFAULT_MANAGER_URL,
+    manager_url: ManagerUrl = MANAGER_URL,
     api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
@@ -131,7 +131,7 @@ def fork(
     ttl_seconds: Annotated[
         int | None, typer.Option(min=1, help="Delete the fork this many seconds after.")
     ] = None,
-    manager_url: ManagerUrl = DEFAULT_MANAGER_URL,
+    manager_url: ManagerUrl = MANAGER_URL,
     api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:

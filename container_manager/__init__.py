@@ -9,10 +9,13 @@
 
 Unit tests use `FakeBackend` (in-memory, readiness controllable) instead of an engine, with
 `KatoContainerManager(settings, fake, http_transport=fake.transport())`.
+
+The engines' backends are imported from their modules (`container_manager.docker_backend`,
+`container_manager.swarm_backend`) or chosen by name through KATO_BACKEND, so importing the
+package loads no engine SDK.
 """
 
 from .backend import Backend
-from .docker_backend import DockerBackend
 from .errors import (
     ConfigValidationError,
     ContainerManagerError,
@@ -44,7 +47,6 @@ __all__ = [
     "ContainerManagerError",
     "ContainerSettings",
     "ContainerState",
-    "DockerBackend",
     "EngineError",
     "EngineUnavailableError",
     "FakeBackend",

@@ -31,11 +31,13 @@ from docker.errors import DockerException
 
 from .base_image import BaseImage, choose_base_image
 from .errors import ImageBuildError
+from .settings import ContainerSettings
 from .wheelhouse import Runner, ensure_wheelhouse
 
 __all__ = ["DEFAULT_TAG", "DOCKERFILE", "build_image", "default_context"]
 
-DEFAULT_TAG = "kato:fastapi"
+#: What is built by default is what processors run by default (KATO_IMAGE's default).
+DEFAULT_TAG: str = ContainerSettings.model_fields["image"].default
 DOCKERFILE = "Dockerfile.fastapi"
 BASE_IMAGE_SCRIPT = Path("scripts") / "make-base-image.sh"
 

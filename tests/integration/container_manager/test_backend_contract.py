@@ -19,13 +19,13 @@ import pytest
 from container_manager import (
     Backend,
     ContainerSettings,
-    DockerBackend,
     FakeBackend,
     ProcessorNotFoundError,
     ProcessorSpec,
     ProcessorStartError,
 )
 from container_manager.config import parse_config
+from container_manager.docker_backend import DockerBackend
 from container_manager.readiness import wait_until_ready
 from container_manager.spec import build_spec, processor_labels, selector
 from container_manager.swarm_backend import SwarmBackend

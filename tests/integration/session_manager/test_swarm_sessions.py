@@ -11,16 +11,16 @@ from typing import Any
 import docker
 import pytest
 import websockets
-from sm_docker_support import (
+
+from container_manager.testing import swarm_node
+from session_manager.testing import ManagerProcess
+from tests.integration.session_manager.docker_support import (
     create_session,
     memory_of,
     session_client,
     wait_for_status,
     wait_until,
 )
-
-from container_manager.testing import swarm_node
-from session_manager.testing import ManagerProcess
 
 pytestmark = pytest.mark.docker
 

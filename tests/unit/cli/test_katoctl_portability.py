@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_katoctl import manager  # noqa: F401  (fixture: make_manager → a FakeBackend manager)
 from typer.testing import CliRunner
 
 import cli.main
@@ -21,6 +20,7 @@ from kato.processor import KatoProcessor, Observation, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
+from tests.unit.cli.test_katoctl import manager  # noqa: F401  (fixture: make_manager → a FakeBackend manager)
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("manager")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cm_support import on_fake
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
+from tests.unit.container_manager.support import on_fake
 
 
 @pytest.fixture

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sm_fake_processor import FakeProcessor
 from starlette.testclient import TestClient
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
-from session_manager import ManagerSettings, create_app
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
+from tests.unit.session_manager.fake_processor import FakeProcessor
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def make_settings(tmp_path: Path) -> Callable[..., ManagerSettings]:
             "reconcile_interval": 3600,
             "idle_timeout": 60,
             # No warm pool unless a test asks: its background starts would change what the
-            # engine holds under tests that count containers (test_sm_pool.py has the pool).
+            # engine holds under tests that count containers (test_pool.py has the pool).
             "pool_size": 0,
             **overrides,
         }

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from svc_launcher import Launcher
-from svc_replay import reset
 
 from kato.services.testing import ServiceProcess
+from tests.integration.kato.services.launcher import Launcher
+from tests.integration.kato.services.replay import reset
 
 
 @pytest.fixture

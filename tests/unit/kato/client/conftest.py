@@ -4,7 +4,6 @@ FakeBackend whose containers all answer through one fake processor."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from kato.processor import KatoProcessor
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
-from session_manager import ManagerSettings
-from session_manager import create_app as create_manager
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
-from client_support import TOKEN, ServedApp  # noqa: E402
-from sm_fake_processor import FakeProcessor  # noqa: E402
+from session_manager.app import create_app as create_manager
+from session_manager.settings import ManagerSettings
+from tests.unit.kato.client.support import TOKEN, ServedApp
+from tests.unit.session_manager.fake_processor import FakeProcessor
 
 
 @pytest.fixture

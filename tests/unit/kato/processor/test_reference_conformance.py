@@ -6,10 +6,10 @@ import itertools
 from typing import Any
 
 import pytest
-from reference_cases import expected_results, load_cases, replay
 
 from kato.processor import KatoProcessor, Observation, PatternNotFoundError, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
+from tests.unit.kato.processor.reference_cases import expected_results, load_cases, replay
 
 CASES = load_cases()
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from svc_app_helpers import MakeClient
 
 from kato.processor import KatoProcessor, PatternStore
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
+from tests.unit.kato.services.app_helpers import MakeClient
 
 
 @pytest.fixture

@@ -1,0 +1,217 @@
+"""The dashboard's HTTP side on the FakeBackend: login cookie, what the middleware accepts with
+it, the page and its assets, the overview JSON and "hibernate now"."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from container_manager import EngineUnavailableError, FakeBackend
+from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
+from session_manager.dashboard.sampler import Sampler
+from tests.unit.session_manager.fake_processor import FakeProcessor
+from tests.unit.session_manager.support import service_of
+
+KEY = "k3y-for-tests"
+BEARER = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def keyed(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client(api_key=KEY)
+
+
+def _create(client: TestClient, **body: Any) -> dict[str, Any]:
+    answer = client.post("/session/create", json=body, headers=BEARER)
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+def _log_in(client: TestClient) -> None:
+    assert client.post("/dashboard/login", json={"api_key": KEY}).status_code == 204
+
+
+def test_wrong_key_is_refused_and_sets_no_cookie(keyed: TestClient) -> None:
+    answer = keyed.post("/dashboard/login", json={"api_key": "wrong"})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "KATO_UNAUTHORIZED"
+    assert "set-cookie" not in answer.headers
+    assert keyed.get("/dashboard/api/auth").json() == {"required": True, "authenticated": False}
+    assert keyed.get("/dashboard/api/overview").status_code == 401
+
+
+def test_login_sets_an_httponly_strict_cookie_that_is_not_the_key(keyed: TestClient) -> None:
+    answer = keyed.post("/dashboard/login", json={"api_key": KEY})
+    assert answer.status_code == 204
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert KEY not in cookie
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite=strict", "path=/"} <= attributes
+    assert "secure" not in attributes  # plain http on loopback (see dashboard.cookie)
+    assert keyed.get("/dashboard/api/auth").json() == {"required": True, "authenticated": True}
+    assert keyed.get("/sessions").status_code == 200
+    assert keyed.get("/dashboard/api/overview").status_code == 200
+
+    assert keyed.post("/dashboard/logout").status_code == 204
+    assert keyed.get("/sessions").status_code == 401
+
+
+def test_a_forged_cookie_is_refused(keyed: TestClient) -> None:
+    keyed.cookies.set(COOKIE_NAME, "0" * 64)
+    assert keyed.get("/sessions").status_code == 401
+    keyed.cookies.set(COOKIE_NAME, KEY)  # the key itself is not the cookie
+    assert keyed.get("/sessions").status_code == 401
+    assert keyed.get("/dashboard/api/auth").json()["authenticated"] is False
+
+
+def test_a_change_by_cookie_needs_the_dashboard_header(keyed: TestClient) -> None:
+    session = _create(keyed)
+    _log_in(keyed)
+    url = f"/session/{session['session_id']}"
+    assert keyed.delete(url).status_code == 401  # what a same-site page could send
+    assert keyed.get(url).json()["status"] == "running"
+    assert keyed.delete(url, headers={CSRF_HEADER: "1"}).status_code == 204
+
+
+def test_websockets_do_not_accept_the_cookie(keyed: TestClient) -> None:
+    session = _create(keyed)
+    _log_in(keyed)
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        keyed.websocket_connect(f"/session/{session['session_id']}/ws") as socket,
+    ):
+        socket.receive_text()
+    assert closed.value.code == 1008
+
+
+def test_the_cookie_never_reaches_a_processor(keyed: TestClient, processor: FakeProcessor) -> None:
+    session = _create(keyed)
+    _log_in(keyed)
+    keyed.cookies.set("theme", "dark")  # a cookie of the processor's own is still forwarded
+    answer = keyed.get(f"/session/{session['session_id']}/stm")
+    assert answer.status_code == 200
+    seen = processor.requests[-1]["headers"]
+    assert COOKIE_NAME not in seen.get("Cookie", "")
+    assert "theme=dark" in seen.get("Cookie", "")
+
+
+def test_page_and_assets_are_served_from_the_package(keyed: TestClient) -> None:
+    page = keyed.get("/dashboard")
+    assert page.status_code == 200
+    assert "/dashboard/static/dashboard.js" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert (
+        keyed.get("/dashboard/static/dashboard.js")
+        .headers["content-type"]
+        .startswith("text/javascript")
+    )
+    assert keyed.get("/dashboard/static/dashboard.css").status_code == 200
+    assert keyed.get("/dashboard/static/index.html").status_code == 404  # only listed assets
+    assert keyed.get("/dashboard/static/..%2F..%2Fapp.py").status_code == 404
+
+
+def test_without_an_api_key_the_dashboard_is_open(client: TestClient) -> None:
+    assert client.get("/dashboard/api/auth").json() == {"required": False, "authenticated": True}
+    assert client.post("/dashboard/login", json={"api_key": "x"}).status_code == 204
+    assert client.get("/dashboard/api/overview").status_code == 200
+
+
+def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
+    session = _create(keyed, user_id="alice")
+    sampler: Sampler = keyed.app.state.dashboard_sampler  # type: ignore[attr-defined]
+    keyed.portal.call(sampler.sample_once)  # type: ignore[union-attr]
+    keyed.post(f"/session/{session['session_id']}/observe", json={"strings": ["a"]}, headers=BEARER)
+    keyed.portal.call(sampler.sample_once)  # type: ignore[union-attr]
+    keyed.portal.call(sampler.read_memory_once)  # type: ignore[union-attr]
+
+    overview = keyed.get("/dashboard/api/overview", headers=BEARER).json()
+    (row,) = overview["sessions"]
+    assert row["session_id"] == session["session_id"]
+    assert row["user_id"] == "alice"
+    assert row["status"] == "running"
+    assert row["memory_bytes"] == 40 * 2**20  # FakeBackend.stats
+    assert overview["machine"]["running"] == 1
+    assert overview["machine"]["spawning"] == 0
+    assert overview["machine"]["pool"] == {"desired": 0, "ready": 0, "starting": 0}
+    assert overview["machine"]["max_sessions"] == 50
+    assert overview["machine"]["engine"]["reachable"] is True
+    assert overview["series"][-1]["requests_per_second"] > 0
+    assert overview["events"] is False
+
+
+def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(pool_size=2)
+    service = service_of(client)
+    for _ in range(1000):
+        if len(service.pool.ready) == 2:
+            break
+        time.sleep(0.01)
+    pool = client.get("/dashboard/api/overview").json()["machine"]["pool"]
+    assert pool == {"desired": 2, "ready": 2, "starting": 0}
+
+
+def test_overview_says_when_the_engine_is_down(keyed: TestClient, fake: FakeBackend) -> None:
+    def unreachable() -> None:
+        raise EngineUnavailableError("cannot reach the Docker engine at /var/run/docker.sock")
+
+    fake.ping = unreachable  # type: ignore[method-assign]
+    sampler: Sampler = keyed.app.state.dashboard_sampler  # type: ignore[attr-defined]
+    keyed.portal.call(sampler.sample_once)  # type: ignore[union-attr]
+    engine = keyed.get("/dashboard/api/overview", headers=BEARER).json()["machine"]["engine"]
+    assert engine["reachable"] is False
+    assert engine["code"] == "KATO_ENGINE_UNAVAILABLE"
+    assert "docker.sock" not in str(engine)  # engine details go to the log only
+
+
+def test_hibernate_now_ignores_the_idle_timeout(keyed: TestClient, fake: FakeBackend) -> None:
+    session = _create(keyed)
+    url = f"/session/{session['session_id']}"
+    answer = keyed.post(f"{url}/hibernate", headers=BEARER)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "hibernated"
+    assert fake.container_for(session["processor_id"]) is None
+    assert keyed.post(f"{url}/hibernate", headers=BEARER).json()["status"] == "hibernated"
+    assert 'kato_reaps_total{kind="hibernation"} 1.0' in keyed.get("/metrics", headers=BEARER).text
+    # The next request wakes it as after any hibernation.
+    assert keyed.get(f"{url}/stm", headers=BEARER).status_code == 200
+    assert keyed.get(url, headers=BEARER).json()["status"] == "running"
+
+
+def test_hibernate_now_refuses_a_busy_session_and_changes_nothing(keyed: TestClient) -> None:
+    session = _create(keyed)
+    service = service_of(keyed)
+    service.routes[session["session_id"]].inflight += 1  # a request or WebSocket in flight
+    answer = keyed.post(f"/session/{session['session_id']}/hibernate", headers=BEARER)
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "KATO_SESSION_BUSY"
+    assert keyed.get(f"/session/{session['session_id']}", headers=BEARER).json()["status"] == (
+        "running"
+    )
+
+
+def test_hibernate_now_of_an_unknown_session_is_404(keyed: TestClient) -> None:
+    answer = keyed.post("/session/nope/hibernate", headers=BEARER)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
+
+
+def test_overview_says_when_the_manager_has_an_event_stream(keyed: TestClient) -> None:
+    async def events() -> dict[str, str]:  # what session_manager.events will serve
+        return {}
+
+    keyed.app.add_api_route("/events", events)  # type: ignore[attr-defined]
+    assert keyed.get("/dashboard/api/overview", headers=BEARER).json()["events"] is True
+
+
+def test_processor_docs_page_is_served_without_a_key(keyed: TestClient) -> None:
+    page = keyed.get("/dashboard/docs", params={"session": "abc"})
+    assert page.status_code == 200
+    assert "/dashboard/static/docs.js" in page.text
+    assert keyed.get("/dashboard/static/docs.js").status_code == 200

@@ -1,0 +1,83 @@
+"""Schema fuzzing (schemathesis) of the manager over real HTTP on loopback, fake engine behind:
+every operation of its OpenAPI document, bounded in examples, must answer without a server
+error and exactly as documented (status, content type, headers, body schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+import tests.fuzz_support  # noqa: F401  (registers our media types)
+from container_manager import KatoContainerManager
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
+from tests.unit.session_manager.served import served
+
+#: Examples per operation and mode (13 positive, 2 negative operations): ~20 s here.
+EXAMPLES = 20
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def manager_url(
+    make_settings: Callable[..., ManagerSettings],
+    containers: KatoContainerManager,
+    tmp_path: Path,
+) -> Iterator[str]:
+    # Room for every session the fuzzer creates: a 503 for capacity would be a server error.
+    settings = make_settings(max_sessions=10_000, spawn_queue=10_000, max_body_bytes=2**16)
+    with served(create_app(settings, containers)) as url:
+        yield url
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_every_operation_answers_as_documented(manager_url: str, mode: str) -> None:
+    schema = schemathesis.openapi.from_url(f"{manager_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 12
+    generation = schemathesis.GenerationMode(mode)
+    # `GET /events` follows its stream for ever (an example would only end at the timeout):
+    # tests/unit/session_manager/test_events.py checks its answers, 422s included.
+    operations = [op for op in operations if op.label != "GET /events"]
+    if generation is schemathesis.GenerationMode.NEGATIVE:
+        # Only bounded inputs can be made invalid (free-form path strings cannot).
+        operations = [op for op in operations if list(op.query) or list(op.body)]
+        assert {op.label for op in operations} == {
+            "POST /session/create",
+            "GET /sessions",
+            "POST /session/import",
+            "POST /session/{session_id}/fork",
+        }
+    for operation in operations:
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate, Phase.shrink],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=generation))
+        def answers_as_documented(case: schemathesis.Case) -> None:
+            case.call_and_validate(base_url=manager_url, checks=CHECKS, timeout=30)
+
+        answers_as_documented()
