@@ -6,9 +6,10 @@ upstream (``smoothness``, ``quiescence``, …) are stored and reported but chang
 start-up size. ``SORT`` is upstream's internal alias of ``sort``; ``predict`` switches prediction
 generation off. Validation of a whole update happens before anything is applied.
 
-Every gene has a range (in :mod:`kato.contract`, and in kato/services/README.md): a value outside it is refused
-before it reaches the processor, so every accepted value serialises exactly (JSON, SQLite,
-MongoDB) and every read of the genes (``GET /state``, ``GET /gene``) keeps working.
+Every gene has a range (in :mod:`kato.contract`, and in kato/services/README.md): a value
+outside it is refused before it reaches the processor, so every accepted value serialises
+exactly (JSON, SQLite, MongoDB) and every read of the genes (``GET /state``, ``GET /gene``) keeps
+working.
 """
 
 from __future__ import annotations

@@ -69,7 +69,14 @@ def test_processor_ids_must_be_name_safe(bad: str) -> None:
 
 
 def test_valid_processor_id_passes() -> None:
-    assert validate_processor_id("p-1.a_b") == "p-1.a_b"
+    # Was "p-1.a_b": a dotted id launched a container whose processor refused its PROCESSOR_ID.
+    assert validate_processor_id("p-1_a-b") == "p-1_a-b"
+
+
+@pytest.mark.parametrize("bad", ["a.b", "p-1.a_b", "Ab", "ab-", "ab_", "ab\n"])
+def test_processor_ids_the_processor_or_the_engine_would_refuse_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigValidationError):
+        validate_processor_id(bad)
 
 
 def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kato.services.models import RequestLimits, ObservationData, ObserveSequenceRequest, WsMessage
+from kato.services.models import ObservationData, ObserveSequenceRequest, RequestLimits, WsMessage
 
 LIMITS = RequestLimits(
     max_symbols_per_event=3,
