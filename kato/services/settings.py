@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato import contract
-from kato.contract import GENE_ENV
+from kato.contract import GENE_ENV, FloatRange, IntRange
 from kato.processor import ProcessorConfig
 
 
@@ -33,6 +33,18 @@ def _limit(default: int, env: str, what: str) -> Any:
         ge=0,
         validation_alias=env,
         description=f"{env} ({default}): maximum {what}.",
+    )
+
+
+def _gene(default: Any, gene: str, bounds: IntRange | FloatRange, description: str) -> Any:
+    """A start-up gene read from its contract variable; values outside the contract's range stop
+    start-up (the platform validates against the same range before it launches)."""
+    return Field(
+        default=default,
+        ge=bounds.low,
+        le=bounds.high,
+        validation_alias=GENE_ENV[gene],
+        description=description,
     )
 
 
@@ -55,33 +67,20 @@ class ServiceSettings(BaseSettings):
         validation_alias=GENE_ENV["processor_name"],
         description="PROCESSOR_NAME (KatoProcessor).",
     )
-    max_pattern_length: int = Field(
-        default=0,
-        ge=contract.MAX_PATTERN_LENGTH_RANGE.low,
-        le=contract.MAX_PATTERN_LENGTH_RANGE.high,
-        validation_alias=GENE_ENV["max_pattern_length"],
-        description="MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
+    max_pattern_length: int = _gene(
+        0,
+        "max_pattern_length",
+        contract.MAX_PATTERN_LENGTH_RANGE,
+        "MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
     )
-    persistence: int = Field(
-        default=5,
-        ge=contract.PERSISTENCE_RANGE.low,
-        le=contract.PERSISTENCE_RANGE.high,
-        validation_alias=GENE_ENV["persistence"],
-        description="PERSISTENCE (5): emotive window.",
+    persistence: int = _gene(
+        5, "persistence", contract.PERSISTENCE_RANGE, "PERSISTENCE (5): emotive window."
     )
-    recall_threshold: float = Field(
-        default=0.1,
-        ge=contract.RECALL_THRESHOLD_RANGE.low,
-        le=contract.RECALL_THRESHOLD_RANGE.high,
-        validation_alias=GENE_ENV["recall_threshold"],
-        description="RECALL_THRESHOLD (0.1).",
+    recall_threshold: float = _gene(
+        0.1, "recall_threshold", contract.RECALL_THRESHOLD_RANGE, "RECALL_THRESHOLD (0.1)."
     )
-    max_predictions: int = Field(
-        default=100,
-        ge=contract.MAX_PREDICTIONS_RANGE.low,
-        le=contract.MAX_PREDICTIONS_RANGE.high,
-        validation_alias=GENE_ENV["max_predictions"],
-        description="MAX_PREDICTIONS (100).",
+    max_predictions: int = _gene(
+        100, "max_predictions", contract.MAX_PREDICTIONS_RANGE, "MAX_PREDICTIONS (100)."
     )
     sort: bool = Field(
         default=True,
