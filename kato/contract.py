@@ -78,14 +78,13 @@ PROCESSOR_ID_RULE: Final = "1-64 letters, digits, '_' or '-'"
 
 #: The ids the platform gives the processors it launches: a subset of `PROCESSOR_ID_PATTERN`,
 #: so every launched processor accepts its id, narrowed to what is safe in engine object names
-#: (container, volume and Swarm service ``<prefix>-<id>``): lower case, because the engine's DNS
-#: resolves names case-insensitively (``kato-Ab`` and ``kato-ab`` would answer for each other);
-#: a letter or digit at both ends (Docker names must start with one, Swarm service names end
-#: with one); at most 63 characters (a DNS label). The platform's own ids are 12 hex digits.
+#: (container, volume and Swarm service ``<prefix>-<id>``, reached by name on the network):
+#: lower case, because the engine's DNS lowercases names (moby/libnetwork#2394: ``kato-Ab`` and
+#: ``kato-ab`` would answer for each other); a letter or digit at the end (a Swarm service name
+#: must end with one) and at the start (``katoctl rm -x`` would read an option); at most 63
+#: characters (a DNS label). The platform's own ids are 12 hex digits.
 PLATFORM_PROCESSOR_ID_PATTERN: Final = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
-PLATFORM_PROCESSOR_ID_RULE: Final = (
-    "1-63 of a-z 0-9 _ - starting and ending with a letter or digit"
-)
+PLATFORM_PROCESSOR_ID_RULE: Final = "1-63 of a-z 0-9 _ - starting and ending with a letter or digit"
 
 _PROCESSOR_ID = re.compile(PROCESSOR_ID_PATTERN)
 _PLATFORM_PROCESSOR_ID = re.compile(PLATFORM_PROCESSOR_ID_PATTERN)
