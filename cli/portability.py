@@ -9,7 +9,6 @@ Files are streamed both ways with a progress bar on stderr, so stdout can be red
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from container_manager import ContainerManagerError, ProcessorInfo
+from kato import contract
 
 from .defaults import MANAGER_URL
 from .render import info_table
@@ -38,7 +38,6 @@ __all__ = ["make_http", "register"]
 err = Console(stderr=True)
 out = Console()
 
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CHUNK = 256 * 1024
 _TIMEOUT = httpx.Timeout(60.0, read=600.0)
 
@@ -155,7 +154,7 @@ def _export_source(
     manager's ``GET /session/TARGET/export``."""
     info = _processor(target)
     if info is not None:
-        return _processor_url(info, "/export"), _bearer(info)
+        return _processor_url(info, contract.EXPORT_PATH), _bearer(info)
     url = httpx.URL(manager_url).join(f"/session/{target}/export")
     return str(url), _manager_headers(api_key)
 
@@ -181,7 +180,7 @@ def _import_into_new_processor(
         info = manager.create_processor(user_id=user_id)
     try:
         response = http.put(
-            _processor_url(info, "/import"), content=_upload(file), headers=_bearer(info)
+            _processor_url(info, contract.IMPORT_PATH), content=_upload(file), headers=_bearer(info)
         )
         _raise_for(response)
     except BaseException:
@@ -219,8 +218,8 @@ def _progress() -> Iterator[Progress]:
 
 
 def _checked(identifier: str) -> str:
-    if not _ID.fullmatch(identifier):
-        raise typer.BadParameter("ids are 1-64 letters, digits, '_' or '-'")
+    if not contract.is_processor_id(identifier):  # session ids (32 hex) pass it too
+        raise typer.BadParameter(f"ids are {contract.PROCESSOR_ID_RULE}")
     return identifier
 
 

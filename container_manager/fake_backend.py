@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN, HEALTH_PATH, error_body
+
 from .backend import Backend
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
 from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
@@ -199,17 +201,16 @@ class FakeBackend(Backend):
         container = self._container_at(request.url.host, request.url.port)
         if container is None or container.status != "running" or not container.ready:
             raise httpx.ConnectError("connection refused (fake)", request=request)
-        if request.url.path == "/health":
-            return httpx.Response(
-                200, json={"status": "healthy", "processor_id": container.spec.env["PROCESSOR_ID"]}
-            )
-        token = container.spec.env.get("KATO_PROCESSOR_TOKEN")
+        if request.url.path == HEALTH_PATH:
+            processor_id = container.spec.env[ENV_PROCESSOR_ID]
+            return httpx.Response(200, json={"status": "healthy", "processor_id": processor_id})
+        token = container.spec.env.get(ENV_TOKEN)
         if token and request.headers.get("authorization") != f"Bearer {token}":
-            body = _error("KATO_UNAUTHORIZED", "missing or bad token", 401)
+            body = error_body("KATO_UNAUTHORIZED", "missing or bad token", 401)
             return httpx.Response(401, json=body)
         if self._handler is not None:
             return self._handler(container, request)
-        return httpx.Response(404, json=_error("KATO_NOT_FOUND", "no such route (fake)", 404))
+        return httpx.Response(404, json=error_body("KATO_NOT_FOUND", "no such route (fake)", 404))
 
     def _container_at(self, host: str, port: int | None) -> FakeContainer | None:
         with self._lock:
@@ -222,7 +223,3 @@ class FakeBackend(Backend):
 
 def _carries(have: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(have.get(key) == value for key, value in wanted.items())
-
-
-def _error(code: str, message: str, status: int) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": {}}, "status": status}

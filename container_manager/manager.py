@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN
+
 from .backend import Backend
 from .backends import load_backend
 from .config import parse_config, validate_processor_id
@@ -330,7 +332,7 @@ class KatoContainerManager:
         The error's message and details are ours (safe to show to API clients); what the
         engine and the container said is logged here and kept in `diagnostics` only.
         """
-        processor_id = spec.env["PROCESSOR_ID"]
+        processor_id = spec.env[ENV_PROCESSOR_ID]
         log.warning(
             "processor did not start: %s",
             exc.message,
@@ -421,7 +423,7 @@ class KatoContainerManager:
             port=published.port if published else None,
             internal_url=address.url if address else "",
             external_url=published.url if published else None,
-            token=state.env.get("KATO_PROCESSOR_TOKEN")
+            token=state.env.get(ENV_TOKEN)
             or self.tokens.token_for(processor_id, state.labels.get(LABEL_TOKEN_SALT, "")),
             session_id=state.labels.get(LABEL_SESSION) or None,
             user_id=state.labels.get(LABEL_USER) or None,

@@ -15,6 +15,7 @@ __all__ = [
     "ProcessorInfo",
     "ProcessorSpec",
     "VolumeState",
+    "memory_bytes",
 ]
 
 #: Port the processor's uvicorn listens on inside its container.
@@ -31,6 +32,13 @@ SUSPENDED_STATUSES = frozenset({"paused", "restarting"})
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
 
+def memory_bytes(memory: str) -> int:
+    """Bytes of a Docker memory string such as `512m` (units are powers of 1024); the string is
+    one a config or settings pattern has already accepted."""
+    unit = memory[-1].lower() if memory[-1:].isalpha() else ""
+    return int(memory[: len(memory) - len(unit)]) * _MEMORY_UNITS[unit]
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one container. `memory` keeps the operator's spelling ("512m");
@@ -42,8 +50,7 @@ class Limits:
 
     @property
     def memory_bytes(self) -> int:
-        unit = self.memory[-1].lower() if self.memory[-1:].isalpha() else ""
-        return int(self.memory[: len(self.memory) - len(unit)]) * _MEMORY_UNITS[unit]
+        return memory_bytes(self.memory)
 
     @property
     def nano_cpus(self) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import httpx
 
+from kato.contract import HEALTH_PATH
+
 from .errors import ProcessorStartError
 
 __all__ = ["wait_until_ready"]
@@ -35,12 +37,12 @@ def wait_until_ready(
     with httpx.Client(transport=transport, timeout=_TRY_TIMEOUT) as client:
         while True:
             try:
-                response = client.get(f"{url}/health")
+                response = client.get(f"{url}{HEALTH_PATH}")
                 if response.status_code == 200:
                     return
-                last_problem = f"/health answered {response.status_code}"
+                last_problem = f"{HEALTH_PATH} answered {response.status_code}"
             except httpx.HTTPError as exc:
-                last_problem = f"/health: {type(exc).__name__}"
+                last_problem = f"{HEALTH_PATH}: {type(exc).__name__}"
             if not is_running():
                 raise ProcessorStartError(
                     "processor container exited before becoming ready", diagnostics=[last_problem]

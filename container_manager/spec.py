@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import ProcessorConfig
+from kato import contract
+
+from .config import LaunchConfig
 from .models import DATA_DIR, LogRotation, ProcessorSpec
 from .settings import ContainerSettings
 
@@ -59,17 +61,17 @@ def processor_labels(
 
 def build_spec(
     settings: ContainerSettings,
-    config: ProcessorConfig,
+    config: LaunchConfig,
     *,
     processor_id: str,
     token: str,
     labels: Mapping[str, str],
 ) -> ProcessorSpec:
     env = {
-        "PROCESSOR_ID": processor_id,
-        "PROCESSOR_NAME": processor_id,
-        "KATO_DATA_DIR": DATA_DIR,
-        "KATO_PROCESSOR_TOKEN": token,
+        contract.ENV_PROCESSOR_ID: processor_id,
+        contract.ENV_PROCESSOR_NAME: processor_id,
+        contract.ENV_DATA_DIR: DATA_DIR,
+        contract.ENV_TOKEN: token,
         **config.gene_env(),
     }
     return ProcessorSpec(

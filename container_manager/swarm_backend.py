@@ -44,6 +44,8 @@ from docker.types import (
     ServiceMode,
 )
 
+from kato.contract import ENV_TOKEN, ENV_TOKEN_FILE
+
 from .backend import Backend
 from .docker_backend import DockerBackend
 from .docker_backend import _engine_errors as engine_errors
@@ -169,8 +171,8 @@ class SwarmBackend(Backend):
         secret = self._token_secret(spec)
         node_record = self._secret("node", spec.volume)
         node = _labels(node_record).get(LABEL_NODE) if node_record else None
-        env = {k: v for k, v in spec.env.items() if k != "KATO_PROCESSOR_TOKEN"}
-        env["KATO_PROCESSOR_TOKEN_FILE"] = TOKEN_FILE
+        env = {k: v for k, v in spec.env.items() if k != ENV_TOKEN}
+        env[ENV_TOKEN_FILE] = TOKEN_FILE
         ports: list[dict[str, Any]] = (
             []
             if spec.network
@@ -263,7 +265,7 @@ class SwarmBackend(Backend):
         # A stale one can only be an earlier launch's of this name (one still mounted by a
         # running service is refused by the engine), so no owner check narrows it.
         self._remove_secret("token", spec.volume, owner={})
-        token = spec.env.get("KATO_PROCESSOR_TOKEN", "")
+        token = spec.env.get(ENV_TOKEN, "")
         with engine_errors("create the processor's token secret"):
             return self.client.secrets.create(
                 name=_secret_name("token", spec.volume),

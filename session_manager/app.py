@@ -24,11 +24,12 @@ from starlette.routing import Match
 from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
+from kato.contract import error_body
 
 from . import portability
 from .dashboard.router import router as dashboard_router
 from .engine_errors import as_session_error
-from .errors import SessionError, error_body
+from .errors import SessionError
 from .events import router as events_router
 from .genes import check_limits
 from .hibernation import router as hibernation_router

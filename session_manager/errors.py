@@ -1,12 +1,14 @@
 """The session manager's error hierarchy; each maps to one JSON error body and HTTP status.
 
-Body shape (shared by every KATO service):
+Body shape (shared by every KATO service, built by `kato.contract.error_body`):
 `{"error": {"code": "KATO_…", "message": "…", "details": {…}}, "status": <http status>}`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from kato.contract import error_body
 
 __all__ = [
     "BadGatewayError",
@@ -17,14 +19,7 @@ __all__ = [
     "UnauthorizedError",
     "UpstreamTimeoutError",
     "ValidationFailedError",
-    "error_body",
 ]
-
-
-def error_body(
-    code: str, message: str, status: int, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}, "status": status}
 
 
 class SessionError(Exception):

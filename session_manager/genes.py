@@ -1,32 +1,31 @@
 """The genes a client may ask for at create, bounded at the manager's edge.
 
-`SessionGenes` narrows the container manager's `ProcessorConfig` (same fields, one definition)
-to values the processor can hold and the engine accepts: integers within 64 bits, finite
-floats, short printable strings. Resource limits are the operator's: `check_limits` lets a
-client ask for less than the manager's `KATO_MEMORY_LIMIT` / `KATO_CPU_LIMIT` /
-`KATO_PIDS_LIMIT` (or nothing: the operator's values apply), never more, and never less than
-a processor needs to start (below the floors the engine refuses or the service never gets
-ready, which used to surface as a 502 carrying runc and cgroup details).
+`SessionGenes` narrows the container manager's `LaunchConfig` (same fields, one definition; its
+gene ranges are the processor's own, from `kato.contract`) to values the engine accepts too:
+finite floats, short printable strings, limits within 64 bits. Resource limits are the
+operator's: `check_limits` lets a client ask for less than the manager's `KATO_MEMORY_LIMIT` /
+`KATO_CPU_LIMIT` / `KATO_PIDS_LIMIT` (or nothing: the operator's values apply), never more, and
+never less than a processor needs to start (below the floors the engine refuses or the service
+never gets ready, which used to surface as a 502 carrying runc and cgroup details).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
 from container_manager import ContainerSettings
-from container_manager.config import ProcessorConfig
+from container_manager.config import CPU_LIMIT_MAX, PROCESSOR_NAME_MAX_LENGTH, LaunchConfig
+from container_manager.models import memory_bytes
 
 from .errors import ValidationFailedError
 
-__all__ = ["FLOORS", "INT64_MAX", "PRINTABLE", "SessionGenes", "check_limits", "memory_bytes"]
+__all__ = ["FLOORS", "INT64_MAX", "PRINTABLE", "SessionGenes", "check_limits"]
 
 INT64_MAX = 2**63 - 1
 
-_MEMORY_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
-_MEMORY = re.compile(r"^([0-9]{1,12})([bkmgBKMG]?)$")
+_MEMORY = r"^[0-9]{1,12}[bkmgBKMG]?$"
 #: Printable text without control characters (NUL in an env var makes the engine refuse).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
@@ -35,22 +34,23 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 FLOORS = {"memory_limit": 64 * 2**20, "cpu_limit": 0.25, "pids_limit": 32}
 
 
-class SessionGenes(ProcessorConfig):
+class SessionGenes(LaunchConfig):
     """Genes of `POST /session/create`; None (or absent) keeps the service's default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_pattern_length: int | None = Field(None, ge=0, le=INT64_MAX)
-    processor_name: str | None = Field(None, min_length=1, max_length=200, pattern=PRINTABLE)
+    processor_name: str | None = Field(
+        None, min_length=1, max_length=PROCESSOR_NAME_MAX_LENGTH, pattern=PRINTABLE
+    )
     memory_limit: str | None = Field(
         None,
         max_length=13,
-        pattern=_MEMORY.pattern,
+        pattern=_MEMORY,
         description="Docker syntax (e.g. 256m); at most the operator's KATO_MEMORY_LIMIT, "
         "at least 64m.",
     )
     cpu_limit: float | None = Field(
-        None, ge=FLOORS["cpu_limit"], le=64.0, description="At most KATO_CPU_LIMIT."
+        None, ge=FLOORS["cpu_limit"], le=CPU_LIMIT_MAX, description="At most KATO_CPU_LIMIT."
     )
     pids_limit: int | None = Field(
         None, ge=FLOORS["pids_limit"], le=INT64_MAX, description="At most KATO_PIDS_LIMIT."
@@ -59,14 +59,6 @@ class SessionGenes(ProcessorConfig):
     def as_config(self) -> dict[str, Any]:
         """The genes the client set, as the mapping the container manager validates again."""
         return self.model_dump(exclude_none=True)
-
-
-def memory_bytes(value: str) -> int:
-    """Bytes of a Docker memory string such as `512m` (units are powers of 1024)."""
-    match = _MEMORY.match(value)
-    if match is None:
-        raise ValueError(f"not a memory size: {value!r}")
-    return int(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
 
 
 def check_limits(genes: SessionGenes, operator: ContainerSettings) -> None:

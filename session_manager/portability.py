@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
 from yarl import URL
 
+from kato import contract
+
 from .errors import BadGatewayError, PayloadTooLargeError, SessionError
 from .logs import session_id_var
 from .models import MAX_TTL_SECONDS, USER_ID, SessionView
@@ -190,7 +192,7 @@ async def _open_export(service: SessionService, route: Route) -> aiohttp.ClientR
     """The source container's ``GET /export`` response, headers read, body not yet."""
     try:
         response = await service.client.get(
-            URL(route.internal_url).with_path("/export"),
+            URL(route.internal_url).with_path(contract.EXPORT_PATH),
             headers=_auth(route),
             timeout=_timeout(service.settings),
         )
@@ -208,7 +210,7 @@ async def _push(service: SessionService, session_id: str, data: AsyncIterator[by
     route = await service.acquire(session_id)
     try:
         async with service.client.put(
-            URL(route.internal_url).with_path("/import"),
+            URL(route.internal_url).with_path(contract.IMPORT_PATH),
             data=data,
             headers={**_auth(route), "Content-Type": MEDIA_TYPE},
             timeout=_timeout(service.settings),

@@ -7,6 +7,8 @@ import json
 
 import aiohttp
 
+from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, STATE_PATH
+
 from .errors import BadGatewayError, UpstreamTimeoutError
 
 __all__ = ["GenesRejectedError", "check_health", "fetch_state", "restore_state", "update_genes"]
@@ -32,7 +34,7 @@ async def check_health(client: aiohttp.ClientSession, url: str, token: str, time
     """True when the processor answers `GET /health` with 200 within `timeout`."""
     try:
         async with client.get(
-            f"{url}/health",
+            f"{url}{HEALTH_PATH}",
             headers={"Authorization": f"Bearer {token}"},
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
@@ -49,7 +51,7 @@ async def update_genes(
     (or `UpstreamTimeoutError`) when it does not answer properly."""
     body = json.dumps({"genes": genes}).encode()
     try:
-        await _call(client, "POST", url, token, body, timeout, path="/genes/update")
+        await _call(client, "POST", url, token, body, timeout, path=GENES_UPDATE_PATH)
     except BadGatewayError as exc:
         status = exc.details.get("status")
         if isinstance(status, int) and 400 <= status < 500:
@@ -65,7 +67,7 @@ async def _call(
     body: bytes | None,
     timeout: float,
     *,
-    path: str = "/state",
+    path: str = STATE_PATH,
 ) -> bytes:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:

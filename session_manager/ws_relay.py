@@ -20,6 +20,8 @@ import contextlib
 import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from kato.contract import WS_PATH
+
 from .engine_errors import EngineFailureError, translated
 from .errors import SessionError
 from .proxy import raw_path, split_session_path, upstream_url
@@ -47,7 +49,7 @@ async def relay(websocket: WebSocket, service: SessionService) -> None:
         return
     try:
         query = websocket.scope.get("query_string", b"").decode("latin-1")
-        url = upstream_url(route.internal_url, "/ws", query)
+        url = upstream_url(route.internal_url, WS_PATH, query)
         url = url.with_scheme("wss" if url.scheme == "https" else "ws")
         try:
             upstream = await service.client.ws_connect(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kato.contract import error_body
+
 
 class KatoError(Exception):
     """Base of every processor error; ``code``/``status`` are overridden by the subclasses."""
@@ -24,10 +26,7 @@ class KatoError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON error shape shared by every KATO service."""
-        return {
-            "error": {"code": self.code, "message": self.message, "details": self.details},
-            "status": self.status,
-        }
+        return error_body(self.code, self.message, self.status, self.details)
 
 
 class ValidationError(KatoError):

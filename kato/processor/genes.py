@@ -6,9 +6,10 @@ upstream (``smoothness``, ``quiescence``, …) are stored and reported but chang
 start-up size. ``SORT`` is upstream's internal alias of ``sort``; ``predict`` switches prediction
 generation off. Validation of a whole update happens before anything is applied.
 
-Every gene has a range (below, and in kato/services/README.md): a value outside it is refused
-before it reaches the processor, so every accepted value serialises exactly (JSON, SQLite,
-MongoDB) and every read of the genes (``GET /state``, ``GET /gene``) keeps working.
+Every gene has a range (in :mod:`kato.contract`, and in kato/services/README.md): a value
+outside it is refused before it reaches the processor, so every accepted value serialises
+exactly (JSON, SQLite, MongoDB) and every read of the genes (``GET /state``, ``GET /gene``) keeps
+working.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kato import contract
 from kato.processor.config import ProcessorConfig
 from kato.processor.errors import InvalidGeneValueError, UnknownGeneError
-
-#: Upper bound of ``max_pattern_length``: any STM longer than this is far beyond memory anyway,
-#: and the bound keeps every gene a 32-bit value that JSON, SQLite and MongoDB carry exactly
-#: (an unbounded integer once made ``GET /state`` and ``GET /gene`` fail).
-MAX_PATTERN_LENGTH_LIMIT = 2**31 - 1
 
 
 def _int(low: int, high: int) -> Callable[[Any], int]:
@@ -72,20 +69,20 @@ class Gene:
 
 
 GENES: Mapping[str, Gene] = {
-    "max_pattern_length": Gene("max_pattern_length", _int(0, MAX_PATTERN_LENGTH_LIMIT)),
-    "persistence": Gene("persistence", _int(1, 100)),
-    "recall_threshold": Gene("recall_threshold", _float(0.0, 1.0)),
-    "max_predictions": Gene("max_predictions", _int(1, 10000)),
+    "max_pattern_length": Gene("max_pattern_length", _int(*contract.MAX_PATTERN_LENGTH_RANGE)),
+    "persistence": Gene("persistence", _int(*contract.PERSISTENCE_RANGE)),
+    "recall_threshold": Gene("recall_threshold", _float(*contract.RECALL_THRESHOLD_RANGE)),
+    "max_predictions": Gene("max_predictions", _int(*contract.MAX_PREDICTIONS_RANGE)),
     "sort": Gene("sort", _bool),
     "SORT": Gene("sort", _bool),
-    "smoothness": Gene("smoothness", _int(1, 10)),
-    "quiescence": Gene("quiescence", _int(0, 100)),
-    "search_depth": Gene("search_depth", _int(1, 100)),
-    "auto_act_method": Gene("auto_act_method", _choice("none", "threshold", "adaptive")),
-    "auto_act_threshold": Gene("auto_act_threshold", _float(0.0, 1.0)),
+    "smoothness": Gene("smoothness", _int(*contract.SMOOTHNESS_RANGE)),
+    "quiescence": Gene("quiescence", _int(*contract.QUIESCENCE_RANGE)),
+    "search_depth": Gene("search_depth", _int(*contract.SEARCH_DEPTH_RANGE)),
+    "auto_act_method": Gene("auto_act_method", _choice(*contract.AUTO_ACT_METHODS)),
+    "auto_act_threshold": Gene("auto_act_threshold", _float(*contract.AUTO_ACT_THRESHOLD_RANGE)),
     "always_update_frequencies": Gene("always_update_frequencies", _bool),
     "process_predictions": Gene("process_predictions", _bool),
-    "indexer_type": Gene("indexer_type", _choice("VI")),
+    "indexer_type": Gene("indexer_type", _choice(*contract.INDEXER_TYPES)),
     "predict": Gene("predict", _bool),
 }
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
-OPEN_PATHS = frozenset({"/health"})
+from kato.contract import HEALTH_PATH
+
+OPEN_PATHS = frozenset({HEALTH_PATH})
 
 
 class TokenCheck:

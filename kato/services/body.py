@@ -13,7 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
 from kato.services.errors import RequestValidationFailed, payload_too_large
-from kato.services.models import Limits
+from kato.services.models import RequestLimits
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -34,7 +34,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 async def parse_body(
-    request: Request, model: type[ModelT], limits: Limits, max_bytes: int
+    request: Request, model: type[ModelT], limits: RequestLimits, max_bytes: int
 ) -> ModelT:
     """The validated body; 422 ``KATO_VALIDATION_ERROR`` on malformed JSON or wrong fields."""
     raw = await read_body(request, max_bytes)
@@ -44,7 +44,7 @@ async def parse_body(
         raise RequestValidationFailed.from_pydantic(exc) from None
 
 
-def validate_payload(model: type[ModelT], payload: Any, limits: Limits) -> ModelT:
+def validate_payload(model: type[ModelT], payload: Any, limits: RequestLimits) -> ModelT:
     """Validate an already-decoded payload (WebSocket) with the same model and limits as HTTP."""
     try:
         return model.model_validate(payload, context=limits)

@@ -1,8 +1,8 @@
 """Pydantic models of the HTTP/WebSocket edge.
 
-Request models are validated with :class:`Limits` passed as the pydantic validation *context*, so
-the same model enforces the deployment's size limits for HTTP and WebSocket alike (QUIRK-10
-fixed). Without a context (e.g. when only rendering the schema) no limits apply.
+Request models are validated with :class:`RequestLimits` passed as the pydantic validation
+*context*, so the same model enforces the deployment's size limits for HTTP and WebSocket alike
+(QUIRK-10 fixed). Without a context (e.g. when only rendering the schema) no limits apply.
 
 Response models exist for the OpenAPI docs only; handlers build plain dicts on the hot path.
 """
@@ -31,9 +31,10 @@ from pydantic_core import PydanticCustomError
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Per-request size limits; values and defaults are the ``KATO_MAX_*`` settings of the
-    same names (:func:`kato.services.runtime.limits_from`)."""
+class RequestLimits:
+    """How large one request may be (symbols, vectors, emotives, sequence length); values and
+    defaults are the ``KATO_MAX_*`` settings of the same names
+    (:func:`kato.services.runtime.limits_from`)."""
 
     max_symbols_per_event: int
     max_symbol_length: int
@@ -67,14 +68,14 @@ Number = Annotated[
 ]
 
 
-def _limits(info: ValidationInfo) -> Limits | None:
+def _limits(info: ValidationInfo) -> RequestLimits | None:
     context = info.context
-    if isinstance(context, Limits):
+    if isinstance(context, RequestLimits):
         return context
     return None
 
 
-def _check_length(what: str, text: str, limits: Limits) -> None:
+def _check_length(what: str, text: str, limits: RequestLimits) -> None:
     """Symbols, emotive names and observation ids share ``KATO_MAX_SYMBOL_LENGTH``."""
     if len(text) > limits.max_symbol_length:
         raise PydanticCustomError(

@@ -8,13 +8,15 @@ from starlette.requests import HTTPConnection
 
 from kato.services.gate import ProcessorGate
 from kato.services.metrics import ServiceMetrics
-from kato.services.models import Limits
+from kato.services.models import RequestLimits
 from kato.services.settings import ServiceSettings
 
 
-def limits_from(settings: ServiceSettings) -> Limits:
-    """Each :class:`Limits` field from the setting of the same name (``KATO_MAX_*``)."""
-    return Limits(**{limit.name: getattr(settings, limit.name) for limit in fields(Limits)})
+def limits_from(settings: ServiceSettings) -> RequestLimits:
+    """Each :class:`RequestLimits` field from the setting of the same name (``KATO_MAX_*``)."""
+    return RequestLimits(
+        **{limit.name: getattr(settings, limit.name) for limit in fields(RequestLimits)}
+    )
 
 
 @dataclass
@@ -23,7 +25,7 @@ class Runtime:
 
     settings: ServiceSettings
     metrics: ServiceMetrics
-    limits: Limits = field(init=False)
+    limits: RequestLimits = field(init=False)
     _gate: ProcessorGate | None = None
 
     def __post_init__(self) -> None:

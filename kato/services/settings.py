@@ -13,8 +13,9 @@ from typing import Any
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kato import contract
+from kato.contract import GENE_ENV, FloatRange, IntRange
 from kato.processor import ProcessorConfig
-from kato.processor.genes import MAX_PATTERN_LENGTH_LIMIT
 
 
 def default_data_dir() -> Path:
@@ -35,6 +36,18 @@ def _limit(default: int, env: str, what: str) -> Any:
     )
 
 
+def _gene(default: Any, gene: str, bounds: IntRange | FloatRange, description: str) -> Any:
+    """A start-up gene read from its contract variable; values outside the contract's range stop
+    start-up (the platform validates against the same range before it launches)."""
+    return Field(
+        default=default,
+        ge=bounds.low,
+        le=bounds.high,
+        validation_alias=GENE_ENV[gene],
+        description=description,
+    )
+
+
 class ServiceSettings(BaseSettings):
     """One processor container's settings (env var names are the upper-case field names)."""
 
@@ -44,40 +57,46 @@ class ServiceSettings(BaseSettings):
 
     # --- processor identity and genes -----------------------------------------------------------
     processor_id: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="PROCESSOR_ID (required; 1-64 of A-Za-z0-9_-): SQLite file / database name.",
+        pattern=f"^{contract.PROCESSOR_ID_PATTERN}$",
+        validation_alias=contract.ENV_PROCESSOR_ID,
+        description=f"PROCESSOR_ID (required; {contract.PROCESSOR_ID_RULE}): SQLite file / "
+        "database name.",
     )
     processor_name: str = Field(
-        default="KatoProcessor", description="PROCESSOR_NAME (KatoProcessor)."
+        default="KatoProcessor",
+        validation_alias=GENE_ENV["processor_name"],
+        description="PROCESSOR_NAME (KatoProcessor).",
     )
-    max_pattern_length: int = Field(
-        default=0,
-        ge=0,
-        le=MAX_PATTERN_LENGTH_LIMIT,
-        description="MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
+    max_pattern_length: int = _gene(
+        0,
+        "max_pattern_length",
+        contract.MAX_PATTERN_LENGTH_RANGE,
+        "MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
     )
-    persistence: int = Field(
-        default=5, ge=1, le=100, description="PERSISTENCE (5): emotive window."
+    persistence: int = _gene(
+        5, "persistence", contract.PERSISTENCE_RANGE, "PERSISTENCE (5): emotive window."
     )
-    recall_threshold: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="RECALL_THRESHOLD (0.1)."
+    recall_threshold: float = _gene(
+        0.1, "recall_threshold", contract.RECALL_THRESHOLD_RANGE, "RECALL_THRESHOLD (0.1)."
     )
-    max_predictions: int = Field(default=100, ge=1, le=10000, description="MAX_PREDICTIONS (100).")
+    max_predictions: int = _gene(
+        100, "max_predictions", contract.MAX_PREDICTIONS_RANGE, "MAX_PREDICTIONS (100)."
+    )
     sort: bool = Field(
         default=True,
-        validation_alias=AliasChoices("SORT_SYMBOLS", "SORT"),
+        validation_alias=AliasChoices(GENE_ENV["sort"], contract.ENV_SORT_ALIAS),
         description="SORT_SYMBOLS or SORT (true): sort symbols inside an event.",
     )
     use_indexing: bool = Field(
         default=True,
-        validation_alias="KATO_USE_INDEXING",
+        validation_alias=GENE_ENV["use_indexing"],
         description="KATO_USE_INDEXING (true): reference candidate pre-filter; false = exhaustive.",
     )
 
     # --- storage --------------------------------------------------------------------------------
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        validation_alias="KATO_DATA_DIR",
+        validation_alias=contract.ENV_DATA_DIR,
         description="KATO_DATA_DIR (/data in a container, else ./data): SQLite files.",
     )
     mongo_url: str | None = Field(
@@ -103,12 +122,12 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8000, description="PORT (8000) for `python -m kato.services`.")
     processor_token: str | None = Field(
         default=None,
-        validation_alias="KATO_PROCESSOR_TOKEN",
+        validation_alias=contract.ENV_TOKEN,
         description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
     )
     processor_token_file: Path | None = Field(
         default=None,
-        validation_alias="KATO_PROCESSOR_TOKEN_FILE",
+        validation_alias=contract.ENV_TOKEN_FILE,
         description=(
             "KATO_PROCESSOR_TOKEN_FILE (unset): file holding the token (a Docker secret on "
             "Swarm); read once at start-up, takes the place of KATO_PROCESSOR_TOKEN."
@@ -180,6 +199,6 @@ def load_settings() -> ServiceSettings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
-        if any(err["loc"] == ("processor_id",) for err in exc.errors()):
+        if any(err["loc"] == (contract.ENV_PROCESSOR_ID,) for err in exc.errors()):
             problems = "PROCESSOR_ID is required (set it to this processor's id). " + problems
         raise SettingsError(f"kato.services: invalid configuration: {problems}") from None

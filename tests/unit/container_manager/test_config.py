@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from container_manager import ConfigValidationError, ContainerSettings, Limits
-from container_manager.config import parse_config, validate_processor_id
+from container_manager.config import PROCESSOR_NAME_MAX_LENGTH, parse_config, validate_processor_id
+from container_manager.spec import build_spec
+from kato import contract
+from kato.processor import ProcessorConfig
+from kato.services.settings import ServiceSettings
 
 
 def test_genes_become_env_variables() -> None:
@@ -50,6 +54,8 @@ def test_limits_fall_back_to_settings() -> None:
         ({"max_patern_length": 5}, "max_patern_length"),
         ({"recall_threshold": 1.5}, "recall_threshold"),
         ({"max_pattern_length": -1}, "max_pattern_length"),
+        ({"max_pattern_length": 2**31}, "max_pattern_length"),  # the processor refuses it
+        ({"max_predictions": 10001}, "max_predictions"),
         ({"memory_limit": "lots"}, "memory_limit"),
         ({"cpu_limit": 0}, "cpu_limit"),
     ],
@@ -69,7 +75,14 @@ def test_processor_ids_must_be_name_safe(bad: str) -> None:
 
 
 def test_valid_processor_id_passes() -> None:
-    assert validate_processor_id("p-1.a_b") == "p-1.a_b"
+    # Was "p-1.a_b": a dotted id launched a container whose processor refused its PROCESSOR_ID.
+    assert validate_processor_id("p-1_a-b") == "p-1_a-b"
+
+
+@pytest.mark.parametrize("bad", ["a.b", "p-1.a_b", "Ab", "ab-", "ab_", "ab\n"])
+def test_processor_ids_the_processor_or_the_engine_would_refuse_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigValidationError):
+        validate_processor_id(bad)
 
 
 def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +93,33 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     settings = ContainerSettings()
     assert (settings.image, settings.name_prefix, settings.ready_timeout) == ("kato:test", "t", 2.5)
     assert settings.extra_labels == {"kato.test": "x"}
+
+
+def test_every_launch_environment_is_one_the_processor_starts_with() -> None:
+    """Genes at the top of their ranges and a platform id pass the processor's own settings."""
+    config = parse_config(
+        {
+            "max_pattern_length": contract.MAX_PATTERN_LENGTH_RANGE.high,
+            "persistence": contract.PERSISTENCE_RANGE.high,
+            "recall_threshold": contract.RECALL_THRESHOLD_RANGE.high,
+            "max_predictions": contract.MAX_PREDICTIONS_RANGE.high,
+            "sort": False,
+            "use_indexing": False,
+            "processor_name": "n" * PROCESSOR_NAME_MAX_LENGTH,
+        }
+    )
+    settings = ContainerSettings(deployment="d-unit")
+    processor_id = validate_processor_id("0a1b2c3d4e5f")
+    spec = build_spec(settings, config, processor_id=processor_id, token="t", labels={})
+    started = ServiceSettings(**spec.env)
+    assert started.processor_id == processor_id and started.processor_token == "t"
+    assert started.processor_config() == ProcessorConfig(
+        processor_id=processor_id,
+        name="n" * PROCESSOR_NAME_MAX_LENGTH,
+        max_pattern_length=contract.MAX_PATTERN_LENGTH_RANGE.high,
+        persistence=contract.PERSISTENCE_RANGE.high,
+        recall_threshold=contract.RECALL_THRESHOLD_RANGE.high,
+        max_predictions=contract.MAX_PREDICTIONS_RANGE.high,
+        sort=False,
+        exhaustive_search=True,
+    )

@@ -49,6 +49,7 @@ def _refused(client: TestClient, fake: FakeBackend, body: object) -> dict[str, A
         {"user_id": "é"},
         {"genes": {"max_pattern_length": 2**64}},
         {"genes": {"max_pattern_length": 2**63}},
+        {"genes": {"max_pattern_length": 2**31}},  # the processor's bound: it would not start
         {"genes": {"max_pattern_length": -1}},
         {"genes": {"recall_threshold": 1.5}},
         {"genes": {"processor_name": "a\u0000b"}},

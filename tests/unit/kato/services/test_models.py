@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kato.services.models import Limits, ObservationData, ObserveSequenceRequest, WsMessage
+from kato.services.models import ObservationData, ObserveSequenceRequest, RequestLimits, WsMessage
 
-LIMITS = Limits(
+LIMITS = RequestLimits(
     max_symbols_per_event=3,
     max_symbol_length=4,
     max_vectors=2,
@@ -19,7 +19,7 @@ LIMITS = Limits(
 )
 
 
-def parse(raw: str, limits: Limits | None = LIMITS) -> ObservationData:
+def parse(raw: str, limits: RequestLimits | None = LIMITS) -> ObservationData:
     return ObservationData.model_validate_json(raw, context=limits)
 
 

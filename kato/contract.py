@@ -1,0 +1,165 @@
+"""The wire contract between a KATO processor and the platform that launches and calls it.
+
+Every rule two packages must agree on lives here once: the JSON error body, which processor
+ids are valid, the genes' ranges and the environment variables they travel in, the other
+variables the platform sets, and the processor paths the platform calls. The processor
+(``kato.processor``, ``kato.services``) and the platform (``container_manager``,
+``session_manager``, ``cli``) import these names instead of repeating them: three copies of the
+processor-id regex had already drifted apart (``a.b`` passed the platform's and failed the
+processor's, ``Ab`` the other way round).
+
+Standard library only: the processor image carries just the ``kato`` package, and every layer
+may import this module without pulling in a framework (the role Starlette's ``status.py`` plays).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
+
+__all__ = [
+    "AUTO_ACT_METHODS",
+    "AUTO_ACT_THRESHOLD_RANGE",
+    "ENV_DATA_DIR",
+    "ENV_PROCESSOR_ID",
+    "ENV_PROCESSOR_NAME",
+    "ENV_SORT_ALIAS",
+    "ENV_TOKEN",
+    "ENV_TOKEN_FILE",
+    "EXPORT_PATH",
+    "GENES_UPDATE_PATH",
+    "GENE_ENV",
+    "HEALTH_PATH",
+    "IMPORT_PATH",
+    "INDEXER_TYPES",
+    "MAX_PATTERN_LENGTH_RANGE",
+    "MAX_PREDICTIONS_RANGE",
+    "PERSISTENCE_RANGE",
+    "PLATFORM_PROCESSOR_ID_PATTERN",
+    "PLATFORM_PROCESSOR_ID_RULE",
+    "PROCESSOR_ID_PATTERN",
+    "PROCESSOR_ID_RULE",
+    "QUIESCENCE_RANGE",
+    "RECALL_THRESHOLD_RANGE",
+    "SEARCH_DEPTH_RANGE",
+    "SMOOTHNESS_RANGE",
+    "STATE_PATH",
+    "WS_PATH",
+    "FloatRange",
+    "IntRange",
+    "error_body",
+    "is_platform_processor_id",
+    "is_processor_id",
+]
+
+
+# -- the error body ----------------------------------------------------------------------------
+
+
+def error_body(
+    code: str, message: str, status: int, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``{"error": {"code", "message", "details"}, "status"}``: every failure answer of every
+    KATO service (``code`` is a ``KATO_…`` constant, ``status`` the HTTP status sent with it)."""
+    return {
+        "error": {"code": code, "message": message, "details": dict(details or {})},
+        "status": status,
+    }
+
+
+# -- processor ids -----------------------------------------------------------------------------
+
+#: What the processor accepts as ``PROCESSOR_ID``: the id names its SQLite file and its MongoDB
+#: database, so no path separators and no dots (MongoDB forbids them in database names).
+PROCESSOR_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+PROCESSOR_ID_RULE: Final = "1-64 letters, digits, '_' or '-'"
+
+#: The ids the platform gives the processors it launches: a subset of `PROCESSOR_ID_PATTERN`,
+#: so every launched processor accepts its id, narrowed to what is safe in engine object names
+#: (container, volume and Swarm service ``<prefix>-<id>``, reached by name on the network):
+#: lower case, because the engine's DNS lowercases names (moby/libnetwork#2394: ``kato-Ab`` and
+#: ``kato-ab`` would answer for each other); a letter or digit at the end (a Swarm service name
+#: must end with one) and at the start (``katoctl rm -x`` would read an option); at most 63
+#: characters (a DNS label). The platform's own ids are 12 hex digits.
+PLATFORM_PROCESSOR_ID_PATTERN: Final = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
+PLATFORM_PROCESSOR_ID_RULE: Final = "1-63 of a-z 0-9 _ - starting and ending with a letter or digit"
+
+_PROCESSOR_ID = re.compile(PROCESSOR_ID_PATTERN)
+_PLATFORM_PROCESSOR_ID = re.compile(PLATFORM_PROCESSOR_ID_PATTERN)
+
+
+def is_processor_id(value: str) -> bool:
+    """True when the processor accepts ``value`` as its id."""
+    return _PROCESSOR_ID.fullmatch(value) is not None
+
+
+def is_platform_processor_id(value: str) -> bool:
+    """True when the platform may launch a processor under ``value`` (implies `is_processor_id`)."""
+    return _PLATFORM_PROCESSOR_ID.fullmatch(value) is not None
+
+
+# -- genes: inclusive ranges -------------------------------------------------------------------
+
+
+class IntRange(NamedTuple):
+    low: int
+    high: int
+
+
+class FloatRange(NamedTuple):
+    low: float
+    high: float
+
+
+#: Upper bound 2**31 - 1: any STM longer than this is far beyond memory anyway, and the bound
+#: keeps every gene a 32-bit value that JSON, SQLite and MongoDB carry exactly (an unbounded
+#: integer once made ``GET /state`` and ``GET /gene`` fail).
+MAX_PATTERN_LENGTH_RANGE: Final = IntRange(0, 2**31 - 1)
+PERSISTENCE_RANGE: Final = IntRange(1, 100)
+RECALL_THRESHOLD_RANGE: Final = FloatRange(0.0, 1.0)
+MAX_PREDICTIONS_RANGE: Final = IntRange(1, 10000)
+SMOOTHNESS_RANGE: Final = IntRange(1, 10)
+QUIESCENCE_RANGE: Final = IntRange(0, 100)
+SEARCH_DEPTH_RANGE: Final = IntRange(1, 100)
+AUTO_ACT_THRESHOLD_RANGE: Final = FloatRange(0.0, 1.0)
+AUTO_ACT_METHODS: Final = ("none", "threshold", "adaptive")
+INDEXER_TYPES: Final = ("VI",)
+
+
+# -- environment the platform sets and the processor reads at start-up -------------------------
+
+ENV_PROCESSOR_ID: Final = "PROCESSOR_ID"
+ENV_PROCESSOR_NAME: Final = "PROCESSOR_NAME"
+ENV_DATA_DIR: Final = "KATO_DATA_DIR"
+ENV_TOKEN: Final = "KATO_PROCESSOR_TOKEN"
+#: A file holding the token (a Docker secret on Swarm); it takes the place of `ENV_TOKEN`.
+ENV_TOKEN_FILE: Final = "KATO_PROCESSOR_TOKEN_FILE"
+
+#: Start-up gene -> the variable that carries it (spec §6.1).
+GENE_ENV: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "max_pattern_length": "MAX_PATTERN_LENGTH",
+        "persistence": "PERSISTENCE",
+        "recall_threshold": "RECALL_THRESHOLD",
+        "max_predictions": "MAX_PREDICTIONS",
+        "sort": "SORT_SYMBOLS",
+        "use_indexing": "KATO_USE_INDEXING",
+        "processor_name": ENV_PROCESSOR_NAME,
+    }
+)
+#: Also read for ``sort`` (the documented name, which upstream ignores: QUIRK-9).
+ENV_SORT_ALIAS: Final = "SORT"
+
+
+# -- processor paths the platform calls --------------------------------------------------------
+
+#: Open (no token): readiness probes.
+HEALTH_PATH: Final = "/health"
+#: ``GET`` the whole in-memory state to hibernate, ``PUT`` it back to wake.
+STATE_PATH: Final = "/state"
+GENES_UPDATE_PATH: Final = "/genes/update"
+EXPORT_PATH: Final = "/export"
+IMPORT_PATH: Final = "/import"
+WS_PATH: Final = "/ws"
