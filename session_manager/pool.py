@@ -46,10 +46,9 @@ __all__ = ["POOLABLE_GENES", "WarmPool"]
 log = logging.getLogger("session_manager.pool")
 
 #: Genes a running processor takes through `POST /genes/update` (kato/processor/genes.py);
-#: the others (name, indexing, resource limits) are fixed at container start: cold path.
-POOLABLE_GENES = frozenset(
-    {"max_pattern_length", "persistence", "recall_threshold", "max_predictions", "sort"}
-)
+#: the others (name, indexing, resource limits, and `persistence`, whose emotive window is
+#: the start-up value only, spec QUIRK-7) are fixed at container start: cold path.
+POOLABLE_GENES = frozenset({"max_pattern_length", "recall_threshold", "max_predictions", "sort"})
 _REFILL_AT_ONCE = 2
 _HEALTH_TIMEOUT = 2.0
 

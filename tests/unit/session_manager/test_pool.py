@@ -47,10 +47,10 @@ def test_a_create_claims_a_pooled_processor_with_its_genes_and_the_pool_refills(
 ) -> None:
     client = make_client(pool_size=2)
     pooled = _pooled(client, 2)
-    session = _create(client, genes={"max_pattern_length": 3, "persistence": 7})
+    session = _create(client, genes={"max_pattern_length": 3, "max_predictions": 7})
     assert session["processor_id"] in pooled and session["status"] == "running"
     token = f"Bearer {session['token']}"
-    assert processor.state[token]["genes"] == {"max_pattern_length": 3, "persistence": 7}
+    assert processor.state[token]["genes"] == {"max_pattern_length": 3, "max_predictions": 7}
     observed = client.post(f"/session/{session['session_id']}/observe", json={"strings": ["a"]})
     assert observed.status_code == 200
     refilled = _pooled(client, 2)
@@ -130,6 +130,20 @@ def test_refused_genes_are_a_422_and_the_processor_goes_back_to_the_pool(
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "KATO_VALIDATION_ERROR"
     assert client.get("/sessions").json()["sessions"] == []
+    assert _pooled(client, 1) == {pooled}
+
+
+def test_persistence_takes_the_cold_path(
+    make_client: Callable[..., TestClient], fake: FakeBackend
+) -> None:
+    """The emotive window is the start-up value only (spec QUIRK-7): a pooled processor told
+    `persistence` by /genes/update would keep its window of 5."""
+    client = make_client(pool_size=1)
+    (pooled,) = _pooled(client, 1)
+    session = _create(client, genes={"persistence": 7})
+    assert session["processor_id"] != pooled
+    container = fake.container_for(session["processor_id"])
+    assert container is not None and container.spec.env["PERSISTENCE"] == "7"
     assert _pooled(client, 1) == {pooled}
 
 
