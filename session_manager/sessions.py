@@ -25,7 +25,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,8 +138,11 @@ class SessionService:
         )
         async with self.lock(session_id), self.admission.slot():
             claimed = self.pool.take() if self._poolable(genes) else None
+            health = None
             if claimed is not None:
                 record = record.with_changes(processor_id=claimed.processor_id)
+                if not genes:  # a read changes nothing: it runs beside the claim's commit
+                    health = asyncio.ensure_future(self._answers(claimed))
             try:
                 await self.registry.call(self.registry.put, record)  # the claim, if any
             except BaseException:
@@ -149,7 +152,7 @@ class SessionService:
             await self.emit("session.created", record, "starting")
             async with self._failure_event(record, "deleted", report_capacity=True):
                 try:
-                    info = await self._use_claimed(record, claimed) if claimed else None
+                    info = await self._use_claimed(record, claimed, health) if claimed else None
                     if info is None:
                         if claimed is not None:  # it did not answer: replaced, cold start
                             record = record.with_changes(processor_id=secrets.token_hex(6))
@@ -167,18 +170,25 @@ class SessionService:
         """Only genes a running processor takes can be served from the pool (see pool.py)."""
         return self.pool.desired > 0 and set(genes) <= POOLABLE_GENES
 
+    async def _answers(self, claimed: ProcessorInfo) -> bool:
+        return await check_health(
+            self.client, claimed.internal_url, claimed.token, self.settings.snapshot_timeout
+        )
+
     async def _use_claimed(
-        self, record: SessionRecord, claimed: ProcessorInfo
+        self, record: SessionRecord, claimed: ProcessorInfo, health: Awaitable[bool] | None
     ) -> ProcessorInfo | None:
-        """The claimed processor with the session's genes applied; None if it does not answer
-        (it is removed: the caller starts one cold). Refused genes are a 422, and the
-        processor, unchanged (the update is atomic), goes back to the pool."""
+        """The claimed processor with the session's genes applied (or, without genes, once
+        `health`, started with the claim, says it answers); None if it does not answer (it is
+        removed: the caller starts one cold). Refused genes are a 422, and the processor,
+        unchanged (the update is atomic), goes back to the pool. Genes are sent only once the
+        claim is on disk: a crash can never put a changed processor back in the pool."""
         url, token = claimed.internal_url, claimed.token
-        timeout = self.settings.snapshot_timeout
         try:
             if record.genes:
+                timeout = self.settings.snapshot_timeout
                 await update_genes(self.client, url, token, record.genes, timeout)
-            elif not await check_health(self.client, url, token, timeout):
+            elif not await (health or self._answers(claimed)):
                 raise BadGatewayError("pooled processor did not answer")
         except GenesRejectedError as exc:
             await self.registry.call(self.registry.delete, record.session_id)

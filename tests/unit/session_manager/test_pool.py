@@ -120,6 +120,37 @@ def test_refill_waits_while_a_claim_is_in_flight(
     assert (held, after) == (1, 2)
 
 
+def _paths(processor: FakeProcessor) -> list[str]:
+    return [request["raw_path"] for request in processor.requests]
+
+
+def test_a_claim_reads_health_beside_its_commit_but_sends_genes_only_after_it(
+    make_client: Callable[..., TestClient], processor: FakeProcessor
+) -> None:
+    """Without genes the pooled processor's /health is asked while the claim is being
+    committed; genes change the processor, so they wait until the claim is on disk."""
+    client = make_client(pool_size=2)
+    _pooled(client, 2)
+    service = service_of(client)
+
+    def create_while_the_registry_is_held(genes: dict[str, Any], path: str) -> tuple[bool, str]:
+        before = _paths(processor).count(path)
+        with service.registry._lock:  # the claim's commit cannot finish
+            pending = client.portal.start_task_soon(service.create, None, genes, None)  # type: ignore[union-attr]
+            for _ in range(100):
+                if _paths(processor).count(path) > before:
+                    break
+                time.sleep(0.01)
+            asked_while_held = _paths(processor).count(path) > before
+        return asked_while_held, pending.result(10).status
+
+    assert create_while_the_registry_is_held({}, "/health") == (True, "running")
+    assert create_while_the_registry_is_held({"max_predictions": 9}, "/genes/update") == (
+        False,
+        "running",
+    )
+
+
 def test_refused_genes_are_a_422_and_the_processor_goes_back_to_the_pool(
     make_client: Callable[..., TestClient],
 ) -> None:
