@@ -123,9 +123,7 @@ class RequestContextMiddleware:
         length = headers.get(b"content-length")
         limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         if length is not None and length.isdigit() and int(length) > limit:
-            return PayloadTooLargeError(
-                f"request body larger than {limit} bytes", {"max_body_bytes": limit}
-            )
+            return PayloadTooLargeError.body_over(int(length), limit)
         return None
 
     def _cookie_ok(self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None) -> bool:
