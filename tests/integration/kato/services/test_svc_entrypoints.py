@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from kato.services.testing import free_port
+from kato.web.launcher import free_port
 
 
 def test_python_m_serves_on_port(tmp_path: Path) -> None:

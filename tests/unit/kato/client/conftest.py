@@ -16,23 +16,24 @@ from kato.processor import KatoProcessor
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
+from kato.web.launcher import ThreadServer
 from session_manager import ManagerSettings
 from session_manager import create_app as create_manager
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "session_manager"))
-from client_support import TOKEN, ServedApp  # noqa: E402
+from client_support import TOKEN  # noqa: E402
 from sm_fake_processor import FakeProcessor  # noqa: E402
 
 
 @pytest.fixture
-def service() -> Iterator[ServedApp]:
+def service() -> Iterator[ThreadServer]:
     """The real processor service (memory store), with a bearer token."""
     settings = ServiceSettings(processor_id="client-unit", KATO_PROCESSOR_TOKEN=TOKEN)
 
     def factory(config: ServiceSettings) -> KatoProcessor:
         return KatoProcessor(config.processor_config(), MemoryStore())
 
-    with ServedApp(create_service(settings, factory)) as served:
+    with ThreadServer(create_service(settings, factory), timeout_graceful_shutdown=1) as served:
         yield served
 
 
@@ -47,7 +48,7 @@ def fake_processor() -> Iterator[FakeProcessor]:
 @pytest.fixture
 def make_manager(
     fake_processor: FakeProcessor, tmp_path: Path
-) -> Iterator[Callable[..., ServedApp]]:
+) -> Iterator[Callable[..., ThreadServer]]:
     """`make_manager(**settings)` serves a manager app; FakeBackend containers all answer
     through `fake_processor`. Stopped at the end of the test."""
     backend = FakeBackend(port=fake_processor.port)
@@ -56,9 +57,9 @@ def make_manager(
         backend,
         http_transport=backend.transport(),
     )
-    served: list[ServedApp] = []
+    served: list[ThreadServer] = []
 
-    def make(**overrides: Any) -> ServedApp:
+    def make(**overrides: Any) -> ThreadServer:
         settings = {
             "state_dir": tmp_path / "state",
             "reap_interval": 3600,
@@ -66,7 +67,9 @@ def make_manager(
             "events_keepalive": 0.2,
             **overrides,
         }
-        app = ServedApp(create_manager(ManagerSettings(**settings), containers))
+        app = ThreadServer(
+            create_manager(ManagerSettings(**settings), containers), timeout_graceful_shutdown=1
+        )
         served.append(app.__enter__())
         return app
 
@@ -76,5 +79,5 @@ def make_manager(
 
 
 @pytest.fixture
-def manager(make_manager: Callable[..., ServedApp]) -> ServedApp:
+def manager(make_manager: Callable[..., ThreadServer]) -> ThreadServer:
     return make_manager()
