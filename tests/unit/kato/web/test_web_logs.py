@@ -75,3 +75,17 @@ def test_each_configured_logger_writes_each_line_once(capsys: pytest.CaptureFixt
     lines = capsys.readouterr().err.splitlines()
     assert [json.loads(line)["message"] for line in lines] == ["once"]
     assert all(not logging.getLogger(name).propagate for name in names)
+
+
+def test_timestamps_stay_exact_across_seconds() -> None:
+    formatter = JsonFormatter(message_key="message")
+
+    def stamp(created: float) -> str:
+        record = _record()
+        record.created, record.msecs = created, (created % 1) * 1000
+        return str(json.loads(formatter.format(record))["ts"])
+
+    assert stamp(0.5) == "1970-01-01T00:00:00.500Z"
+    assert stamp(0.75) == "1970-01-01T00:00:00.750Z"
+    assert stamp(86400.25) == "1970-01-02T00:00:00.250Z"
+    assert stamp(0.125) == "1970-01-01T00:00:00.125Z"  # an older line written late
