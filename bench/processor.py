@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kato.processor import KatoProcessor, Observation, ProcessorConfig, open_store
-from kato.services.testing import ServiceProcess, free_port
+from kato.services.testing import ServiceProcess
+from kato.web.launcher import free_port
 
 PROCESSOR_ID = "bench"
 SEED = 20260906

@@ -71,8 +71,8 @@ def main() -> None:
             state, run_label(), KATO_REAP_INTERVAL="0.2", LOG_LEVEL="WARNING"
         ).start()
         try:
-            assert manager._process is not None
-            pid = manager._process.pid
+            pid = manager.pid
+            assert pid is not None
             with httpx.Client(base_url=manager.url, timeout=30) as http:
                 listed = http.get("/sessions").json()["sessions"]
                 assert len(listed) == args.sessions, listed

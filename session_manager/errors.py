@@ -92,6 +92,11 @@ class PayloadTooLargeError(SessionError):
     code = "KATO_PAYLOAD_TOO_LARGE"
     status = 413
 
+    @classmethod
+    def body_over(cls, size: int, limit: int) -> PayloadTooLargeError:
+        """A request body over `limit` bytes (`size` is not shown: a declared one may lie)."""
+        return cls(f"request body larger than {limit} bytes", {"max_body_bytes": limit})
+
 
 class UnauthorizedError(SessionError):
     code = "KATO_UNAUTHORIZED"

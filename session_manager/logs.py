@@ -1,4 +1,5 @@
-"""JSON logs, one object per line, each carrying the current `request_id` and `session_id`.
+"""JSON logs (the shared line of `kato.web.logs`), each carrying the current `request_id` and
+`session_id`; the message is under `message`.
 
 Both come from context variables set by the request middleware and the session routes, so
 every line written while serving a request (ours or a library's) is tagged.
@@ -6,53 +7,26 @@ every line written while serving a request (ours or a library's) is tagged.
 
 from __future__ import annotations
 
-import logging
-import sys
 from contextvars import ContextVar
-from datetime import UTC, datetime
-from typing import Any
 
-import orjson
+from kato.web.logs import JsonFormatter, configure_json_logging
 
-__all__ = ["JsonFormatter", "configure_logging", "request_id_var", "session_id_var"]
+__all__ = ["configure_logging", "json_formatter", "request_id_var", "session_id_var"]
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 session_id_var: ContextVar[str | None] = ContextVar("session_id", default=None)
 
-# Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {
-    "message",
-    "asctime",
-    "taskName",
-    "color_message",
-}
 
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": request_id_var.get(),
-            "session_id": session_id_var.get(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                line[key] = value
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+def json_formatter() -> JsonFormatter:
+    """Every `extra=` field is logged, with the ids of the request being served."""
+    return JsonFormatter(
+        message_key="message",
+        context={"request_id": request_id_var, "session_id": session_id_var},
+    )
 
 
 def configure_logging(level: str) -> None:
     """Route the root logger (and uvicorn's) to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    configure_json_logging(
+        level, json_formatter(), ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    )

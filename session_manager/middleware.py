@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import time
 import uuid
 from collections.abc import Mapping
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kato.web.request_id import CLIENT_ID
 
 from .dashboard.cookie import (
     COOKIE_SCOPE_KEY,
@@ -37,7 +38,6 @@ log = logging.getLogger("session_manager.access")
 
 _OPEN_PATHS = ("/health",)
 _SAFE_METHODS = ("GET", "HEAD")
-_REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,128}$")
 _BEARER_PROTOCOL = "kato.bearer."
 
 
@@ -45,7 +45,7 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
     """The client's request (or trace) id when it is sane, else a new one."""
     for name in (b"x-request-id", b"x-trace-id"):
         given = headers.get(name)
-        if given is not None and _REQUEST_ID.match(given):
+        if given is not None and CLIENT_ID.fullmatch(given):
             return given.decode("ascii")
     return uuid.uuid4().hex
 
@@ -123,9 +123,7 @@ class RequestContextMiddleware:
         length = headers.get(b"content-length")
         limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         if length is not None and length.isdigit() and int(length) > limit:
-            return PayloadTooLargeError(
-                f"request body larger than {limit} bytes", {"max_body_bytes": limit}
-            )
+            return PayloadTooLargeError.body_over(int(length), limit)
         return None
 
     def _cookie_ok(self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None) -> bool:

@@ -21,6 +21,8 @@ from starlette.responses import Response
 from starlette.types import Scope
 from yarl import URL
 
+from kato.web.body import read_body
+
 from .errors import (
     BadGatewayError,
     PayloadTooLargeError,
@@ -90,19 +92,6 @@ def raw_path(scope: Scope) -> str:
     return raw.decode("latin-1").partition("?")[0]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(
-                f"request body larger than {limit} bytes", {"max_body_bytes": limit}
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def forward(
     request: Request,
     session_id: str,
@@ -113,7 +102,7 @@ async def forward(
     started = time.perf_counter()
     # Routed on the raw id segment (the route's `session_id` parameter is decoded).
     session_id, path = split_session_path(raw_path(request.scope))
-    body = await read_body(request, service.settings.max_body_bytes)
+    body = await read_body(request, service.settings.max_body_bytes, PayloadTooLargeError.body_over)
     route = await service.acquire(session_id)
     query = request.scope.get("query_string", b"").decode("latin-1")
     target = upstream_url(route.internal_url, path, query)

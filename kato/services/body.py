@@ -1,6 +1,7 @@
 """Reading request bodies: size limit first, then one pydantic pass straight from the JSON bytes.
 
-Parsing with ``model_validate_json`` (instead of FastAPI's body parameters) lets the limits travel
+The size limit is ``kato.web.body`` (shared with the session manager's proxy). Parsing with
+``model_validate_json`` (instead of FastAPI's body parameters) lets the limits travel
 as validation context and skips an intermediate ``json.loads``, which matters on the observe path.
 """
 
@@ -14,30 +15,16 @@ from starlette.requests import Request
 
 from kato.services.errors import RequestValidationFailed, payload_too_large
 from kato.services.models import RequestLimits
+from kato.web.body import read_body
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refusing with 413 as soon as the declared or streamed size passes the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise payload_too_large(int(declared), max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise payload_too_large(size, max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def parse_body(
     request: Request, model: type[ModelT], limits: RequestLimits, max_bytes: int
 ) -> ModelT:
     """The validated body; 422 ``KATO_VALIDATION_ERROR`` on malformed JSON or wrong fields."""
-    raw = await read_body(request, max_bytes)
+    raw = await read_body(request, max_bytes, payload_too_large)
     try:
         return model.model_validate_json(raw or b"null", context=limits)
     except PydanticValidationError as exc:

@@ -1,13 +1,11 @@
-"""Structured logs: one JSON object per line on stderr, tagged with the processor id."""
+"""Structured logs: the shared JSON line (``kato.web.logs``) on stderr, tagged with the
+processor id; the message is under ``msg``."""
 
 from __future__ import annotations
 
 import logging
-import sys
-import time
-from typing import Any
 
-import orjson
+from kato.web.logs import JsonFormatter, configure_json_logging
 
 LOGGER_NAME = "kato.services"
 
@@ -15,39 +13,14 @@ LOGGER_NAME = "kato.services"
 _FIELDS = ("request_id", "processor_id", "method", "path", "status", "duration_ms", "detail")
 
 
-class JsonFormatter(logging.Formatter):
-    """``{"ts", "level", "msg", ...extra fields}``; exceptions go into ``exc``."""
-
-    def __init__(self, processor_id: str) -> None:
-        super().__init__()
-        self._processor_id = processor_id
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "msg": record.getMessage(),
-            "logger": record.name,
-            "processor_id": self._processor_id,
-        }
-        for key in _FIELDS:
-            value = record.__dict__.get(key)
-            if value is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+def json_formatter(processor_id: str) -> JsonFormatter:
+    return JsonFormatter(message_key="msg", fixed={"processor_id": processor_id}, fields=_FIELDS)
 
 
 def configure_logging(level: str, processor_id: str) -> logging.Logger:
     """JSON lines for our logger and uvicorn's (its access log is replaced by ours)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(processor_id))
-    for name in (LOGGER_NAME, "uvicorn", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.propagate = False
-        logger.setLevel(level.upper())
+    configure_json_logging(
+        level, json_formatter(processor_id), (LOGGER_NAME, "uvicorn", "uvicorn.error")
+    )
     logging.getLogger("uvicorn.access").disabled = True
     return logging.getLogger(LOGGER_NAME)

@@ -19,7 +19,6 @@ dropped on the way out (headers, ``content-length`` included, are the GET's).
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from kato.processor.errors import KatoError
 from kato.services.auth import TokenCheck
 from kato.services.errors import FastJSONResponse, ServiceError, error_response, internal_error_body
 from kato.services.metrics import ServiceMetrics
+from kato.web.request_id import CLIENT_ID
 
 WS_POLICY_VIOLATION = 1008
 _VARY_ORIGIN = (b"vary", b"Origin")
@@ -41,14 +41,9 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 DirectRoutes = Mapping[tuple[str, str], BaseRoute]
 
 
-#: A client's trace id is echoed (and logged) only if it is 1-128 visible ASCII characters;
-#: anything else (a 16 KB header, control characters) is replaced by a generated one.
-_TRACE_ID = re.compile(rb"[\x21-\x7e]{1,128}")
-
-
 def _trace_id(headers: list[tuple[bytes, bytes]]) -> bytes:
     for name, value in headers:
-        if name == b"x-trace-id" and _TRACE_ID.fullmatch(value):
+        if name == b"x-trace-id" and CLIENT_ID.fullmatch(value):
             return value
     return f"kato-{uuid.uuid4().hex}".encode()
 

@@ -21,6 +21,7 @@ from kato.processor.portability import MEDIA_TYPE, ExportReader, MemoryImage, ex
 from kato.services.errors import FastJSONResponse, payload_too_large
 from kato.services.models import ErrorResponse, StatusMessage
 from kato.services.runtime import runtime_of
+from kato.web.body import bounded_stream
 
 router = APIRouter()
 
@@ -91,16 +92,10 @@ def _replace(processor: KatoProcessor, image: MemoryImage) -> None:
 
 
 async def _read_export(request: Request, limit: int) -> MemoryImage:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise payload_too_large(int(declared), limit)
     reader = ExportReader()
     pending: list[bytes] = []
-    pending_size = size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise payload_too_large(size, limit)
+    pending_size = 0
+    async for chunk in bounded_stream(request, limit, payload_too_large):
         pending.append(chunk)
         pending_size += len(chunk)
         if pending_size >= _FEED_BYTES:

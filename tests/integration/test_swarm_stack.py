@@ -24,7 +24,7 @@ import websockets
 
 from container_manager.stack import deploy_stack, remove_stack
 from container_manager.testing import remove_labelled, swarm_node
-from session_manager.testing import free_port
+from kato.web.launcher import free_port
 
 pytestmark = pytest.mark.docker
 

@@ -128,7 +128,7 @@ def test_kill9_restart_recovers_sessions_and_removes_orphans(
     for index, session in enumerate(sessions):
         with session_client(manager, session["session_id"]) as proxied:
             proxied.post("/observe", json={"strings": [f"s{index}"]}).raise_for_status()
-    manager.kill9()
+    manager.kill()
 
     def outsider(name: str, deployment: str | None) -> KatoContainerManager:
         return KatoContainerManager(

@@ -110,7 +110,7 @@ def test_a_receiver_down_across_a_manager_restart_gets_every_event(
         assert follower.is_alive() and time.monotonic() < deadline
         time.sleep(0.05)
 
-    manager.kill9()
+    manager.kill()
     manager.start()  # same state directory, same port: the stream reconnects
     receiver.start()
     try:

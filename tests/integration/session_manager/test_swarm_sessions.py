@@ -73,7 +73,7 @@ async def test_sessions_on_swarm_proxy_relay_hibernate_wake_adopt_and_delete(
     [woken] = _services(test_labels, pid)
     assert woken.id != service.id
 
-    manager.kill9()
+    manager.kill()
     restarted = start_manager(**{**settings, "KATO_IDLE_TIMEOUT": "600"})
     with session_client(restarted, sid) as proxied:
         assert memory_of(proxied) == before

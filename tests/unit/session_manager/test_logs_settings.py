@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from session_manager.logs import JsonFormatter, request_id_var, session_id_var
+from session_manager.logs import json_formatter, request_id_var, session_id_var
 from session_manager.settings import ManagerSettings
 
 
@@ -17,7 +17,7 @@ def test_log_line_is_one_json_object_with_ids() -> None:
     record = logging.makeLogRecord(
         {"name": "x", "levelname": "INFO", "msg": "hello %s", "args": ("you",), "status": 200}
     )
-    line = JsonFormatter().format(record)
+    line = json_formatter().format(record)
     assert "\n" not in line
     data = json.loads(line)
     assert data["message"] == "hello you"

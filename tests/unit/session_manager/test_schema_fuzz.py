@@ -20,9 +20,9 @@ from schemathesis.specs.openapi.checks import (
 
 import tests.fuzz_support  # noqa: F401  (registers our media types)
 from container_manager import KatoContainerManager
+from kato.web.launcher import ThreadServer
 from session_manager.app import create_app
 from session_manager.settings import ManagerSettings
-from tests.unit.session_manager.served import served
 
 #: Examples per operation and mode (13 positive, 2 negative operations): ~20 s here.
 EXAMPLES = 20
@@ -43,8 +43,8 @@ def manager_url(
 ) -> Iterator[str]:
     # Room for every session the fuzzer creates: a 503 for capacity would be a server error.
     settings = make_settings(max_sessions=10_000, spawn_queue=10_000, max_body_bytes=2**16)
-    with served(create_app(settings, containers)) as url:
-        yield url
+    with ThreadServer(create_app(settings, containers), access_log=False) as server:
+        yield server.url
 
 
 @pytest.mark.timeout(120)

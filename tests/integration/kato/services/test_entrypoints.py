@@ -5,42 +5,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from kato.services.testing import free_port
+from kato.web.launcher import ServerProcess, free_port
 
 
 def test_python_m_serves_on_port(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ,
         "PROCESSOR_ID": "main-entry",
         "KATO_DATA_DIR": str(tmp_path),
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kato.services"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        health = None
-        for _ in range(200):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health").json()
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    command = [sys.executable, "-m", "kato.services"]
+    with ServerProcess(command, env, tmp_path / "service.log", port) as service:
+        health = httpx.get(f"{service.url}/health").json()
         assert health is not None and health["processor_id"] == "main-entry"
         assert (tmp_path / "main-entry.sqlite3").exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_missing_processor_id_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:

@@ -15,21 +15,22 @@ from kato.processor import KatoProcessor
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app as create_service
 from kato.services.settings import ServiceSettings
+from kato.web.launcher import ThreadServer
 from session_manager.app import create_app as create_manager
 from session_manager.settings import ManagerSettings
-from tests.unit.kato.client.support import TOKEN, ServedApp
+from tests.unit.kato.client.support import TOKEN
 from tests.unit.session_manager.fake_processor import FakeProcessor
 
 
 @pytest.fixture
-def service() -> Iterator[ServedApp]:
+def service() -> Iterator[ThreadServer]:
     """The real processor service (memory store), with a bearer token."""
     settings = ServiceSettings(processor_id="client-unit", KATO_PROCESSOR_TOKEN=TOKEN)
 
     def factory(config: ServiceSettings) -> KatoProcessor:
         return KatoProcessor(config.processor_config(), MemoryStore())
 
-    with ServedApp(create_service(settings, factory)) as served:
+    with ThreadServer(create_service(settings, factory), timeout_graceful_shutdown=1) as served:
         yield served
 
 
@@ -44,7 +45,7 @@ def fake_processor() -> Iterator[FakeProcessor]:
 @pytest.fixture
 def make_manager(
     fake_processor: FakeProcessor, tmp_path: Path
-) -> Iterator[Callable[..., ServedApp]]:
+) -> Iterator[Callable[..., ThreadServer]]:
     """`make_manager(**settings)` serves a manager app; FakeBackend containers all answer
     through `fake_processor`. Stopped at the end of the test."""
     backend = FakeBackend(port=fake_processor.port)
@@ -53,9 +54,9 @@ def make_manager(
         backend,
         http_transport=backend.transport(),
     )
-    served: list[ServedApp] = []
+    served: list[ThreadServer] = []
 
-    def make(**overrides: Any) -> ServedApp:
+    def make(**overrides: Any) -> ThreadServer:
         settings = {
             "state_dir": tmp_path / "state",
             "reap_interval": 3600,
@@ -63,7 +64,9 @@ def make_manager(
             "events_keepalive": 0.2,
             **overrides,
         }
-        app = ServedApp(create_manager(ManagerSettings(**settings), containers))
+        app = ThreadServer(
+            create_manager(ManagerSettings(**settings), containers), timeout_graceful_shutdown=1
+        )
         served.append(app.__enter__())
         return app
 
@@ -73,5 +76,5 @@ def make_manager(
 
 
 @pytest.fixture
-def manager(make_manager: Callable[..., ServedApp]) -> ServedApp:
+def manager(make_manager: Callable[..., ThreadServer]) -> ThreadServer:
     return make_manager()

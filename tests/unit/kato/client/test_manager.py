@@ -18,10 +18,10 @@ from kato.client import (
     ValidationError,
 )
 from kato.client.sse import EventDecoder
-from tests.unit.kato.client.support import ServedApp
+from kato.web.launcher import ThreadServer
 
 
-def test_sessions_are_created_read_listed_and_deleted(manager: ServedApp) -> None:
+def test_sessions_are_created_read_listed_and_deleted(manager: ThreadServer) -> None:
     with KatoClient(manager.url) as kato:
         session = kato.create_session(user_id="bob", genes={"max_predictions": 10})
         sid = session.session_id
@@ -40,7 +40,7 @@ def test_sessions_are_created_read_listed_and_deleted(manager: ServedApp) -> Non
             kato.attach(sid)
 
 
-def test_a_session_block_deletes_the_session_even_when_it_fails(manager: ServedApp) -> None:
+def test_a_session_block_deletes_the_session_even_when_it_fails(manager: ThreadServer) -> None:
     with KatoClient(manager.url) as kato:
         with kato.session(user_id="alice") as session:
             assert session.stm().stm == []  # proxied to the (fake) processor
@@ -53,7 +53,7 @@ def test_a_session_block_deletes_the_session_even_when_it_fails(manager: ServedA
         assert kato.list_sessions() == []
 
 
-def test_manager_errors_come_as_the_error_tree(make_manager: Callable[..., ServedApp]) -> None:
+def test_manager_errors_come_as_the_error_tree(make_manager: Callable[..., ThreadServer]) -> None:
     manager = make_manager(max_sessions=1, retry_after=2)
     with KatoClient(manager.url) as kato:
         with pytest.raises(ValidationError) as invalid:
@@ -68,7 +68,7 @@ def test_manager_errors_come_as_the_error_tree(make_manager: Callable[..., Serve
             session.stm()
 
 
-def test_the_api_key_is_sent(make_manager: Callable[..., ServedApp]) -> None:
+def test_the_api_key_is_sent(make_manager: Callable[..., ThreadServer]) -> None:
     manager = make_manager(api_key="s3cret")
     with KatoClient(manager.url, api_key="s3cret") as kato:
         assert kato.list_sessions() == []
@@ -85,7 +85,7 @@ def _position(kato: KatoClient) -> int:
     return max((e.id for e in kato.events(after=0, follow=False)), default=0)
 
 
-def test_events_backlog_and_live_stream(manager: ServedApp) -> None:
+def test_events_backlog_and_live_stream(manager: ThreadServer) -> None:
     with KatoClient(manager.url) as kato:
         with kato.session(user_id="carol"):
             pass
@@ -134,7 +134,7 @@ def test_the_decoder_follows_ids_and_reports_gaps() -> None:
     assert decoder.last_id == 8
 
 
-async def test_the_async_twin(manager: ServedApp) -> None:
+async def test_the_async_twin(manager: ThreadServer) -> None:
     async with AsyncKatoClient(manager.url) as kato:
         async with kato.session(user_id="erin") as session:
             assert (await session.stm()).stm == []
@@ -151,7 +151,7 @@ async def test_the_async_twin(manager: ServedApp) -> None:
         assert types == ["session.created", "session.running", "session.deleted"] * 2
 
 
-def test_an_idle_stream_sends_keep_alive_comments(manager: ServedApp) -> None:
+def test_an_idle_stream_sends_keep_alive_comments(manager: ThreadServer) -> None:
     """The client's read timeout relies on them (KATO_EVENTS_KEEPALIVE; 0.2 s here)."""
     with httpx.stream("GET", f"{manager.url}/events", timeout=30) as answer:
         assert answer.headers["content-type"].startswith("text/event-stream")

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kato.client import AsyncProcessorClient, ProcessorClient, ValidationError
-from tests.unit.kato.client.support import TOKEN, ServedApp
+from kato.web.launcher import ThreadServer
+from tests.unit.kato.client.support import TOKEN
 
 
 def _teach(kato: ProcessorClient) -> None:
@@ -20,7 +21,7 @@ def _teach(kato: ProcessorClient) -> None:
     kato.observe(strings=["b"])
 
 
-def test_export_then_import_brings_the_same_memory_back(service: ServedApp) -> None:
+def test_export_then_import_brings_the_same_memory_back(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato:
         _teach(kato)
         before = (kato.stm(), kato.predictions())
@@ -33,7 +34,7 @@ def test_export_then_import_brings_the_same_memory_back(service: ServedApp) -> N
         assert (kato.stm(), kato.predictions()) == before
 
 
-def test_a_damaged_document_is_refused_and_changes_nothing(service: ServedApp) -> None:
+def test_a_damaged_document_is_refused_and_changes_nothing(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato:
         _teach(kato)
         document = b"".join(kato.export())
@@ -44,7 +45,7 @@ def test_a_damaged_document_is_refused_and_changes_nothing(service: ServedApp) -
         assert kato.predictions() == before
 
 
-async def test_async_export_and_import(service: ServedApp) -> None:
+async def test_async_export_and_import(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato:
         _teach(kato)
         expected = kato.predictions()

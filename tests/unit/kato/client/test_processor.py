@@ -13,10 +13,11 @@ from kato.client import (
     ProcessorClient,
     ValidationError,
 )
-from tests.unit.kato.client.support import TOKEN, ServedApp
+from kato.web.launcher import ThreadServer
+from tests.unit.kato.client.support import TOKEN
 
 
-def test_every_endpoint_answers_typed_results(service: ServedApp) -> None:
+def test_every_endpoint_answers_typed_results(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato:
         assert kato.health().status == "healthy"
         first = kato.observe(strings=["a"], emotives={"joy": 0.5}, unique_id="obs-1")
@@ -63,7 +64,7 @@ def test_every_endpoint_answers_typed_results(service: ServedApp) -> None:
         assert kato.metrics().patterns_learned == 0
 
 
-def test_errors_come_as_the_error_tree(service: ServedApp) -> None:
+def test_errors_come_as_the_error_tree(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato:
         with pytest.raises(NotFoundError) as missing:
             kato.pattern("PTRN|nope")
@@ -78,7 +79,7 @@ def test_errors_come_as_the_error_tree(service: ServedApp) -> None:
         intruder.stm()
 
 
-def test_the_websocket_helper_sends_operations_and_yields_answers(service: ServedApp) -> None:
+def test_the_websocket_helper_sends_operations_and_yields_answers(service: ThreadServer) -> None:
     with ProcessorClient(service.url, TOKEN) as kato, kato.stream() as ws:
         assert ws.ping().processor_id == "client-unit"
         assert ws.observe(strings=["a"]).time == 1
@@ -102,12 +103,12 @@ def test_the_websocket_helper_sends_operations_and_yields_answers(service: Serve
         assert ws.clear_all().message == "all-cleared"
 
 
-def test_the_websocket_needs_the_token(service: ServedApp) -> None:
+def test_the_websocket_needs_the_token(service: ThreadServer) -> None:
     with ProcessorClient(service.url, "wrong") as kato, pytest.raises(AuthError):
         kato.stream().__enter__()
 
 
-async def test_the_async_twin(service: ServedApp) -> None:
+async def test_the_async_twin(service: ThreadServer) -> None:
     async with AsyncProcessorClient(service.url, TOKEN) as kato:
         assert (await kato.observe(strings=["a"])).time == 1
         await kato.observe(strings=["b"])

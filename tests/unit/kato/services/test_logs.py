@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from kato.services.logs import LOGGER_NAME, JsonFormatter
+from kato.services.logs import LOGGER_NAME, json_formatter
 from kato.services.middleware import access_log_level
 
 
@@ -16,7 +16,7 @@ def test_formatter_writes_one_json_object() -> None:
     record = logging.LogRecord(LOGGER_NAME, logging.INFO, __file__, 1, "request", None, None)
     record.__dict__.update(request_id="kato-1", method="GET", path="/x", status=404)
     record.__dict__.update(duration_ms=0.5, unrelated="ignored")
-    line = JsonFormatter("p-1").format(record)
+    line = json_formatter("p-1").format(record)
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["ts"].endswith("Z")
@@ -47,6 +47,6 @@ def test_failed_request_is_logged_with_its_trace_id(
         client.get("/health", headers={"X-Trace-ID": "trace-43"})
     traced = {r.__dict__.get("request_id"): r for r in caplog.records}
     assert "trace-43" not in traced  # successes are DEBUG
-    entry = json.loads(JsonFormatter("unit").format(traced["trace-42"]))
+    entry = json.loads(json_formatter("unit").format(traced["trace-42"]))
     assert (entry["path"], entry["status"], entry["level"]) == ("/missing", 404, "INFO")
     assert entry["method"] == "GET" and entry["duration_ms"] >= 0
