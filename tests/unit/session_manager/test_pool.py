@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from container_manager import FakeBackend, KatoContainerManager
+from container_manager import FakeBackend, FakeContainer, KatoContainerManager
 from session_manager.reconcile import reconcile
 from session_manager.registry import SessionRecord, SessionRegistry
 from session_manager.sessions import SessionService
@@ -164,30 +164,32 @@ def test_refused_genes_are_a_422_and_the_processor_goes_back_to_the_pool(
     assert _pooled(client, 1) == {pooled}
 
 
+def _started_cold(client: TestClient, fake: FakeBackend, genes: dict[str, Any]) -> FakeContainer:
+    """The container a create with `genes` started, asserting the pool was left as it was."""
+    (pooled,) = _pooled(client, 1)
+    session = _create(client, genes=genes)
+    assert session["processor_id"] != pooled
+    container = fake.container_for(session["processor_id"])
+    assert container is not None
+    assert _pooled(client, 1) == {pooled}
+    return container
+
+
 def test_persistence_takes_the_cold_path(
     make_client: Callable[..., TestClient], fake: FakeBackend
 ) -> None:
     """The emotive window is the start-up value only (spec QUIRK-7): a pooled processor told
     `persistence` by /genes/update would keep its window of 5."""
-    client = make_client(pool_size=1)
-    (pooled,) = _pooled(client, 1)
-    session = _create(client, genes={"persistence": 7})
-    assert session["processor_id"] != pooled
-    container = fake.container_for(session["processor_id"])
-    assert container is not None and container.spec.env["PERSISTENCE"] == "7"
-    assert _pooled(client, 1) == {pooled}
+    container = _started_cold(make_client(pool_size=1), fake, {"persistence": 7})
+    assert container.spec.env["PERSISTENCE"] == "7"
 
 
 def test_genes_fixed_at_start_take_the_cold_path(
     make_client: Callable[..., TestClient], fake: FakeBackend
 ) -> None:
-    client = make_client(pool_size=1)
-    (pooled,) = _pooled(client, 1)
-    session = _create(client, genes={"cpu_limit": 0.5, "processor_name": "cold"})
-    assert session["processor_id"] != pooled
-    container = fake.container_for(session["processor_id"])
-    assert container is not None and container.spec.limits.cpu == 0.5
-    assert _pooled(client, 1) == {pooled}
+    genes = {"cpu_limit": 0.5, "processor_name": "cold"}
+    container = _started_cold(make_client(pool_size=1), fake, genes)
+    assert container.spec.limits.cpu == 0.5
 
 
 def test_a_pooled_processor_that_stopped_is_replaced(
