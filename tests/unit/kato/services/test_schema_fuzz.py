@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+import tests.fuzz_support  # noqa: F401  (registers our media types)
 from kato.processor import KatoProcessor
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
