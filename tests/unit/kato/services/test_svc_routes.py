@@ -8,9 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from svc_app_helpers import MakeClient, learn_abc, observe
 
-from kato.services import routes
-from kato.services.app import direct_routes
-from kato.services.middleware import ServiceMiddleware
+from kato.services import lane, routes
 
 
 def test_health_and_status(client: TestClient) -> None:
@@ -196,15 +194,15 @@ def test_direct_lane_is_taken_for_hot_routes_without_origin(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The comparison above holds trivially if the lane is never taken: check that it is."""
-    assert {path for _, path in direct_routes()} == routes.DIRECT_PATHS
+    assert {path for _, path in lane.lane_routes(routes.router.routes)} == lane.PATHS
     taken: list[str] = []
-    direct = ServiceMiddleware._direct
+    direct = lane.DirectLane.call
 
-    async def spy(route: Any, scope: Any, receive: Any, send: Any) -> None:
+    async def spy(self: lane.DirectLane, route: Any, scope: Any, receive: Any, send: Any) -> None:
         taken.append(scope["path"])
-        await direct(route, scope, receive, send)
+        await direct(self, route, scope, receive, send)
 
-    monkeypatch.setattr(ServiceMiddleware, "_direct", staticmethod(spy))
+    monkeypatch.setattr(lane.DirectLane, "call", spy)
     assert client.get("/stm").status_code == 200
     assert client.get("/stm", headers={"Origin": "https://x.org"}).status_code == 200
     assert client.get("/predictions").status_code == 200
