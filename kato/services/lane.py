@@ -57,12 +57,10 @@ class LaneError(RuntimeError):
 
 def check_endpoint(route: APIRoute) -> None:
     """Raise :class:`LaneError` unless ``route`` is ``async def endpoint(request) -> Response``
-    at a fixed path, with no dependency: then FastAPI's handler only passes the request in and the
-    response out, which is all the lane does."""
+    with no dependency: then FastAPI's handler only passes the request in and the response out,
+    which is all the lane does (:data:`PATHS` are fixed paths: no path parameters either)."""
     endpoint = route.endpoint
     problems = []
-    if route.param_convertors:
-        problems.append("has path parameters")
     if not inspect.iscoroutinefunction(endpoint):
         problems.append("is not a coroutine function")
     only_request = route.dependant.request_param_name is not None
@@ -127,7 +125,9 @@ class DirectLane:
     def __init__(self, app: ASGIApp, *, routes: LaneRoutes, handlers: Mapping[Any, Any]) -> None:
         self.app = app
         self.routes = routes
-        self.handlers = handlers
+        # Copied when the middleware stack is built, as FastAPI copies them for Starlette's
+        # exception layer: both then serve the same table for the app's life.
+        self.handlers = dict(handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -17,16 +17,19 @@ from kato.services.settings import ServiceSettings
 
 @pytest.fixture
 def make_client() -> Iterator[MakeClient]:
-    """``make_client(store=None, **settings)`` → a started TestClient (closed at teardown)."""
+    """``make_client(store=None, direct_lane=True, **settings)`` → a started TestClient (closed at
+    teardown)."""
     clients: list[TestClient] = []
 
-    def make(store: PatternStore | None = None, **overrides: Any) -> TestClient:
+    def make(
+        store: PatternStore | None = None, direct_lane: bool = True, **overrides: Any
+    ) -> TestClient:
         settings = ServiceSettings(processor_id="unit", **overrides)
 
         def factory(config: ServiceSettings) -> KatoProcessor:
             return KatoProcessor(config.processor_config(), store or MemoryStore())
 
-        client = TestClient(create_app(settings, factory))
+        client = TestClient(create_app(settings, factory, direct_lane=direct_lane))
         clients.append(client)
         return client.__enter__()
 
