@@ -11,6 +11,7 @@ from svc_app_helpers import MakeClient
 
 from kato.processor import KatoProcessor, PatternStore
 from kato.processor.store.memory import MemoryStore
+from kato.services import lane
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
 
@@ -41,3 +42,17 @@ def make_client() -> Iterator[MakeClient]:
 @pytest.fixture
 def client(make_client: MakeClient) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def lane_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths the direct lane (kato.services.lane) answered, in order."""
+    calls: list[str] = []
+    call = lane.DirectLane.call
+
+    async def spy(self: lane.DirectLane, route: Any, scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await call(self, route, scope, receive, send)
+
+    monkeypatch.setattr(lane.DirectLane, "call", spy)
+    return calls

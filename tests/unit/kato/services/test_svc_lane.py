@@ -109,20 +109,6 @@ ERROR_CASES = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def lane_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Paths the lane answered, in order."""
-    calls: list[str] = []
-    call = lane.DirectLane.call
-
-    async def spy(self: lane.DirectLane, route: Any, scope: Any, receive: Any, send: Any) -> None:
-        calls.append(scope["path"])
-        await call(self, route, scope, receive, send)
-
-    monkeypatch.setattr(lane.DirectLane, "call", spy)
-    return calls
-
-
 def _break(client: TestClient, fails: tuple[str, str, Exception], mp: pytest.MonkeyPatch) -> None:
     owner, attribute, error = fails
     gate = client.app.state.runtime.gate  # type: ignore[attr-defined]
