@@ -13,13 +13,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute
 
 from kato.processor import KatoProcessor, open_store
-from kato.services import portability_routes, routes, websocket
+from kato.services import lane, portability_routes, routes, websocket
 from kato.services.auth import TokenCheck
 from kato.services.errors import FastJSONResponse, install_error_handlers
 from kato.services.gate import ProcessorGate
@@ -45,8 +43,13 @@ def open_processor(settings: ServiceSettings) -> KatoProcessor:
 
 
 def create_app(
-    settings: ServiceSettings, processor_factory: ProcessorFactory = open_processor
+    settings: ServiceSettings,
+    processor_factory: ProcessorFactory = open_processor,
+    *,
+    direct_lane: bool = True,
 ) -> FastAPI:
+    """``direct_lane=False`` serves the hot routes the regular way too: the reference the lane's
+    answers are tested against (:mod:`kato.services.lane`)."""
     logger = configure_logging(settings.log_level, settings.processor_id)
     runtime = Runtime(settings=settings, metrics=ServiceMetrics())
 
@@ -87,6 +90,8 @@ def create_app(
     app.include_router(portability_routes.router)
     app.include_router(websocket.router)
     install_error_handlers(app, [*routes.router.routes, *app.router.routes])
+    if direct_lane:  # before CORS, which then wraps the lane as it wraps every route
+        lane.install(app, routes.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -99,20 +104,9 @@ def create_app(
         tokens=TokenCheck(settings.processor_token),
         metrics=runtime.metrics,
         logger=logger,
-        direct=direct_routes(),
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def direct_routes() -> dict[tuple[str, str], BaseRoute]:
-    """``(method, path)`` → route for the endpoints of ``routes.DIRECT_PATHS``."""
-    return {
-        (method, route.path): route
-        for route in routes.router.routes
-        if isinstance(route, APIRoute) and route.path in routes.DIRECT_PATHS
-        for method in route.methods or ()
-    }
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -2,15 +2,8 @@
 
 A single small layer (rather than several ``BaseHTTPMiddleware``\\ s) keeps the per-request cost to
 a few microseconds. Being outermost, it also guarantees ``X-Trace-ID`` and the JSON error shape on
-answers the inner layers never produced (401, unhandled exceptions).
-
-Hot routes (``POST /observe``, ``/learn``, ``/clear-stm``, ``/stm``, ``/status``, ``/health``, see
-``routes.DIRECT_PATHS``) take a direct lane: their endpoint is called here with a plain
-:class:`Request` instead of through CORS, exception and routing layers and FastAPI's request
-handler, which cost about as much as the endpoint's own HTTP work. The answer is byte for byte the
-same: the endpoint is the very same function, processor errors get the same handler, and the
-``Vary: Origin`` header the CORS layer adds to requests without ``Origin`` is added here too.
-Requests that carry an ``Origin`` header (browsers) always go the full way.
+answers the inner layers never produced (401, unhandled exceptions), for the regular routes and the
+direct lane (:mod:`kato.services.lane`) alike.
 
 ``HEAD`` is answered wherever ``GET`` is: the request runs as that ``GET`` and the body is
 dropped on the way out (headers, ``content-length`` included, are the GET's).
@@ -21,24 +14,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kato.processor.errors import KatoError
 from kato.services.auth import TokenCheck
 from kato.services.errors import FastJSONResponse, ServiceError, error_response, internal_error_body
 from kato.services.metrics import ServiceMetrics
 from kato.web.request_id import CLIENT_ID
 
 WS_POLICY_VIOLATION = 1008
-_VARY_ORIGIN = (b"vary", b"Origin")
-
-# A route whose endpoint takes only the request and returns a Response (see routes.py).
-DirectRoutes = Mapping[tuple[str, str], BaseRoute]
 
 
 def _trace_id(headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -46,10 +31,6 @@ def _trace_id(headers: list[tuple[bytes, bytes]]) -> bytes:
         if name == b"x-trace-id" and CLIENT_ID.fullmatch(value):
             return value
     return f"kato-{uuid.uuid4().hex}".encode()
-
-
-def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(name == b"origin" for name, _ in headers)
 
 
 def _route_label(scope: Scope) -> str:
@@ -82,13 +63,11 @@ class ServiceMiddleware:
         tokens: TokenCheck,
         metrics: ServiceMetrics,
         logger: logging.Logger,
-        direct: DirectRoutes | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.metrics = metrics
         self.logger = logger
-        self.direct: DirectRoutes = direct or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -125,11 +104,7 @@ class ServiceMiddleware:
                 denied = error_response(unauthorized(), {"WWW-Authenticate": "Bearer"})
                 await denied(scope, receive, send_with_trace)
                 return
-            route = self.direct.get((scope["method"], scope["path"]))
-            if route is not None and not _has_origin(scope["headers"]):
-                await self._direct(route, scope, receive, send_with_trace)
-            else:
-                await self.app(scope, receive, send_with_trace)
+            await self.app(scope, receive, send_with_trace)
         except Exception as exc:
             self.logger.exception(
                 "unhandled error", extra={"request_id": trace_id.decode("latin-1")}
@@ -142,22 +117,6 @@ class ServiceMiddleware:
         finally:
             seconds = time.perf_counter() - started
             self._record(scope, method, response["status"], seconds, trace_id)
-
-    @staticmethod
-    async def _direct(route: BaseRoute, scope: Scope, receive: Receive, send: Send) -> None:
-        """The endpoint of ``route`` without the inner layers; same answer (see module doc)."""
-        scope["route"] = route
-
-        async def send_with_vary(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), _VARY_ORIGIN]
-            await send(message)
-
-        try:
-            response = await route.endpoint(Request(scope, receive))  # type: ignore[attr-defined]
-        except KatoError as exc:
-            response = error_response(exc)
-        await response(scope, receive, send_with_vary)
 
     def _denied(self, scope: Scope) -> bool:
         return (

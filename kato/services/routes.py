@@ -47,13 +47,6 @@ from kato.services.sequence import run_sequence
 
 router = APIRouter()
 
-# Endpoints served by ServiceMiddleware's direct lane (kato.services.middleware): each must take
-# only the request and return a Response, raising nothing but KatoError for expected failures.
-DIRECT_PATHS = frozenset({
-    "/observe", "/learn", "/clear-stm", "/clear-short-term-memory", "/stm", "/short-term-memory",
-    "/status", "/health",
-})
-
 # Error answers each kind of endpoint can give (documented per route, ErrorResponse bodies):
 # 401 without the token (all but /health), 500 for an unexpected failure (logged, no details).
 _READ = (401, 500)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from kato.processor import KatoProcessor, PatternStore
 from kato.processor.store.memory import MemoryStore
+from kato.services import lane
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
 from tests.unit.kato.services.app_helpers import MakeClient
@@ -17,16 +18,19 @@ from tests.unit.kato.services.app_helpers import MakeClient
 
 @pytest.fixture
 def make_client() -> Iterator[MakeClient]:
-    """``make_client(store=None, **settings)`` → a started TestClient (closed at teardown)."""
+    """``make_client(store=None, direct_lane=True, **settings)`` → a started TestClient (closed at
+    teardown)."""
     clients: list[TestClient] = []
 
-    def make(store: PatternStore | None = None, **overrides: Any) -> TestClient:
+    def make(
+        store: PatternStore | None = None, direct_lane: bool = True, **overrides: Any
+    ) -> TestClient:
         settings = ServiceSettings(processor_id="unit", **overrides)
 
         def factory(config: ServiceSettings) -> KatoProcessor:
             return KatoProcessor(config.processor_config(), store or MemoryStore())
 
-        client = TestClient(create_app(settings, factory))
+        client = TestClient(create_app(settings, factory, direct_lane=direct_lane))
         clients.append(client)
         return client.__enter__()
 
@@ -38,3 +42,17 @@ def make_client() -> Iterator[MakeClient]:
 @pytest.fixture
 def client(make_client: MakeClient) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def lane_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths the direct lane (kato.services.lane) answered, in order."""
+    calls: list[str] = []
+    call = lane.DirectLane.call
+
+    async def spy(self: lane.DirectLane, route: Any, scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await call(self, route, scope, receive, send)
+
+    monkeypatch.setattr(lane.DirectLane, "call", spy)
+    return calls
