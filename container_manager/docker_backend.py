@@ -113,7 +113,8 @@ class DockerBackend(Backend):
             return False
         try:
             with _engine_errors("remove a container"):
-                self.client.api.remove_container(state.container_id, force=True)
+                # v: an anonymous volume (a bare `VOLUME /data`) goes with it; named ones stay
+                self.client.api.remove_container(state.container_id, force=True, v=True)
         except ProcessorNotFoundError:
             return False
         except EngineError as exc:

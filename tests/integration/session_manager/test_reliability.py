@@ -85,11 +85,33 @@ def _gone(container_id: str) -> bool:
         engine.close()
 
 
+def _anonymous_volumes(container_id: str) -> list[str]:
+    """The container's unnamed volumes (the image's `VOLUME /data` when nothing is mounted)."""
+    engine = docker.from_env()
+    try:
+        mounts = engine.api.inspect_container(container_id)["Mounts"]
+        return [m["Name"] for m in mounts if m["Type"] == "volume"]
+    finally:
+        engine.close()
+
+
+def _volumes_left(names: list[str]) -> list[str]:
+    engine = docker.from_env()
+    try:
+        return [name for name in names if engine.api.volumes(filters={"name": name})["Volumes"]]
+    finally:
+        engine.close()
+
+
 def _passes_reconcile(managers: list[ManagerProcess], image: str, labels: dict[str, str]) -> None:
-    """Wait until every manager has run at least one full reconcile pass from now."""
+    """Wait until every manager has run at least one full reconcile pass from now; a container
+    it removes takes its anonymous volumes with it."""
     probes = [_probe_orphan(manager, image, labels) for manager in managers]
+    anonymous = [volume for probe in probes for volume in _anonymous_volumes(probe)]
+    assert anonymous  # the image declares VOLUME /data: a bare container gets one
     for probe in probes:
         _wait_until("reconcile removes its probe orphan", lambda probe=probe: _gone(probe))
+    assert _volumes_left(anonymous) == []
 
 
 def test_two_managers_with_default_settings_keep_every_session(
