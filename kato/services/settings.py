@@ -6,6 +6,7 @@ Every field below names its environment variable and default. The processor gene
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,21 @@ def _limit(default: int, env: str, what: str) -> Any:
     )
 
 
-def _gene(default: Any, gene: str, bounds: IntRange | FloatRange, description: str) -> Any:
-    """A start-up gene read from its contract variable; values outside the contract's range stop
-    start-up (the platform validates against the same range before it launches)."""
+#: The engine's own start-up values (`ProcessorConfig`): what a variable left unset means.
+_ENGINE: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ProcessorConfig)}
+
+
+def _gene(gene: str, bounds: IntRange | FloatRange, description: str) -> Any:
+    """A start-up gene read from its contract variable, defaulting to the engine's value; values
+    outside the contract's range stop start-up (the platform validates against the same range
+    before it launches)."""
+    default = _ENGINE[gene]
     return Field(
         default=default,
         ge=bounds.low,
         le=bounds.high,
         validation_alias=GENE_ENV[gene],
-        description=description,
+        description=f"{GENE_ENV[gene]} ({default}){description}",
     )
 
 
@@ -63,32 +70,25 @@ class ServiceSettings(BaseSettings):
         "database name.",
     )
     processor_name: str = Field(
-        default="KatoProcessor",
+        default=_ENGINE["name"],
         validation_alias=GENE_ENV["processor_name"],
-        description="PROCESSOR_NAME (KatoProcessor).",
+        description=f"PROCESSOR_NAME ({_ENGINE['name']}).",
     )
     max_pattern_length: int = _gene(
-        0,
         "max_pattern_length",
         contract.MAX_PATTERN_LENGTH_RANGE,
-        "MAX_PATTERN_LENGTH (0 = manual learn; at most 2**31 - 1).",
+        ": 0 = manual learn; at most 2**31 - 1.",
     )
-    persistence: int = _gene(
-        5, "persistence", contract.PERSISTENCE_RANGE, "PERSISTENCE (5): emotive window."
-    )
-    recall_threshold: float = _gene(
-        0.1, "recall_threshold", contract.RECALL_THRESHOLD_RANGE, "RECALL_THRESHOLD (0.1)."
-    )
-    max_predictions: int = _gene(
-        100, "max_predictions", contract.MAX_PREDICTIONS_RANGE, "MAX_PREDICTIONS (100)."
-    )
+    persistence: int = _gene("persistence", contract.PERSISTENCE_RANGE, ": emotive window.")
+    recall_threshold: float = _gene("recall_threshold", contract.RECALL_THRESHOLD_RANGE, ".")
+    max_predictions: int = _gene("max_predictions", contract.MAX_PREDICTIONS_RANGE, ".")
     sort: bool = Field(
-        default=True,
+        default=_ENGINE["sort"],
         validation_alias=AliasChoices(GENE_ENV["sort"], contract.ENV_SORT_ALIAS),
         description="SORT_SYMBOLS or SORT (true): sort symbols inside an event.",
     )
     use_indexing: bool = Field(
-        default=True,
+        default=not _ENGINE["exhaustive_search"],
         validation_alias=GENE_ENV["use_indexing"],
         description="KATO_USE_INDEXING (true): reference candidate pre-filter; false = exhaustive.",
     )
@@ -103,7 +103,7 @@ class ServiceSettings(BaseSettings):
         default=None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR)."
     )
     persist_state: bool = Field(
-        default=True,
+        default=_ENGINE["persist_state"],
         validation_alias="KATO_PERSIST_STATE",
         description="KATO_PERSIST_STATE (true): keep STM, genes, emotives, time and predictions "
         "on the store, so a crash or restart resumes them; false = in memory only (upstream).",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kato.processor import ProcessorConfig
 from kato.services import settings as settings_module
 from kato.services.settings import ServiceSettings, SettingsError, load_settings
 
@@ -23,6 +24,13 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.max_symbols_per_event, settings.max_symbol_length) == (1000, 1024)
     assert (settings.max_vectors, settings.max_vector_dim, settings.max_emotives) == (64, 4096, 64)
     assert settings.max_sequence_length == 1000
+
+
+def test_unset_variables_mean_the_engines_own_start_up_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "p-1")
+    assert load_settings().processor_config() == ProcessorConfig(processor_id="p-1")
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
