@@ -202,8 +202,9 @@ class EventLog:
 class EventBus:
     """Appends events to the log and wakes whoever listens (streams, the webhook worker).
 
-    `SessionService` awaits `emit` at each state change. The commit runs in a worker thread
-    (it waits for the disk: 0.15 ms p50, 4 ms p99 in bench/events.py), never on the loop; the
+    `SessionService` awaits `emit` at each state change. The commit runs on the log's writer
+    thread (it waits for the disk: 0.15 ms p50, 4 ms p99 in bench/events.py), shared by the
+    events appended at the same time (group_commit.py), never on the loop; the
     event is published from the loop in id order. `emit` never raises into the request
     path: a log that cannot be written is reported, not propagated.
     """

@@ -8,8 +8,9 @@ State snapshots (the `GET /state` body of a hibernated session, megabytes for a 
 live in their own table and are read only on wake: listing records never touches them (a
 42 MB snapshot read by every reaper pass held the event loop for ~200 ms). The async side
 of the manager calls this class through `call`, on one dedicated thread, so the event loop
-never waits for the disk. The directory is 0700 and the files (with `-wal`/`-shm`) 0600:
-records hold bearer tokens.
+never waits for the disk; writes arriving together share one commit (group_commit.py), each
+still answered only once it is on disk. The directory is 0700 and the files (with
+`-wal`/`-shm`) 0600: records hold bearer tokens.
 """
 
 from __future__ import annotations
