@@ -13,14 +13,26 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
+import httpx
 from docker.errors import APIError, ImageNotFound, NotFound
 
-__all__ = ["image_available", "remove_labelled", "run_label", "swarm_node"]
+from .models import ProcessorInfo
+
+__all__ = ["image_available", "processor_http", "remove_labelled", "run_label", "swarm_node"]
 
 
 def run_label() -> dict[str, str]:
     """A label unique to this test run: `{"kato.test": "run-<hex>"}`."""
     return {"kato.test": f"run-{uuid.uuid4().hex[:12]}"}
+
+
+def processor_http(info: ProcessorInfo, timeout: float = 10) -> httpx.Client:
+    """A plain HTTP client on a processor the manager started, its bearer token set."""
+    return httpx.Client(
+        base_url=info.internal_url,
+        headers={"Authorization": f"Bearer {info.token}"},
+        timeout=timeout,
+    )
 
 
 def image_available(image: str) -> bool:

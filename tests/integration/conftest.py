@@ -1,5 +1,6 @@
-"""Fixtures every real-engine suite shares: the processor image, this run's label, and
-`start_manager` (a real session manager process on loopback).
+"""Fixtures every real-engine suite shares: the processor image, this run's label, a container
+manager on them (`settings`, `manager`), and `start_manager` (a real session manager process on
+loopback).
 
 Every container, volume and image a test makes carries the run's `kato.test` label; the end
 of the session removes them all and asserts nothing is left behind.
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from container_manager import ContainerSettings, KatoContainerManager
 from container_manager.image import DEFAULT_TAG
 from container_manager.testing import image_available, remove_labelled, run_label
 from session_manager.testing import ManagerProcess
@@ -33,6 +35,28 @@ def test_labels(processor_image: str) -> Iterator[dict[str, str]]:
     labels = run_label()
     yield labels
     assert remove_labelled(labels) == []
+
+
+@pytest.fixture
+def settings(
+    processor_image: str, test_labels: dict[str, str], tmp_path: Path
+) -> ContainerSettings:
+    return ContainerSettings(
+        image=processor_image,
+        state_dir=tmp_path / "state",
+        name_prefix="kato-it",
+        extra_labels=test_labels,
+        ready_timeout=60,
+    )
+
+
+@pytest.fixture
+def manager(settings: ContainerSettings) -> Iterator[KatoContainerManager]:
+    """A container manager on the run's label; what the test left running is removed."""
+    manager = KatoContainerManager(settings)
+    yield manager
+    for info in manager.list_processors():
+        manager.remove_processor(info.processor_id)
 
 
 @pytest.fixture

@@ -23,20 +23,14 @@ from container_manager import (
     ProcessorStartError,
 )
 from container_manager.docker_backend import DockerBackend
+from container_manager.testing import processor_http
 
 pytestmark = pytest.mark.docker
 
 
-def _client(info: ProcessorInfo) -> httpx.Client:
-    return httpx.Client(
-        base_url=info.internal_url,
-        headers={"Authorization": f"Bearer {info.token}"},
-        timeout=10,
-    )
-
 
 def _learn(info: ProcessorInfo, *events: list[str]) -> str:
-    with _client(info) as client:
+    with processor_http(info) as client:
         for strings in events:
             client.post("/observe", json={"strings": strings}).raise_for_status()
         response = client.post("/learn")
@@ -47,7 +41,7 @@ def _learn(info: ProcessorInfo, *events: list[str]) -> str:
 
 
 def _pattern_status(info: ProcessorInfo, name: str) -> int:
-    with _client(info) as client:
+    with processor_http(info) as client:
         return client.get(f"/pattern/{name.replace('|', '%7C')}").status_code
 
 
@@ -55,10 +49,10 @@ def test_processors_are_isolated(manager: KatoContainerManager) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         first, second = pool.map(lambda s: manager.create_processor(session_id=s), ["a", "b"])
     assert first.port != second.port
-    with _client(first) as client:
+    with processor_http(first) as client:
         client.post("/observe", json={"strings": ["hello"]}).raise_for_status()
         assert client.get("/stm").json()["stm"] == [["hello"]]
-    with _client(second) as client:
+    with processor_http(second) as client:
         assert client.get("/stm").json()["stm"] == []
     name = _learn(first, ["a", "b"], ["c"])
     assert _pattern_status(first, name) == 200
@@ -125,7 +119,7 @@ def test_token_is_enforced(manager: KatoContainerManager) -> None:
         assert anonymous.get("/stm").status_code == 401
         wrong = anonymous.get("/stm", headers={"Authorization": "Bearer wrong"})
         assert wrong.status_code == 401
-    with _client(info) as client:
+    with processor_http(info) as client:
         assert client.get("/stm").status_code == 200
 
 

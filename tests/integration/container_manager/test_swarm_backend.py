@@ -7,16 +7,15 @@ end in that case, so `make test` leaves the engine as it found it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import httpx
 import pytest
 
-from container_manager import ContainerSettings, KatoContainerManager, ProcessorInfo
+from container_manager import ContainerSettings, KatoContainerManager
 from container_manager.backends import load_backend
 from container_manager.swarm_backend import SwarmBackend
-from container_manager.testing import swarm_node
+from container_manager.testing import processor_http, swarm_node
 
 pytestmark = pytest.mark.docker
 
@@ -28,27 +27,10 @@ def swarm() -> Iterator[str]:
 
 
 @pytest.fixture
-def manager(
-    swarm: str, processor_image: str, test_labels: dict[str, str], tmp_path: Path
-) -> Iterator[KatoContainerManager]:
-    settings = ContainerSettings(
-        backend="swarm",
-        image=processor_image,
-        state_dir=tmp_path / "state",
-        name_prefix="kato-sw",
-        extra_labels=test_labels,
-        ready_timeout=60,
-    )
-    manager = KatoContainerManager(settings)
-    yield manager
-    for info in manager.list_processors():
-        manager.remove_processor(info.processor_id)
+def settings(swarm: str, settings: ContainerSettings) -> ContainerSettings:
+    """The shared real-engine settings (tests/integration/conftest.py), on the swarm backend."""
+    return settings.model_copy(update={"backend": "swarm", "name_prefix": "kato-sw"})
 
-
-def _client(info: ProcessorInfo) -> httpx.Client:
-    return httpx.Client(
-        base_url=info.internal_url, headers={"Authorization": f"Bearer {info.token}"}, timeout=10
-    )
 
 
 def test_backend_is_chosen_by_name() -> None:
@@ -80,7 +62,7 @@ def test_processor_is_a_hardened_service_with_its_token_as_a_secret(
     assert not template.get("Placement", {}).get("Constraints")  # first launch: any node
     [secret] = engine.secrets.list(filters={"name": f"kato-token-{info.processor_id}"})
 
-    with _client(info) as client:
+    with processor_http(info) as client:
         assert client.get("/stm").status_code == 200
         assert httpx.get(f"{info.internal_url}/stm", timeout=5).status_code == 401
     [task] = service.tasks(filters={"desired-state": "running"})
@@ -99,7 +81,7 @@ def test_hibernate_and_wake_on_the_node_that_holds_the_volume(
     manager: KatoContainerManager, swarm: str
 ) -> None:
     info = manager.create_processor(session_id="s2")
-    with _client(info) as client:
+    with processor_http(info) as client:
         for strings in (["a"], ["b"], ["c"]):
             client.post("/observe", json={"strings": strings}).raise_for_status()
         name = client.post("/learn").json()["pattern_name"]
@@ -112,7 +94,7 @@ def test_hibernate_and_wake_on_the_node_that_holds_the_volume(
     service = docker.from_env().services.get(resumed.container_id)
     constraints = service.attrs["Spec"]["TaskTemplate"]["Placement"]["Constraints"]
     assert constraints == [f"node.id=={swarm}"]
-    with _client(resumed) as client:
+    with processor_http(resumed) as client:
         assert client.get(f"/pattern/{name.replace('|', '%7C')}").status_code == 200
 
     # A second manager on the same state directory (a restart) finds it and its token again.
