@@ -15,10 +15,20 @@ from typing import Any
 import docker
 import httpx
 from docker.errors import APIError, ImageNotFound, NotFound
+from docker.models.containers import Container
+
+from kato.web.wait import WaitTimeout, wait_until
 
 from .models import ProcessorInfo
 
-__all__ = ["image_available", "processor_http", "remove_labelled", "run_label", "swarm_node"]
+__all__ = [
+    "image_available",
+    "labelled_containers",
+    "processor_http",
+    "remove_labelled",
+    "run_label",
+    "swarm_node",
+]
 
 
 def run_label() -> dict[str, str]:
@@ -44,9 +54,40 @@ def image_available(image: str) -> bool:
     return True
 
 
-def remove_labelled(labels: Mapping[str, str]) -> list[str]:
+def labelled_containers(
+    labels: Mapping[str, str],
+    client: docker.DockerClient | None = None,
+    *,
+    stopped: bool = True,
+) -> list[Container]:
+    """The containers carrying `labels` that exist now (with `stopped=False`, only running
+    ones), each inspected.
+
+    `containers.list` inspects every container it lists and raises `NotFound` for one that a
+    background loop (reconcile, the pool, a Swarm task's end) removes between the listing and
+    its inspection; a container removed in that moment is simply not in the answer here.
+    """
+    engine = client or docker.from_env()
+    filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    found: list[Container] = []
+    try:
+        for summary in engine.api.containers(all=stopped, filters=filters):
+            with contextlib.suppress(NotFound):
+                found.append(engine.containers.get(summary["Id"]))
+    finally:
+        if client is None:
+            engine.close()
+    return found
+
+
+def remove_labelled(labels: Mapping[str, str], settle: float = 30.0) -> list[str]:
     """Remove Swarm services and secrets, containers (with their anonymous volumes, which carry
-    no labels), then volumes and images carrying `labels`; return what is left."""
+    no labels), then volumes and images carrying `labels`; return what is left.
+
+    A container the engine is already removing (a Swarm task of a removed service, a
+    manager's reconcile) answers 409 or 404 here: it is given up to `settle` seconds to go
+    before it counts as left behind.
+    """
     client = docker.from_env()
     filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
     if client.info()["Swarm"].get("ControlAvailable"):
@@ -56,16 +97,22 @@ def remove_labelled(labels: Mapping[str, str]) -> list[str]:
         for secret in client.secrets.list(filters=filters):
             with contextlib.suppress(NotFound, APIError):
                 secret.remove()
-    for container in client.containers.list(all=True, filters=filters):
-        with contextlib.suppress(NotFound):
-            container.remove(force=True, v=True)
+
+    def containers_gone() -> bool:
+        for container in labelled_containers(labels, client):
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True, v=True)
+        return not client.api.containers(all=True, filters=filters)
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until("labelled containers removed", containers_gone, timeout=settle)
     for volume in client.volumes.list(filters=filters):
         with contextlib.suppress(NotFound, APIError):
             volume.remove(force=True)
     for image in client.images.list(filters=filters):
         with contextlib.suppress(NotFound, APIError):
             client.images.remove(str(image.id), force=True)
-    left = [f"container {c.name}" for c in client.containers.list(all=True, filters=filters)]
+    left = [f"container {c.name}" for c in labelled_containers(labels, client)]
     left += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
     left += [f"image {i.id}" for i in client.images.list(filters=filters)]
     return left

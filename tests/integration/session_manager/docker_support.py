@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import docker
 import httpx
 
+from container_manager.testing import labelled_containers
+from kato.web.wait import wait_until
 from session_manager.testing import ManagerProcess
 
 __all__ = [
@@ -43,13 +43,10 @@ def session_client(manager: ManagerProcess, session_id: str) -> httpx.Client:
 
 
 def containers_of(labels: dict[str, str], processor_id: str | None = None) -> list[Any]:
+    """Containers with `labels` (and `processor_id`) that exist now; one that a manager's
+    background loop removes while they are listed is left out, never an error."""
     wanted = {**labels, **({"kato.processor_id": processor_id} if processor_id else {})}
-    filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
-    engine = docker.from_env()
-    try:
-        return list(engine.containers.list(all=True, filters=filters))
-    finally:
-        engine.close()
+    return list(labelled_containers(wanted))
 
 
 def volumes_of(labels: dict[str, str], processor_id: str) -> list[Any]:
@@ -62,12 +59,7 @@ def volumes_of(labels: dict[str, str], processor_id: str) -> list[Any]:
 
 
 def wait_for_status(http: httpx.Client, session_id: str, status: str) -> None:
-    wait_until(lambda: http.get(f"/session/{session_id}").json()["status"] == status)
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within 60 s")
-        time.sleep(0.2)
+    wait_until(
+        f"session {session_id} is {status}",
+        lambda: http.get(f"/session/{session_id}").json()["status"] == status,
+    )

@@ -108,7 +108,8 @@ def test_hibernate_and_resume_keep_stm_genes_and_predictions(
         before = memory_of(proxied)
     with manager.client() as http:
         wait_for_status(http, sid, "hibernated")
-    wait_until(lambda: containers_of(test_labels, pid) == [])  # removed after the record
+    # removed after the record
+    wait_until("its container removed", lambda: containers_of(test_labels, pid) == [])
     assert len(volumes_of(test_labels, pid)) == 1
     with session_client(manager, sid) as proxied:
         assert memory_of(proxied) == before

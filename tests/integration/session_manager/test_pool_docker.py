@@ -36,21 +36,21 @@ def test_the_pool_survives_a_kill9_and_nothing_is_claimed_twice(
 ) -> None:
     settings = {"KATO_POOL_SIZE": "2"}
     manager = start_manager(**settings)
-    wait_until(lambda: _pool_ready(manager, 2))
+    wait_until("the pool is full", lambda: _pool_ready(manager, 2))
     with manager.client() as http:
         session = create_session(http, genes={"recall_threshold": 0.3})
     assert session["processor_id"] in _pooled(test_labels)
     with session_client(manager, session["session_id"]) as proxied:
         proxied.post("/observe", json={"strings": ["warm"]}).raise_for_status()
         assert proxied.get("/gene/recall_threshold").json()["gene_value"] == 0.3
-    wait_until(lambda: _pool_ready(manager, 2))
+    wait_until("the pool is full", lambda: _pool_ready(manager, 2))
     before = _pooled(test_labels)
     free = set(before) - {session["processor_id"]}
     assert len(free) == 2
     manager.kill()
 
     restarted = start_manager(**settings)
-    wait_until(lambda: _pool_ready(restarted, 2))
+    wait_until("the adopted pool is full", lambda: _pool_ready(restarted, 2))
     assert _pooled(test_labels) == before  # unclaimed adopted back, none removed or added
     with session_client(restarted, session["session_id"]) as proxied:
         assert proxied.get("/stm").json()["stm"] == [["warm"]]  # the claimed one: adopted

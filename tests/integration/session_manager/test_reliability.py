@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,12 +12,15 @@ import docker
 import httpx
 import pytest
 
+from container_manager.testing import labelled_containers
+from kato.web.wait import wait_until
 from session_manager.registry import SessionRegistry
 from session_manager.testing import ManagerProcess
 
 pytestmark = pytest.mark.docker
 
 _FAST_RECONCILE = {"KATO_RECONCILE_INTERVAL": "0.5"}
+_PROBE = "kato.test.probe"
 
 
 def _create(manager: ManagerProcess) -> dict[str, Any]:
@@ -49,56 +51,49 @@ def _has_pattern(manager: ManagerProcess, session_id: str, name: str) -> bool:
         return session.get(f"/pattern/{name.replace('|', '%7C')}").status_code == 200
 
 
-def _wait_until(what: str, condition: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.2)
-
-
 def _probe_orphan(manager: ManagerProcess, image: str, labels: dict[str, str]) -> str:
     """A (never started) container of `manager`'s deployment that no record of it claims: its
-    removal proves that a reconcile pass ran, without timing anything. Returns its id."""
+    removal proves that a reconcile pass ran, without timing anything. Its anonymous `/data`
+    volume carries the probe's own label, so the test finds it whether or not reconcile has
+    already removed the container (inspecting the container after creating it raced the
+    loop). Returns the probe's label value."""
     deployment = (manager.state_dir / "deployment").read_text().strip()
+    probe = f"probe-{uuid.uuid4().hex[:8]}"
     probe_labels = {
         **labels,
         "kato.managed": "true",
         "kato.deployment": deployment,
-        "kato.processor_id": f"probe-{uuid.uuid4().hex[:8]}",
+        "kato.processor_id": probe,
         "kato.session_id": "probe",
     }
+    volume_labels = {**labels, _PROBE: probe}
+    data = {"Type": "volume", "Target": "/data", "VolumeOptions": {"Labels": volume_labels}}
     engine = docker.from_env()
     try:
-        return str(engine.containers.create(image, labels=probe_labels).id)
+        engine.api.create_container(
+            image, labels=probe_labels, host_config=engine.api.create_host_config(mounts=[data])
+        )
     finally:
         engine.close()
+    return probe
 
 
-def _gone(container_id: str) -> bool:
+def _probe_gone(probe: str) -> bool:
     engine = docker.from_env()
     try:
         # Summaries only: `containers.list` inspects each one and fails on a container that
         # reconcile removes between the listing and the inspection.
-        return not engine.api.containers(all=True, filters={"id": container_id})
+        filters = {"label": f"kato.processor_id={probe}"}
+        return not engine.api.containers(all=True, filters=filters)
     finally:
         engine.close()
 
 
-def _anonymous_volumes(container_id: str) -> list[str]:
-    """The container's unnamed volumes (the image's `VOLUME /data` when nothing is mounted)."""
+def _probe_volumes(probe: str) -> list[str]:
     engine = docker.from_env()
     try:
-        mounts = engine.api.inspect_container(container_id)["Mounts"]
-        return [m["Name"] for m in mounts if m["Type"] == "volume"]
-    finally:
-        engine.close()
-
-
-def _volumes_left(names: list[str]) -> list[str]:
-    engine = docker.from_env()
-    try:
-        return [name for name in names if engine.api.volumes(filters={"name": name})["Volumes"]]
+        found = engine.api.volumes(filters={"label": f"{_PROBE}={probe}"})["Volumes"] or []
+        return [volume["Name"] for volume in found]
     finally:
         engine.close()
 
@@ -107,11 +102,9 @@ def _passes_reconcile(managers: list[ManagerProcess], image: str, labels: dict[s
     """Wait until every manager has run at least one full reconcile pass from now; a container
     it removes takes its anonymous volumes with it."""
     probes = [_probe_orphan(manager, image, labels) for manager in managers]
-    anonymous = [volume for probe in probes for volume in _anonymous_volumes(probe)]
-    assert anonymous  # the image declares VOLUME /data: a bare container gets one
     for probe in probes:
-        _wait_until("reconcile removes its probe orphan", lambda probe=probe: _gone(probe))
-    assert _volumes_left(anonymous) == []
+        wait_until("reconcile removes its probe orphan", lambda probe=probe: _probe_gone(probe))
+        assert _probe_volumes(probe) == []
 
 
 def test_two_managers_with_default_settings_keep_every_session(
@@ -184,7 +177,7 @@ def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessio
     threads = [threading.Thread(target=create) for _ in range(20)]
     for thread in threads:
         thread.start()
-    _wait_until("three creates acknowledged", lambda: len(acknowledged) >= 3)
+    wait_until("three creates acknowledged", lambda: len(acknowledged) >= 3, timeout=90)
     manager.kill()
     for thread in threads:
         thread.join(120)
@@ -207,7 +200,7 @@ def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessio
     claimed = {s["processor_id"] for s in sessions.values()}
     engine = docker.from_env()
     filters = {"label": [f"{key}={value}" for key, value in test_labels.items()]}
-    containers = engine.containers.list(all=True, filters=filters)
+    containers = labelled_containers(test_labels, engine)  # reconcile may be removing one
     volumes = engine.volumes.list(filters=filters)
     assert {c.labels["kato.processor_id"] for c in containers} <= claimed  # 0 orphans
     assert {v.attrs["Labels"]["kato.processor_id"] for v in volumes} <= claimed

@@ -67,7 +67,7 @@ async def test_sessions_on_swarm_proxy_relay_hibernate_wake_adopt_and_delete(
 
     with manager.client() as http:
         wait_for_status(http, sid, "hibernated")
-    wait_until(lambda: _services(test_labels, pid) == [])
+    wait_until("its service removed", lambda: _services(test_labels, pid) == [])
     with session_client(manager, sid) as proxied:
         assert memory_of(proxied) == before  # woken on a new service, same node, same data
     [woken] = _services(test_labels, pid)
