@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ import yaml
 from docker.models.containers import Container
 
 from container_manager.image import DEFAULT_TAG
-from container_manager.testing import remove_labelled
+from container_manager.testing import labelled_containers, remove_labelled
+from kato.web.wait import WaitTimeout, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -122,9 +122,7 @@ class Project:
 
     def containers(self, **labels: str) -> list[Container]:
         """Running containers with this project's label (Compose's and the manager's own)."""
-        wanted = {**self.labels, **labels}
-        filters: dict[str, Any] = {"label": [f"{k}={v}" for k, v in wanted.items()]}
-        return docker.from_env().containers.list(filters=filters)
+        return labelled_containers({**self.labels, **labels}, stopped=False)
 
 
 @pytest.fixture
@@ -172,11 +170,14 @@ def project(compose: list[str], processor_image: str, tmp_path: Path) -> Iterato
 
 
 def wait_healthy(container: Container, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while container.attrs["State"]["Health"]["Status"] != "healthy":
-        assert time.monotonic() < deadline, container.logs(tail=20).decode()
-        time.sleep(0.5)
+    def healthy() -> bool:
         container.reload()
+        return bool(container.attrs["State"]["Health"]["Status"] == "healthy")
+
+    try:
+        wait_until(f"{container.name} healthy", healthy, timeout=timeout, interval=0.5)
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc}; its log ends:\n{container.logs(tail=20).decode()}") from None
 
 
 def test_primary_starts_hardened_and_becomes_healthy(project: Project) -> None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ import websockets
 from container_manager.stack import deploy_stack, remove_stack
 from container_manager.testing import remove_labelled, swarm_node
 from kato.web.launcher import free_port
+from kato.web.wait import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -61,12 +61,12 @@ def stack(processor_image: str, test_labels: dict[str, str]) -> Iterator[Stack]:
         )
         try:
             deployed = Stack(name, f"http://127.0.0.1:{port}", api_key)
-            _wait_until(lambda: _healthy(deployed), "the manager never answered /health")
+            wait_until("the manager answers /health", lambda: _healthy(deployed), timeout=120)
             yield deployed
         finally:
             remove_labelled(test_labels)  # the sessions' services first: they use the network
             remove_stack(name)
-            _wait_until(lambda: not _manager_containers(name), "the manager stayed")
+            wait_until("the manager is gone", lambda: not _manager_containers(name), timeout=120)
             engine = docker.from_env()
             engine.volumes.get(f"{name}_manager-state").remove(force=True)
             engine.close()
@@ -98,14 +98,6 @@ def _service_ids(processor_id: str) -> list[str]:
         engine.close()
 
 
-def _wait_until(condition: Callable[[], bool], message: str) -> None:
-    deadline = time.monotonic() + 120
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.5)
-
-
 def _stm(http: httpx.Client, session_id: str) -> Any:
     answer = http.get(f"/session/{session_id}/stm")
     assert answer.status_code == 200, answer.text
@@ -131,18 +123,21 @@ async def test_stack_serves_sessions_and_survives_its_manager_being_killed(stack
         assert json.loads(await ws.recv())["type"] == "observation_result"
 
     with stack.client() as http:
-        _wait_until(
+        wait_until(
+            "the session is hibernated",
             lambda: http.get(f"/session/{sid}").json()["status"] == "hibernated",
-            "the session was never hibernated",
+            timeout=120,
         )
-        assert _service_ids(pid) == []
+        # The record says hibernated before its service is removed: wait for that too.
+        wait_until("its service removed", lambda: _service_ids(pid) == [], timeout=120)
         assert _stm(http, sid) == [["a"]]  # woken on a new service with its state restored
 
     [manager] = _manager_containers(stack.name)
     engine = docker.from_env()
     engine.api.kill(manager["Id"])
     engine.close()
-    _wait_until(
+    wait_until(
+        "Swarm restarts the manager",
         lambda: (
             any(
                 c["Id"] != manager["Id"] and c["State"] == "running"
@@ -150,7 +145,7 @@ async def test_stack_serves_sessions_and_survives_its_manager_being_killed(stack
             )
             and _healthy(stack)
         ),
-        "Swarm did not restart the manager",
+        timeout=120,
     )
     with stack.client() as http:
         # Idle past 4 s while the manager was down, the session may have been hibernated

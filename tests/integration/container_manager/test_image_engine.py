@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -20,6 +19,7 @@ from docker.models.containers import Container
 
 from container_manager.image import DEFAULT_TAG, build_image
 from container_manager.testing import remove_labelled, run_label
+from kato.web.wait import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -29,17 +29,6 @@ HARDENED: dict[str, Any] = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
 }
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll `probe` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +111,7 @@ def test_image_runs_as_uid_10001_with_a_read_only_workdir(
 
 
 def test_hardened_container_answers_health_without_a_token(processor: Container) -> None:
-    response = wait_for("GET /health", lambda: answers_health(health_url(processor)))
+    response = wait_until("GET /health answers", lambda: answers_health(health_url(processor)))
 
     assert response.headers["content-type"].startswith("application/json")
     assert isinstance(response.json(), dict)
@@ -134,6 +123,6 @@ def test_image_has_no_healthcheck_starting_an_interpreter(
     """An interpreter every 5 s in every container was a third of two cores for 30 idle ones."""
     check = docker.from_env().images.get(image_id).attrs["Config"].get("Healthcheck")
     assert check is None or check["Test"] == ["NONE"]
-    wait_for("GET /health", lambda: answers_health(health_url(processor)))
+    wait_until("GET /health answers", lambda: answers_health(health_url(processor)))
     processor.reload()
     assert "Health" not in processor.attrs["State"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
 
 from container_manager import EngineUnavailableError, FakeBackend, KatoContainerManager
+from kato.web.wait import wait_until
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -195,9 +195,7 @@ def test_websocket_client_close_code_reaches_the_container(
         ws.send_text("hi")
         assert ws.receive_text() == "echo:hi"
         ws.close(code=4002)
-    deadline = time.monotonic() + 5
-    while not processor.ws_close_codes and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until("the container sees the close", lambda: processor.ws_close_codes)
     assert processor.ws_close_codes == [4002]
 
 

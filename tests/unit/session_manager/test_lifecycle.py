@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend, KatoContainerManager
+from kato.web.wait import wait_until
 from session_manager.app import create_app
 from session_manager.reaper import reap_once
 from session_manager.reconcile import reconcile
@@ -206,10 +207,10 @@ def test_a_stalled_snapshot_never_delays_other_sessions(
     _later(client, 61)
     reaping = client.portal.start_task_soon(reap_once, service)  # type: ignore[union-attr]
     # Reaped one after the other, `other` would wait for the stalled snapshot (30 s) first.
-    deadline = time.monotonic() + 10
-    while client.get(f"/session/{other['session_id']}").json()["status"] != "hibernated":
-        assert time.monotonic() < deadline, "the other session was not hibernated meanwhile"
-        time.sleep(0.02)
+    wait_until(
+        "the other session hibernated meanwhile",
+        lambda: client.get(f"/session/{other['session_id']}").json()["status"] == "hibernated",
+    )
     assert fake.container_for(stalled["processor_id"]) is not None
     # A later pass skips the session still being reaped and does not wait for it.
     late = _create(client)

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from container_manager import FakeBackend, FakeContainer, KatoContainerManager
+from kato.web.wait import until, wait_until
 from session_manager.reconcile import reconcile
 from session_manager.registry import SessionRecord, SessionRegistry
 from session_manager.sessions import SessionService
@@ -20,11 +21,9 @@ from tests.unit.session_manager.support import Clock, events_of, service_of
 
 async def _filled(service: SessionService, size: int) -> set[str]:
     """The pool's ready ids once it holds `size` (bounded: a pool that never fills fails)."""
-    for _ in range(1000):
-        if len(service.pool.ready) == size and not service.pool.launching:
-            return set(service.pool.ready)
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"pool never reached {size}: {len(service.pool.ready)} ready")
+    pool = service.pool
+    await until(f"the pool holds {size}", lambda: len(pool.ready) == size and not pool.launching)
+    return set(pool.ready)
 
 
 def _pooled(client: TestClient, size: int) -> set[str]:
@@ -135,13 +134,14 @@ def test_a_claim_reads_health_beside_its_commit_but_sends_genes_only_after_it(
 
     def create_while_the_registry_is_held(genes: dict[str, Any], path: str) -> tuple[bool, str]:
         before = _paths(processor).count(path)
+        asked = lambda: _paths(processor).count(path) > before  # noqa: E731
         with service.registry._lock:  # the claim's commit cannot finish
             pending = client.portal.start_task_soon(service.create, None, genes, None)  # type: ignore[union-attr]
-            for _ in range(100):
-                if _paths(processor).count(path) > before:
-                    break
-                time.sleep(0.01)
-            asked_while_held = _paths(processor).count(path) > before
+            if genes:  # must not come while held: a slow machine can only hide a regression
+                time.sleep(0.5)
+            else:
+                wait_until(f"{path} asked while the claim is committed", asked)
+            asked_while_held = asked()
         return asked_while_held, pending.result(10).status
 
     assert create_while_the_registry_is_held({}, "/health") == (True, "running")
@@ -290,8 +290,7 @@ def test_a_waiting_create_gets_the_room_a_delete_frees(
 
     async def create_while_waiting() -> str:
         waiting = asyncio.ensure_future(service.create(None, {}, None))
-        while service.admission.waiting == 0:  # queued, no room: the create waits
-            await asyncio.sleep(0.01)
+        await until("the create waits for room", lambda: service.admission.waiting)
         await service.delete(first)
         return (await waiting).session_id
 

@@ -4,7 +4,6 @@ across restarts; delivered to a real HTTP receiver on loopback."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 
 import pydantic
@@ -13,6 +12,7 @@ from starlette.testclient import TestClient
 
 from kato.client import WebhookSignatureError, verify_webhook
 from kato.client.signing import signature_header
+from kato.web.wait import wait_until
 from session_manager.settings import ManagerSettings
 from session_manager.testing import Delivery, WebhookReceiver
 from session_manager.webhooks import backoff_delay
@@ -53,10 +53,7 @@ def _metric(client: TestClient, outcome: str) -> float:
 
 
 def _eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
+    wait_until(what, condition, interval=0.02)
 
 
 def _types(deliveries: list[Delivery]) -> list[str]:

@@ -3,7 +3,6 @@ it, the page and its assets, the overview JSON and "hibernate now"."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from container_manager import EngineUnavailableError, FakeBackend
+from kato.web.wait import wait_until
 from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
 from session_manager.dashboard.sampler import Sampler
 from tests.unit.session_manager.fake_processor import FakeProcessor
@@ -149,10 +149,7 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
 def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
     client = make_client(pool_size=2)
     service = service_of(client)
-    for _ in range(1000):
-        if len(service.pool.ready) == 2:
-            break
-        time.sleep(0.01)
+    wait_until("the pool is full", lambda: len(service.pool.ready) == 2)
     pool = client.get("/dashboard/api/overview").json()["machine"]["pool"]
     assert pool == {"desired": 2, "ready": 2, "starting": 0}
 
