@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN, HEALTH_PATH, error_body
+from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN, PROBE_PATHS, error_body
 
 from .backend import Backend
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
@@ -201,7 +201,7 @@ class FakeBackend(Backend):
         container = self._container_at(request.url.host, request.url.port)
         if container is None or container.status != "running" or not container.ready:
             raise httpx.ConnectError("connection refused (fake)", request=request)
-        if request.url.path == HEALTH_PATH:
+        if request.url.path in PROBE_PATHS:
             processor_id = container.spec.env[ENV_PROCESSOR_ID]
             return httpx.Response(200, json={"status": "healthy", "processor_id": processor_id})
         token = container.spec.env.get(ENV_TOKEN)

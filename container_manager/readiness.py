@@ -1,4 +1,5 @@
-"""Wait until a processor answers `GET /health`, failing fast if its container dies.
+"""Wait until a processor answers its start-up probe (`GET /health/startup`), failing fast if
+its container dies.
 
 The poll loop is `kato.web.readiness` (the launchers of tests and benchmarks use it too); what
 is ours is the error: a processor that never became ready is a `ProcessorStartError`.
@@ -24,7 +25,7 @@ def wait_until_ready(
     is_running: Callable[[], bool],
     transport: httpx.BaseTransport | None = None,
 ) -> None:
-    """Poll `url/health` (see `kato.web.readiness.wait_until_ready`).
+    """Poll `url/health/startup` (see `kato.web.readiness.wait_until_ready`).
 
     Raises `ProcessorStartError` when `timeout` seconds pass without a 200, or as soon as
     `is_running()` says the container has stopped; `diagnostics` holds what the last try got.

@@ -34,17 +34,21 @@ __all__ = [
     "HEALTH_PATH",
     "IMPORT_PATH",
     "INDEXER_TYPES",
+    "LIVE_PATH",
     "MAX_PATTERN_LENGTH_RANGE",
     "MAX_PREDICTIONS_RANGE",
     "PERSISTENCE_RANGE",
     "PLATFORM_PROCESSOR_ID_PATTERN",
     "PLATFORM_PROCESSOR_ID_RULE",
+    "PROBE_PATHS",
     "PROCESSOR_ID_PATTERN",
     "PROCESSOR_ID_RULE",
     "QUIESCENCE_RANGE",
+    "READY_PATH",
     "RECALL_THRESHOLD_RANGE",
     "SEARCH_DEPTH_RANGE",
     "SMOOTHNESS_RANGE",
+    "STARTUP_PATH",
     "STATE_PATH",
     "WS_PATH",
     "FloatRange",
@@ -157,6 +161,13 @@ ENV_SORT_ALIAS: Final = "SORT"
 
 #: Open (no token): readiness probes.
 HEALTH_PATH: Final = "/health"
+#: The probes both services answer, open like ``HEALTH_PATH`` (Kubernetes' three kinds):
+#: live = the process answers; ready = it can serve a request now; startup = its start-up work
+#: is done (the container manager waits on this one).
+LIVE_PATH: Final = "/health/live"
+READY_PATH: Final = "/health/ready"
+STARTUP_PATH: Final = "/health/startup"
+PROBE_PATHS: Final = frozenset({HEALTH_PATH, LIVE_PATH, READY_PATH, STARTUP_PATH})
 #: ``GET`` the whole in-memory state to hibernate, ``PUT`` it back to wake.
 STATE_PATH: Final = "/state"
 GENES_UPDATE_PATH: Final = "/genes/update"

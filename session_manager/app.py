@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -20,13 +20,13 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
 from kato.contract import error_body
 
-from . import portability
+from . import portability, probes
 from .dashboard.router import router as dashboard_router
 from .engine_errors import as_session_error
 from .errors import SessionError
@@ -91,9 +91,11 @@ def create_app(
         upkeep = Upkeep(service)
         upkeep.start()
         webhooks.start()
+        app.state.started = True
         try:
             yield
         finally:
+            app.state.started = False
             await webhooks.stop()
             await upkeep.stop()
             await service.pool.stop()
@@ -116,6 +118,7 @@ def create_app(
     )
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
+    app.include_router(probes.router)
     app.include_router(hibernation_router)
     app.include_router(dashboard_router)
     app.include_router(events_router)
@@ -124,28 +127,6 @@ def create_app(
     def service_of(request: Request | WebSocket) -> SessionService:
         service: SessionService = request.app.state.service
         return service
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """Liveness: the process serves requests."""
-        return {"status": "healthy"}
-
-    @app.get(
-        "/ready",
-        responses=with_errors(
-            {200: {"description": 'Ready: `{"status": "ready", "running": <N>}`'}}, 503
-        ),
-    )
-    async def ready(request: Request) -> Response:
-        """Readiness: the Docker engine answers and the registry is open."""
-        service = service_of(request)
-        try:
-            await asyncio.to_thread(containers.ping)
-        except ContainerManagerError as exc:
-            return _error_response(503, "KATO_NOT_READY", exc.message, {"cause": exc.code})
-        if not service.registry.is_open:
-            return _error_response(503, "KATO_NOT_READY", "session registry is closed")
-        return JSONResponse({"status": "ready", "running": service.running_count()})
 
     @app.get(
         "/metrics",
@@ -298,10 +279,21 @@ def _add_error_handlers(app: FastAPI) -> None:
 def _allowed(app: FastAPI, request: Request) -> list[str]:
     """Methods of every route matching the path (GET brings HEAD, see `HeadAsGet`)."""
     methods: set[str] = set()
-    for route in app.router.routes:
+    for route in _flattened(app.router.routes):
         match, _ = route.matches({**request.scope, "method": ""})
         if match != Match.NONE:
             methods |= getattr(route, "methods", None) or set()
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def _flattened(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too (FastAPI 0.165 lists an included router as
+    one `_IncludedRouter` entry that holds its routes)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is None:
+            yield route
+        else:
+            yield from _flattened(inner.routes)

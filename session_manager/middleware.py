@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kato.contract import PROBE_PATHS
 from kato.web.request_id import CLIENT_ID
 
 from .dashboard.cookie import (
@@ -36,7 +37,7 @@ __all__ = ["HeadAsGet", "RequestContextMiddleware", "request_id_of"]
 
 log = logging.getLogger("session_manager.access")
 
-_OPEN_PATHS = ("/health",)
+_OPEN_PATHS = PROBE_PATHS
 _SAFE_METHODS = ("GET", "HEAD")
 _BEARER_PROTOCOL = "kato.bearer."
 

@@ -1,6 +1,7 @@
 """Optional bearer-token protection (``KATO_PROCESSOR_TOKEN``); unset means an open API.
 
-``/health`` stays open so orchestrators can probe readiness without the secret. WebSockets may
+The probes (``/health``, ``/health/live|ready|startup``) stay open so orchestrators can probe
+the container without the secret. WebSockets may
 send the token in ``Authorization`` or as ``?token=`` (browsers cannot set WS headers).
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
-from kato.contract import HEALTH_PATH
+from kato.contract import PROBE_PATHS
 
-OPEN_PATHS = frozenset({HEALTH_PATH})
+OPEN_PATHS = PROBE_PATHS
 
 
 class TokenCheck:

@@ -327,6 +327,17 @@ class HealthResponse(BaseModel):
     uptime: float
 
 
+class ProbeResponse(BaseModel):
+    """``/health/live`` answers only ``status``; startup and ready add the processor's id and
+    uptime."""
+
+    model_config = _DOCS_ONLY
+
+    status: str
+    processor_id: str | None = None
+    uptime: float | None = None
+
+
 class StatusResponse(BaseModel):
     model_config = _DOCS_ONLY
 

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, Response
 
+from kato.contract import LIVE_PATH, READY_PATH, STARTUP_PATH
 from kato.services.body import openapi_body, parse_body
-from kato.services.errors import FastJSONResponse
+from kato.services.errors import FastJSONResponse, ServiceError
 from kato.services.gate import ProcessorGate
 from kato.services.metrics import wants_prometheus
 from kato.services.models import (
@@ -37,6 +38,7 @@ from kato.services.models import (
     PatternResponse,
     PerceptResponse,
     PredictionsResponse,
+    ProbeResponse,
     StateSnapshot,
     StatusMessage,
     StatusResponse,
@@ -48,7 +50,7 @@ from kato.services.sequence import run_sequence
 router = APIRouter()
 
 # Error answers each kind of endpoint can give (documented per route, ErrorResponse bodies):
-# 401 without the token (all but /health), 500 for an unexpected failure (logged, no details).
+# 401 without the token (all but the probes), 500 for an unexpected failure (logged, no details).
 _READ = (401, 500)
 _BODY = (401, 413, 422, 500)  # a body: too large, or malformed
 _WRITE = (401, 500, 503)  # writes the store: 503 when it fails
@@ -131,6 +133,36 @@ async def health(request: Request) -> Response:
     """Liveness; never waits for the processor lock (and needs no token)."""
     gate = _gate(request)
     return _ok({"status": "healthy", "processor_id": gate.processor_id, "uptime": gate.uptime})
+
+
+@router.get(LIVE_PATH)
+@_documents(ProbeResponse, 500)
+async def health_live() -> Response:
+    """Liveness: the process answers (no lock, no store): restart the container if not."""
+    return _ok({"status": "live"})
+
+
+@router.get(STARTUP_PATH)
+@_documents(ProbeResponse, 500, 503)
+async def health_startup(request: Request) -> Response:
+    """Start-up done: the store is open, the pattern index rebuilt and the short-term state
+    restored. The container manager waits on this probe after starting a container."""
+    return _probe(request, "started")
+
+
+@router.get(READY_PATH)
+@_documents(ProbeResponse, 500, 503)
+async def health_ready(request: Request) -> Response:
+    """Ready to serve a request now: started and not shutting down (503 otherwise)."""
+    return _probe(request, "ready")
+
+
+def _probe(request: Request, status: str) -> Response:
+    runtime = runtime_of(request)
+    if not runtime.started:
+        raise ServiceError("KATO_NOT_READY", 503, "the processor is not open")
+    gate = runtime.gate
+    return _ok({"status": status, "processor_id": gate.processor_id, "uptime": gate.uptime})
 
 
 @router.get("/status")

@@ -123,7 +123,10 @@ class ServiceSettings(BaseSettings):
     processor_token: str | None = Field(
         default=None,
         validation_alias=contract.ENV_TOKEN,
-        description="KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but /health.",
+        description=(
+            "KATO_PROCESSOR_TOKEN (unset = open API): Bearer token for all but the probes "
+            "(/health, /health/live, /health/ready, /health/startup)."
+        ),
     )
     processor_token_file: Path | None = Field(
         default=None,

@@ -1,4 +1,5 @@
-"""Wait until a server answers ``GET /health`` with 200, failing fast if it stops.
+"""Wait until a server answers its start-up probe (``GET /health/startup``) with 200, failing
+fast if it stops.
 
 The one poll loop behind the container manager's start of a processor and the launchers that
 tests and benchmarks use (``launcher``).
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 import httpx
 
-from kato.contract import HEALTH_PATH
+from kato.contract import STARTUP_PATH
 
 __all__ = ["NotReady", "wait_until_ready"]
 
@@ -21,10 +22,11 @@ _TRY_TIMEOUT = 1.0
 
 
 class NotReady(RuntimeError):
-    """No 200 from ``/health``: the server stopped (``exited``) or the time ran out.
+    """No 200 from the start-up probe: the server stopped (``exited``) or the time ran out.
 
-    ``last_problem`` says what the last try got (``/health answered 503``, ``/health:
-    ConnectError``) and is safe to show; each caller words its own error around it.
+    ``last_problem`` says what the last try got (``/health/startup answered 503``,
+    ``/health/startup: ConnectError``) and is safe to show; each caller words its own error
+    around it.
     """
 
     def __init__(self, message: str, *, exited: bool, last_problem: str) -> None:
@@ -40,7 +42,8 @@ def wait_until_ready(
     is_running: Callable[[], bool],
     transport: httpx.BaseTransport | None = None,
 ) -> None:
-    """Poll ``url/health`` with a short per-try timeout and a back-off from 20 ms to 100 ms.
+    """Poll ``url/health/startup`` with a short per-try timeout and a back-off from 20 ms to
+    100 ms.
 
     Raises :class:`NotReady` when ``timeout`` seconds pass without a 200, or as soon as
     ``is_running()`` says the server has stopped (one that exits at start-up should not cost
@@ -52,12 +55,12 @@ def wait_until_ready(
     with httpx.Client(transport=transport, timeout=_TRY_TIMEOUT) as client:
         while True:
             try:
-                response = client.get(f"{url}{HEALTH_PATH}")
+                response = client.get(f"{url}{STARTUP_PATH}")
                 if response.status_code == 200:
                     return
-                last_problem = f"{HEALTH_PATH} answered {response.status_code}"
+                last_problem = f"{STARTUP_PATH} answered {response.status_code}"
             except httpx.HTTPError as exc:
-                last_problem = f"{HEALTH_PATH}: {type(exc).__name__}"
+                last_problem = f"{STARTUP_PATH}: {type(exc).__name__}"
             if not is_running():
                 raise NotReady(
                     "exited before becoming ready", exited=True, last_problem=last_problem

@@ -25,6 +25,7 @@ from tests.integration.session_manager.docker_support import (
 
 pytestmark = pytest.mark.docker
 
+_PROBES = ("/health/live", "/health/ready", "/health/startup")
 CASES = ("ex1_single_pattern_prefix", "ex1b_past_present", "autolearn_mpl3", "ex6_vectors")
 
 
@@ -36,6 +37,9 @@ def test_sessions_isolated_and_reference_cases_through_proxy(
         first, second = create_session(http, user_id="a"), create_session(http, user_id="b")
         ready = http.get("/ready")
         assert ready.status_code == 200 and ready.json() == {"status": "ready", "running": 2}
+        probes = {path: http.get(path).json()["status"] for path in _PROBES}
+        assert probes == {"/health/live": "live", "/health/ready": "ready",
+                          "/health/startup": "started"}
     with (
         session_client(manager, first["session_id"]) as one,
         session_client(manager, second["session_id"]) as two,
@@ -43,6 +47,9 @@ def test_sessions_isolated_and_reference_cases_through_proxy(
         one.post("/observe", json={"strings": ["only-in-one"]}).raise_for_status()
         assert one.get("/stm").json()["stm"] == [["only-in-one"]]
         assert two.get("/stm").json()["stm"] == []
+        answered = {path: one.get(path).json()["status"] for path in _PROBES}  # the container's
+        assert answered == {"/health/live": "live", "/health/ready": "ready",
+                            "/health/startup": "started"}
         cases = {case["name"]: case for case in load_cases()}
         for name in CASES:
             assert replay_case(two, cases[name]) == cases[name]["expected"], name

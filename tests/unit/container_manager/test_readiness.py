@@ -21,7 +21,7 @@ def test_returns_once_health_answers_200() -> None:
     wait_until_ready(
         "http://p:8000", timeout=5, is_running=lambda: True, transport=httpx.MockTransport(handler)
     )
-    assert calls == ["/health"] * 3
+    assert calls == ["/health/startup"] * 3
 
 
 def test_times_out_with_last_problem() -> None:
@@ -29,7 +29,7 @@ def test_times_out_with_last_problem() -> None:
     with pytest.raises(ProcessorStartError) as caught:
         wait_until_ready("http://p:8000", timeout=0.1, is_running=lambda: True, transport=transport)
     assert "not ready after" in caught.value.message
-    assert caught.value.diagnostics == ["/health answered 503"]
+    assert caught.value.diagnostics == ["/health/startup answered 503"]
 
 
 def test_fails_fast_when_container_exits() -> None:

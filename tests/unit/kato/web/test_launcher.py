@@ -1,5 +1,5 @@
 """The launchers over real loopback sockets: a child process (Python's own http.server, whose
-`/health` is a file) and an ASGI app in a thread."""
+start-up probe `/health/startup` is a file) and an ASGI app in a thread."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from kato.web.launcher import ServerProcess, ThreadServer, free_port
 
 
 def _file_server(root: Path) -> ServerProcess:
-    (root / "health").write_text("ok")
+    (root / "health").mkdir()
+    (root / "health" / "startup").write_text("ok")
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     return ServerProcess([*command, "--directory", str(root)], {}, root / "server.log", port)
@@ -26,16 +27,16 @@ def test_a_child_serves_once_started_and_restarts_on_the_same_port(tmp_path: Pat
     server = _file_server(tmp_path)
     with server:
         assert server.pid is not None and server.rss_bytes() > 0
-        assert httpx.get(f"{server.url}/health").text == "ok"
+        assert httpx.get(f"{server.url}/health/startup").text == "ok"
     assert server.pid is None and server.rss_bytes() == 0
     server.start()
     try:
-        assert httpx.get(f"{server.url}/health").status_code == 200
+        assert httpx.get(f"{server.url}/health/startup").status_code == 200
     finally:
         server.kill()
     assert server.pid is None
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{server.url}/health")
+        httpx.get(f"{server.url}/health/startup")
 
 
 def test_a_child_that_exits_at_start_up_fails_with_the_end_of_its_log(tmp_path: Path) -> None:
