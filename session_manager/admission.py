@@ -3,7 +3,9 @@
 A create or wake takes a slot before it starts (or claims) a container and gives it back once
 its route is in place (the route counts from then on). With every slot in use it first asks
 `evict` to hibernate an idle session (see `SessionService.evict_one`); when none is evictable
-it waits in a FIFO queue, at most `KATO_SPAWN_WAIT` seconds, then gets a 503 with Retry-After.
+it waits in a FIFO queue, at most `KATO_SPAWN_WAIT` seconds, then gets a 503 with Retry-After:
+`KATO_CAPACITY` when running sessions fill every slot, `KATO_SPAWN_BUSY` (Retry-After from the
+start queue) when some slots are only held by creates and wakes still under way.
 Only the head of the queue takes a freed slot or evicts, so a burst is served in arrival order
 and one eviction makes room for one waiter. Waiters are woken when a slot frees (`notify`) and
 look again every `_RECHECK` seconds, since a session may become evictable meanwhile.
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from .errors import CapacityError
 from .metrics import ManagerMetrics
 from .settings import ManagerSettings
+from .spawning import SpawnQueue
 
 __all__ = ["Admission"]
 
@@ -34,12 +37,14 @@ class Admission:
         *,
         routed: Callable[[], int],
         evict: Callable[[], Awaitable[bool]],
+        spawns: SpawnQueue,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.reserved = 0
         self._routed = routed
         self._evict = evict
+        self._spawns = spawns
         self._queue: deque[asyncio.Event] = deque()
 
     def used(self) -> int:
@@ -85,11 +90,7 @@ class Admission:
                     self.metrics.admission_wait_seconds.labels("refused").observe(
                         time.perf_counter() - started
                     )
-                    raise CapacityError(
-                        "all session slots are in use",
-                        self.settings.retry_after,
-                        {"max_sessions": self.settings.max_sessions},
-                    )
+                    raise self._refusal()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(me.wait(), min(left, _RECHECK))
         finally:
@@ -99,3 +100,18 @@ class Admission:
         self.metrics.admission_wait_seconds.labels("admitted").observe(
             time.perf_counter() - started
         )
+
+    def _refusal(self) -> CapacityError:
+        """Why no slot came: running sessions fill them all, or some are held by creates and
+        wakes still under way (their starts queue: retry when the queue has moved)."""
+        limit = self.settings.max_sessions
+        if self._routed() >= limit:
+            return CapacityError(
+                "all session slots are in use", self.settings.retry_after, {"max_sessions": limit}
+            )
+        error = self._spawns.busy_error(
+            f"{self.reserved} of the {limit} session slots are held by creates and wakes "
+            "still starting"
+        )
+        error.details["max_sessions"] = limit
+        return error

@@ -13,6 +13,7 @@ from kato.contract import error_body
 __all__ = [
     "BadGatewayError",
     "CapacityError",
+    "SpawnBusyError",
     "PayloadTooLargeError",
     "SessionError",
     "SessionNotFoundError",
@@ -63,6 +64,13 @@ class CapacityError(SessionError):
     def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None):
         super().__init__(message, details)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class SpawnBusyError(CapacityError):
+    """Session slots may be free, but the queue of container starts is full or its wait ran
+    out; Retry-After is estimated from that queue."""
+
+    code = "KATO_SPAWN_BUSY"
 
 
 class BadGatewayError(SessionError):

@@ -33,7 +33,8 @@ MEANING = {
     413: "Request body larger than KATO_MAX_BODY_BYTES.",
     422: "Invalid input (KATO_VALIDATION_ERROR, details.errors lists each problem).",
     502: "The session's container could not be started or did not answer.",
-    503: "No room (KATO_CAPACITY, with Retry-After) or the container engine is unavailable.",
+    503: "No room (KATO_CAPACITY), the queue of container starts full (KATO_SPAWN_BUSY), both "
+    "with Retry-After, or the container engine is unavailable.",
     504: "The session's container did not answer in time (KATO_UPSTREAM_TIMEOUT); the request "
     "may still be applied and is not retried.",
 }

@@ -60,6 +60,7 @@ from .processor_client import (
 )
 from .registry import SessionRecord, SessionRegistry
 from .settings import ManagerSettings
+from .spawning import SpawnQueue
 
 __all__ = ["Route", "SessionService"]
 
@@ -96,10 +97,17 @@ class SessionService:
         self.routes: dict[str, Route] = {}
         self.activity: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._spawn_slots = asyncio.Semaphore(settings.max_concurrent_spawns)
-        self._spawn_waiting = 0
+        self.spawns = SpawnQueue(
+            concurrency=settings.max_concurrent_spawns,
+            queue=settings.spawn_queue,
+            wait=settings.spawn_wait,
+        )
         self.admission = Admission(
-            settings, metrics, routed=lambda: len(self.routes), evict=self.evict_one
+            settings,
+            metrics,
+            routed=lambda: len(self.routes),
+            evict=self.evict_one,
+            spawns=self.spawns,
         )
         self.pool = WarmPool(
             settings,
@@ -109,7 +117,7 @@ class SessionService:
             running=self.running_count,
             claims=lambda: registry.call(registry.processor_ids),
             spawn_slot=self._idle_spawn_slot,
-            release_slot=self._spawn_slots.release,
+            release_slot=self.spawns.release,
         )
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
@@ -446,10 +454,7 @@ class SessionService:
 
     async def _idle_spawn_slot(self) -> bool:
         """A spawn slot for the pool's refill, only when no create or wake wants one."""
-        if self._spawn_waiting or self._spawn_slots.locked() or self.admission.waiting:
-            return False
-        await self._spawn_slots.acquire()  # free, so no wait
-        return True
+        return not self.admission.waiting and await self.spawns.idle_slot()
 
     def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
         """Record the session as running on `info`'s container and route it there."""
@@ -466,33 +471,12 @@ class SessionService:
         return running
 
     async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
-        """Start the session's container within the spawn cap (first come first served, at
-        most `KATO_SPAWN_WAIT` s); a full queue (`KATO_SPAWN_QUEUE`) or that wait is a 503.
-        A pooled processor is given up first when the budget needs its place."""
-        full = CapacityError(
-            "too many containers are starting",
-            self.settings.retry_after,
-            {"max_concurrent_spawns": self.settings.max_concurrent_spawns},
-        )
-        if not self._spawn_slots.locked():
-            await self._spawn_slots.acquire()  # free: taken now, before anyone else looks
-        elif self._spawn_waiting >= self.settings.spawn_queue:
-            raise full
-        else:
-            self._spawn_waiting += 1
-            try:
-                await asyncio.wait_for(
-                    self._spawn_slots.acquire(), self.settings.spawn_wait or None
-                )
-            except TimeoutError:
-                raise full from None
-            finally:
-                self._spawn_waiting -= 1
-        try:
+        """Start the session's container within the spawn cap (`spawning.SpawnQueue`: a full
+        start queue or its wait is a 503 `KATO_SPAWN_BUSY`). A pooled processor is given up
+        first when the budget needs its place."""
+        async with self.spawns.slot():
             await self.pool.make_room()
             return await self._start_container(record, reason)
-        finally:
-            self._spawn_slots.release()
 
     async def _start_container(self, record: SessionRecord, reason: str) -> ProcessorInfo:
         started = time.perf_counter()
@@ -507,8 +491,10 @@ class SessionService:
         except ContainerManagerError:  # answered by session_manager.engine_errors, as all are
             self.metrics.spawns.labels(reason, "error").inc()
             raise
+        elapsed = time.perf_counter() - started
         self.metrics.spawns.labels(reason, "ok").inc()
-        self.metrics.spawn_seconds.labels(reason).observe(time.perf_counter() - started)
+        self.metrics.spawn_seconds.labels(reason).observe(elapsed)
+        self.spawns.measured(elapsed)
         return info
 
 

@@ -9,7 +9,7 @@ KATO_BAD_RESPONSE, KATO_BAD_SIGNATURE), `message` and `details`:
     ├── NotFoundError        404 (session, pattern, gene, route)
     ├── ValidationError      400, 409, 413, 422 (the request was refused as it is)
     ├── UnavailableError     502, 503, 504, connection failures
-    │   ├── CapacityError    503 KATO_CAPACITY (no room; `retry_after` says when to try again)
+    │   ├── CapacityError    503 KATO_CAPACITY or KATO_SPAWN_BUSY (`retry_after`: when to retry)
     │   └── KatoTimeoutError no answer within the configured timeout
     ├── ProtocolError        an answer that is not what the API documents
     └── WebhookSignatureError  a webhook whose signature does not verify
@@ -83,7 +83,8 @@ class UnavailableError(KatoError):
 
 
 class CapacityError(UnavailableError):
-    """No room for another running session or spawn (503 KATO_CAPACITY)."""
+    """No room for another running session (503 KATO_CAPACITY) or the queue of container
+    starts is full (503 KATO_SPAWN_BUSY)."""
 
 
 class KatoTimeoutError(UnavailableError):
@@ -100,6 +101,7 @@ class WebhookSignatureError(KatoError):
 
 _BY_CODE: dict[str, type[KatoError]] = {
     "KATO_CAPACITY": CapacityError,
+    "KATO_SPAWN_BUSY": CapacityError,
     "KATO_UNAUTHORIZED": AuthError,
     "KATO_SESSION_NOT_FOUND": NotFoundError,
     "KATO_NOT_FOUND": NotFoundError,

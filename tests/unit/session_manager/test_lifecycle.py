@@ -135,7 +135,11 @@ def test_spawn_queue_full_gives_503(
 
     results = client.portal.call(two_creates)  # type: ignore[union-attr]
     codes = sorted(getattr(result, "code", "") for result in results)
-    assert codes == ["KATO_CAPACITY", "KATO_PROCESSOR_START_FAILED"]
+    assert codes == ["KATO_PROCESSOR_START_FAILED", "KATO_SPAWN_BUSY"]  # not "no room"
+    (busy,) = [result for result in results if getattr(result, "code", "") == "KATO_SPAWN_BUSY"]
+    assert busy.details == {"max_concurrent_spawns": 1, "starting": 1, "waiting": 0}
+    # One start ahead, one slot, no start measured yet (1 s assumed): retry in 2 s.
+    assert busy.headers == {"Retry-After": "2"}
 
 
 def _restart(
