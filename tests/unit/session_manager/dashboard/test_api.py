@@ -14,6 +14,7 @@ from container_manager import EngineUnavailableError, FakeBackend
 from kato.web.wait import wait_until
 from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
 from session_manager.dashboard.sampler import Sampler
+from session_manager.events import EVENT_TYPES
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -143,7 +144,6 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
     assert overview["machine"]["max_sessions"] == 50
     assert overview["machine"]["engine"]["reachable"] is True
     assert overview["series"][-1]["requests_per_second"] > 0
-    assert overview["events"] is False
 
 
 def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
@@ -199,12 +199,16 @@ def test_hibernate_now_of_an_unknown_session_is_404(keyed: TestClient) -> None:
     assert answer.json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
 
 
-def test_overview_says_when_the_manager_has_an_event_stream(keyed: TestClient) -> None:
-    async def events() -> dict[str, str]:  # what session_manager.events will serve
-        return {}
-
-    keyed.app.add_api_route("/events", events)  # type: ignore[attr-defined]
-    assert keyed.get("/dashboard/api/overview", headers=BEARER).json()["events"] is True
+@pytest.mark.parametrize("stream", [True, False])
+def test_overview_says_whether_the_manager_serves_events(
+    make_client: Callable[..., TestClient], stream: bool
+) -> None:
+    client = make_client(events_stream=stream)
+    overview = client.get("/dashboard/api/overview").json()
+    assert overview["events"] is stream
+    assert overview["event_types"] == (list(EVENT_TYPES) if stream else [])
+    served = client.get("/events", params={"after": 0, "follow": "false"})
+    assert served.status_code == (200 if stream else 404)  # what the overview said
 
 
 def test_processor_docs_page_is_served_without_a_key(keyed: TestClient) -> None:
