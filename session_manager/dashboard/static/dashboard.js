@@ -229,7 +229,9 @@ function updateRow(row, session, now) {
   row.cells.statusBadge.className = `status status-${session.status}`;
   text(row.cells.age, duration(now - session.created_at));
   text(row.cells.activity, `${duration(now - session.last_activity)} ago`);
-  text(row.cells.memory, bytes(session.memory_bytes));
+  // A running session's first sample is taken as it starts; until then it is being measured.
+  const measuring = session.memory_bytes === null && session.status === "running";
+  text(row.cells.memory, measuring ? "measuring…" : bytes(session.memory_bytes));
   row.hibernate.disabled = session.status !== "running";
 }
 

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from container_manager import EngineUnavailableError, FakeBackend
 from kato.web.wait import wait_until
+from session_manager.dashboard import sampler as sampler_module
 from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
 from session_manager.dashboard.sampler import Sampler
 from session_manager.events import EVENT_TYPES
@@ -209,6 +210,29 @@ def test_overview_says_whether_the_manager_serves_events(
     assert overview["event_types"] == (list(EVENT_TYPES) if stream else [])
     served = client.get("/events", params={"after": 0, "follow": "false"})
     assert served.status_code == (200 if stream else 404)  # what the overview said
+
+
+def _memory_shown(client: TestClient, session_id: str) -> int | None:
+    overview = client.get("/dashboard/api/overview", headers=BEARER).json()
+    memory: int | None = next(
+        row["memory_bytes"] for row in overview["sessions"] if row["session_id"] == session_id
+    )
+    return memory
+
+
+def test_a_session_is_measured_as_it_starts_and_forgotten_as_it_stops(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sampler_module, "MEMORY_INTERVAL", 3600.0)  # no sweep after start-up
+    client = make_client(api_key=KEY)
+    session_id = _create(client)["session_id"]
+    measured = 40 * 2**20  # FakeBackend.stats
+    wait_until("the new session's memory", lambda: _memory_shown(client, session_id) == measured)
+
+    client.post(f"/session/{session_id}/hibernate", headers=BEARER)
+    wait_until("no reading once hibernated", lambda: _memory_shown(client, session_id) is None)
+    assert client.get(f"/session/{session_id}/stm", headers=BEARER).status_code == 200  # woken
+    wait_until("the woken session's memory", lambda: _memory_shown(client, session_id) == measured)
 
 
 def test_processor_docs_page_is_served_without_a_key(keyed: TestClient) -> None:
