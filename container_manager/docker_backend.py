@@ -194,8 +194,13 @@ class DockerBackend(Backend):
         except ContainerManagerError as exc:
             state = self.inspect(name)
             if state is None or not state.running:
-                status = state.status if state else "removed"
-                log.info("no stats for %s: the container was %s during the read", name, status)
+                status = state.status if state else "gone"
+                log.info(
+                    "no stats for %s: the container stopped or was removed during the read "
+                    "(now %s)",
+                    name,
+                    status,
+                )
             else:
                 _log_failure(exc)
             return {}
