@@ -179,10 +179,30 @@ class DockerBackend(Backend):
         return _lines(chunks)
 
     def stats(self, name: str) -> dict[str, Any]:
+        """{} for a container gone or stopped; `EngineUnavailableError` when the engine does
+        not answer (in time). A container removed while its stats are read makes the engine
+        end its answer with no body (a JSONDecodeError, measured on Docker 27); that is logged
+        as the removal it is, after an inspect, not as an engine failure."""
         try:
-            with _engine_errors("read a container's stats"):
+            with _engine_errors("read a container's stats", logged=False):
                 raw = self.client.api.stats(name, stream=False, one_shot=True)
-        except (EngineError, ProcessorNotFoundError):  # a container gone has no stats
+        except ProcessorNotFoundError:  # gone before the read
+            return {}
+        except EngineUnavailableError as exc:
+            _log_failure(exc)
+            raise
+        except ContainerManagerError as exc:
+            state = self.inspect(name)
+            if state is None or not state.running:
+                status = state.status if state else "gone"
+                log.info(
+                    "no stats for %s: the container stopped or was removed during the read "
+                    "(now %s)",
+                    name,
+                    status,
+                )
+            else:
+                _log_failure(exc)
             return {}
         memory = raw.get("memory_stats") or {}
         usage = int(memory.get("usage", 0))
@@ -295,38 +315,63 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 @contextmanager
-def _engine_errors(action: str, *, unavailable_on_api_error: bool = False) -> Iterator[None]:
-    """Translate every Docker SDK error into our hierarchy, logging what the engine said.
+def _engine_errors(
+    action: str, *, unavailable_on_api_error: bool = False, logged: bool = True
+) -> Iterator[None]:
+    """Translate every Docker SDK error into our hierarchy and log it (unless `logged` is
+    false: the caller logs it once it knows more, see `stats`).
 
-    No such object → `ProcessorNotFoundError`; any other refusal → `EngineError`; no answer at
-    all → `EngineUnavailableError`. Messages name only `action`; the engine's own words
-    (which carry runc and cgroup paths and container ids) go to the log and `diagnostics`.
+    No such object → `ProcessorNotFoundError` (not logged: callers expect it); any other
+    refusal, or an answer that is not what the API promises → `EngineError`; no answer at all,
+    or none in time → `EngineUnavailableError`. Messages name only `action`, and say which of
+    these happened; the engine's own words (which carry runc and cgroup paths and container
+    ids) go to the log and `diagnostics`.
     """
     try:
         yield
     except ContainerManagerError:
         raise
-    except NotFound as exc:
-        if unavailable_on_api_error:
-            raise EngineUnavailableError(
-                "the Docker engine is not ready", diagnostics=[_said(exc)]
-            ) from exc
-        raise ProcessorNotFoundError(
-            f"cannot {action}: it does not exist", diagnostics=[_said(exc)]
-        ) from exc
-    except APIError as exc:
-        said = _said(exc)
-        log.warning("the Docker engine refused to %s: %s", action, said)
-        if unavailable_on_api_error:  # an engine that answers _ping with an error is not ready
-            raise EngineUnavailableError(
-                "the Docker engine is not ready", diagnostics=[said]
-            ) from exc
-        raise EngineError(f"the container engine refused to {action}", diagnostics=[said]) from exc
     except (DockerException, requests.RequestException) as exc:
-        log.warning("lost connection to the Docker engine (%s): %s", action, exc)
-        raise EngineUnavailableError(
-            "lost connection to the Docker engine", diagnostics=[str(exc)]
-        ) from exc
+        error = _translated(action, exc, unavailable_on_api_error)
+        if logged and not isinstance(error, ProcessorNotFoundError):
+            _log_failure(error)
+        raise error from exc
+
+
+def _translated(
+    action: str, exc: DockerException | requests.RequestException, unavailable_on_api_error: bool
+) -> ContainerManagerError:
+    # An engine that answers _ping with an error (even a 404) is not ready.
+    not_ready = "the Docker engine is not ready"
+    if isinstance(exc, NotFound):
+        if unavailable_on_api_error:
+            return EngineUnavailableError(not_ready, diagnostics=[_said(exc)])
+        return ProcessorNotFoundError(
+            f"cannot {action}: it does not exist", diagnostics=[_said(exc)]
+        )
+    if isinstance(exc, APIError):
+        if unavailable_on_api_error:
+            return EngineUnavailableError(not_ready, diagnostics=[_said(exc)])
+        return EngineError(f"the container engine refused to {action}", diagnostics=[_said(exc)])
+    if isinstance(exc, requests.Timeout):
+        return EngineUnavailableError(
+            f"the Docker engine did not answer in time to {action}", diagnostics=[str(exc)]
+        )
+    if isinstance(exc, requests.exceptions.InvalidJSONError):  # e.g. an answer cut off
+        if unavailable_on_api_error:
+            return EngineUnavailableError(not_ready, diagnostics=[str(exc)])
+        return EngineError(
+            f"the container engine's answer to {action} could not be read",
+            diagnostics=[str(exc)],
+        )
+    return EngineUnavailableError(
+        f"lost connection to the Docker engine while trying to {action}", diagnostics=[str(exc)]
+    )
+
+
+def _log_failure(error: ContainerManagerError) -> None:
+    """One warning per engine failure: our message, then what the engine said."""
+    log.warning("%s: %s", error.message, "; ".join(error.diagnostics))
 
 
 def _said(exc: APIError) -> str:

@@ -121,7 +121,8 @@ def create_app(
     app.include_router(probes.router)
     app.include_router(hibernation_router)
     app.include_router(dashboard_router)
-    app.include_router(events_router)
+    if settings.events_stream:
+        app.include_router(events_router)
     proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
 
     def service_of(request: Request | WebSocket) -> SessionService:

@@ -134,6 +134,11 @@ class ManagerSettings(BaseSettings):
         description="KATO_EVENTS_KEEPALIVE (15 s): idle time before a `GET /events` stream "
         "sends a keep-alive comment.",
     )
+    events_stream: bool = Field(
+        default=True,
+        description="KATO_EVENTS_STREAM (true): serve `GET /events`; false leaves the lifecycle "
+        "events to the log and the webhooks (the dashboard's events panel then says so).",
+    )
     webhook_url: str = Field(
         default="",
         max_length=8192,

@@ -9,7 +9,8 @@ set when the login came over https; the manager itself serves plain http on 127.
 Cookies do not stop a page on another port of the same host (same site) from sending them,
 so a request authenticated by the cookie that changes something must also carry the
 `X-KATO-Dashboard` header: a cross-origin page cannot add it without a CORS preflight, which
-the manager never grants. WebSockets never authenticate with the cookie.
+the manager never grants. WebSockets never authenticate with the cookie; the page's live events
+(`GET /events`, an EventSource, which cannot send an `Authorization` header) do.
 """
 
 from __future__ import annotations

@@ -54,4 +54,5 @@ class Overview(BaseModel):
     machine: MachineView
     series: list[Point]
     sample_interval: float
-    events: bool = Field(description="True when the manager serves a lifecycle event stream.")
+    events: bool = Field(description="True when the manager serves `GET /events`.")
+    event_types: list[str] = Field(description="The event types `GET /events` sends.")

@@ -2,7 +2,8 @@
 
 Everything the page needs ships in this package (`static/`), so it works offline and behind a
 firewall. The page polls `GET /dashboard/api/overview` every two seconds and, when the manager
-serves `GET /events`, also listens to the lifecycle events; actions use the sessions API itself
+serves `GET /events` (KATO_EVENTS_STREAM, the setting that also mounts it), listens to the
+lifecycle events of the types the overview lists; actions use the sessions API itself
 (`POST /session/{id}/hibernate`, `DELETE /session/{id}`) with the login cookie.
 """
 
@@ -14,9 +15,9 @@ from importlib import resources
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..errors import UnauthorizedError
+from ..events import EVENT_TYPES
 from ..sessions import SessionService
 from .cookie import COOKIE_NAME, COOKIE_SCOPE_KEY, cookie_value
 from .models import AuthState, Login, MachineView, Overview, PoolView, SessionRow
@@ -141,9 +142,8 @@ async def overview(request: Request) -> Response:
         ),
         series=sampler.ring.points(),
         sample_interval=SAMPLE_INTERVAL,
-        events=any(
-            isinstance(route, Route) and route.path == "/events" for route in request.app.routes
-        ),
+        events=service.settings.events_stream,
+        event_types=list(EVENT_TYPES) if service.settings.events_stream else [],
     )
     return Response(
         body.model_dump_json(), media_type="application/json", headers={"Cache-Control": "no-store"}

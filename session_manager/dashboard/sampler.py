@@ -9,6 +9,11 @@ measured with bench/dashboard.py), and a ping can hang while the engine is down.
 samples and the memory sweep run on their own: a slow sweep never delays a sample, and its
 blocking calls run on a small pool of their own, never on the default executor that spawns and
 wakes use.
+
+A session that starts running (created or woken) is measured as its lifecycle event arrives,
+not at the next sweep (up to `MEMORY_INTERVAL` later): the first read of a container is the
+fast one. A session that stops running loses its reading at once, so the page never shows a
+hibernated session's old memory as current.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fastapi import FastAPI
 
 from container_manager import ContainerManagerError
 
+from ..events import EventBus, SessionEvent
 from ..sessions import SessionService
 from .samples import SampleRing, read_totals
 
@@ -75,22 +81,28 @@ class Sampler:
 
     async def read_memory_once(self) -> None:
         """Memory of every running session's container, read in parallel on the pool."""
-        loop = asyncio.get_running_loop()
-        session_ids = list(self.service.routes)
-        readings = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, self._memory_of, sid) for sid in session_ids)
-        )
-        self.memory = {
-            sid: value
-            for sid, value in zip(session_ids, readings, strict=True)
-            if value is not None
-        }
+        await self._read_memory(list(self.service.routes))
+
+    async def follow(self, bus: EventBus) -> None:
+        """Measure each session as it starts running; forget each one that stops."""
+        with bus.subscribe() as queue:
+            while True:
+                batch = [await queue.get()]  # and whatever else arrived meanwhile
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                try:
+                    await self._on_events(batch)
+                except Exception:
+                    log.exception("dashboard memory reading failed")
 
     async def run(self) -> None:
-        await asyncio.gather(
+        loops = [
             _every(SAMPLE_INTERVAL, self.sample_once),
             _every(MEMORY_INTERVAL, self._sweep_memory),
-        )
+        ]
+        if self.service.events is not None:
+            loops.append(self.follow(self.service.events))
+        await asyncio.gather(*loops)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -99,12 +111,46 @@ class Sampler:
         if self.engine.reachable:
             await self.read_memory_once()
 
-    def _memory_of(self, session_id: str) -> int | None:
-        record = self.service.registry.get(session_id)
-        if record is None:
-            return None
+    async def _on_events(self, batch: list[SessionEvent | None]) -> None:
+        started: dict[str, None] = {}  # ordered, without repeats
+        for event in batch:
+            if event is None:  # the queue overflowed: events were lost, check every route
+                started.update(dict.fromkeys(self.service.routes))
+            elif event.status == "running":
+                started[event.session_id] = None
+            else:
+                started.pop(event.session_id, None)
+                self.memory.pop(event.session_id, None)
+        fresh = [sid for sid in started if sid not in self.memory]
+        if fresh and self.engine.reachable is not False:
+            await self._read_memory(fresh)
+
+    async def _read_memory(self, session_ids: list[str]) -> None:
+        """Read `session_ids` in parallel on the pool and replace their readings (a failed read
+        leaves none). Sessions stop and start while the reads run: only those still routed at
+        the end keep a reading, and a sweep keeps the readings of sessions that started after
+        it listed the routes."""
+        loop = asyncio.get_running_loop()
+        wanted = set(session_ids)
+        processors = {  # the registry is read on its own thread, like every other caller's
+            record.session_id: record.processor_id
+            for record in await self.service.list_sessions()
+            if record.session_id in wanted
+        }
+        readings = await asyncio.gather(
+            *(loop.run_in_executor(self._pool, self._memory_of, pid) for pid in processors.values())
+        )
+        read = dict(zip(processors, readings, strict=True))
+        routed = self.service.routes
+        memory = {
+            sid: value for sid, value in self.memory.items() if sid in routed and sid not in read
+        }
+        memory.update((sid, v) for sid, v in read.items() if v is not None and sid in routed)
+        self.memory = memory
+
+    def _memory_of(self, processor_id: str) -> int | None:
         try:
-            stats = self.service.containers.stats(record.processor_id)
+            stats = self.service.containers.stats(processor_id)
         except ContainerManagerError:
             return None
         return int(stats["memory_bytes"]) if "memory_bytes" in stats else None

@@ -1,13 +1,11 @@
 // KATO dashboard: polls /dashboard/api/overview every two seconds, listens to /events when the
-// manager has it, and acts through the sessions API. No framework, no network beyond this origin.
+// overview says the manager serves it (and for the event types it lists), and acts through the
+// sessions API. No framework, no network beyond this origin.
 "use strict";
 
 const POLL_MS = 2000;
 const WINDOW_S = 15 * 60;
 const MAX_EVENTS = 100;
-const EVENT_TYPES = ["session.created", "session.started", "session.woken", "session.woke",
-  "session.hibernated", "session.deleted", "session.expired", "session.stopped",
-  "session.adopted", "session.failed"];
 // Sent with every change: a page of another origin cannot add it without a CORS preflight.
 const CHANGE_HEADERS = { "X-KATO-Dashboard": "1" };
 const CHARTS = [
@@ -132,7 +130,7 @@ function render(data) {
   renderMachine(data.machine);
   renderSessions(data.sessions, data.now);
   renderCharts(data.series, data.now);
-  if (data.events) { openEvents(); }
+  if (data.events) { openEvents(data.event_types); }
 }
 
 function renderMachine(machine) {
@@ -231,7 +229,9 @@ function updateRow(row, session, now) {
   row.cells.statusBadge.className = `status status-${session.status}`;
   text(row.cells.age, duration(now - session.created_at));
   text(row.cells.activity, `${duration(now - session.last_activity)} ago`);
-  text(row.cells.memory, bytes(session.memory_bytes));
+  // A running session's first sample is taken as it starts; until then it is being measured.
+  const measuring = session.memory_bytes === null && session.status === "running";
+  text(row.cells.memory, measuring ? "measuring…" : bytes(session.memory_bytes));
   row.hibernate.disabled = session.status !== "running";
 }
 
@@ -382,10 +382,19 @@ function dot(cx, cy, color) {
 }
 
 // -- lifecycle events (only when the manager serves GET /events) --------------------------------
-function openEvents() {
+function openEvents(types) {
   if (events !== null) return;
+  // Same origin: the login cookie goes with it (EventSource cannot send an Authorization header).
   events = new EventSource("/events");
-  text($("events-state"), "Live: events appear here as they happen.");
+  text($("events-state"), "Connecting to the event stream…");
+  events.onopen = () => text($("events-state"), "Live: events appear here as they happen.");
+  events.onerror = () => {
+    if (events === null) return;
+    text($("events-state"), events.readyState === EventSource.CLOSED
+      ? "The event stream was refused; sessions above still update every two seconds."
+      : "Reconnecting to the event stream…");
+    if (events.readyState === EventSource.CLOSED) { events = null; }
+  };
   const onEvent = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch (error) { return; }
@@ -396,7 +405,7 @@ function openEvents() {
     poll(); // an event means the table changed: show it now, not at the next tick
   };
   events.onmessage = onEvent;
-  for (const type of EVENT_TYPES) { events.addEventListener(type, onEvent); }
+  for (const type of types) { events.addEventListener(type, onEvent); }
 }
 
 function closeEvents() {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -289,6 +290,28 @@ def test_logs_and_stats(manager: KatoContainerManager) -> None:
     assert list(manager.logs(info.processor_id, tail=50)) != []
     stats = manager.stats(info.processor_id)
     assert 0 < stats["memory_bytes"] <= stats["memory_limit_bytes"]
+
+
+def test_stats_read_while_the_container_is_removed_say_what_happened(
+    manager: KatoContainerManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dashboard reads stats while reaps and hibernations remove containers: a read the
+    removal cuts short is a removal, not a lost engine (what the log used to say)."""
+    info = manager.create_processor()
+    readings: list[dict[str, object]] = []
+    with caplog.at_level(logging.INFO, "container_manager"), ThreadPoolExecutor(1) as pool:
+        # By name, as `manager.stats` reads once it has looked the container up: a removal
+        # after the lookup is what this plays (one before it is a ProcessorNotFoundError).
+        readings.append(manager.backend.stats(info.container_name))  # answers at once
+        removal = pool.submit(manager.remove_processor, info.processor_id)
+        while not removal.done():  # reads across the whole removal
+            readings.append(manager.backend.stats(info.container_name))
+        removal.result()
+    assert readings[0]["memory_bytes"]
+    assert all(r == {} or "memory_bytes" in r for r in readings)
+    assert manager.backend.stats(info.container_name) == {}
+    assert "lost connection" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_ping_answers_and_an_unreachable_engine_is_unavailable(

@@ -221,3 +221,95 @@ def test_any_other_refusal_is_an_engine_error_and_a_lost_engine_is_unavailable()
         list(lost.logs("abc123", tail=1, follow=False))
     assert unavailable.value.details == {}
     assert "docker.sock" in unavailable.value.diagnostics[0]
+
+
+# -- a container's stats: what failed is what the log says --------------------------------
+
+_STATS = {"memory_stats": {"usage": 50 * 2**20, "limit": 2**30}, "pids_stats": {"current": 7}}
+
+
+class _StatsApi:
+    """`client.api.stats` failing with `error` (or answering); `inspect_container` says the
+    container is `status` (None: removed)."""
+
+    def __init__(self, error: BaseException | None, status: str | None) -> None:
+        self.error = error
+        self.status = status
+
+    def stats(self, name: str, **options: Any) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        return _STATS
+
+    def inspect_container(self, name: str) -> dict[str, Any]:
+        if self.status is None:
+            raise _api_error(404, f"No such container: {name}", NotFound)
+        return _inspect(self.status, {}, {"bridge": {}})
+
+
+def _stats_of(
+    error: BaseException | None, status: str | None, caplog: pytest.LogCaptureFixture
+) -> dict[str, Any]:
+    backend = DockerBackend(_Client(_StatsApi(error, status)))  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO, "container_manager"):
+        return backend.stats("kato-proc-p1")
+
+
+#: What the engine answers when the container is removed during the read (seen on Docker 27).
+_CUT_OFF = requests.exceptions.JSONDecodeError("Expecting value", "", 0)
+
+
+def test_stats_of_a_running_container() -> None:
+    stats = DockerBackend(_Client(_StatsApi(None, "running"))).stats("p1")  # type: ignore[arg-type]
+    assert stats == {"memory_bytes": 50 * 2**20, "memory_limit_bytes": 2**30, "pids": 7}
+
+
+@pytest.mark.parametrize(("status", "said"), [(None, "gone"), ("removing", "removing")])
+def test_stats_of_a_container_removed_during_the_read_say_so(
+    caplog: pytest.LogCaptureFixture, status: str | None, said: str
+) -> None:
+    assert _stats_of(_CUT_OFF, status, caplog) == {}
+    assert (
+        "no stats for kato-proc-p1: the container stopped or was removed during the read "
+        f"(now {said})"
+    ) in caplog.text
+    assert "connection" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_stats_that_cannot_be_read_of_a_running_container_are_logged_as_such(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert _stats_of(_CUT_OFF, "running", caplog) == {}
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "the container engine's answer to read a container's stats could not be read: "
+        "Expecting value: line 1 column 1 (char 0)"
+    )
+
+
+def test_stats_that_time_out_say_so(caplog: pytest.LogCaptureFixture) -> None:
+    late = requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+    with pytest.raises(EngineUnavailableError) as caught:
+        _stats_of(late, "running", caplog)
+    assert "did not answer in time" in caught.value.message
+    assert "did not answer in time" in caplog.text and "read timeout=60" in caplog.text
+    assert "lost connection" not in caplog.text
+
+
+def test_stats_of_a_container_already_gone_are_empty_and_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gone = _api_error(404, "No such container: kato-proc-p1", NotFound)
+    assert _stats_of(gone, None, caplog) == {}
+    assert caplog.records == []
+
+
+def test_a_lost_connection_is_still_called_one(caplog: pytest.LogCaptureFixture) -> None:
+    lost = requests.ConnectionError("Connection aborted: RemoteDisconnected")
+    with pytest.raises(EngineUnavailableError):
+        _stats_of(lost, "running", caplog)
+    assert "lost connection to the Docker engine while trying to read a container's stats" in (
+        caplog.text
+    )

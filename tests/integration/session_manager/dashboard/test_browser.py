@@ -1,6 +1,6 @@
 """The dashboard in a real chromium against a real manager with real containers: log in, see a
-session appear, hibernate it from the page (keyboard), delete it after confirming, a wrong key
-refused, a down engine explained, and no console error anywhere.
+session appear, hibernate it from the page (keyboard), delete it after confirming, lifecycle
+events arrive live, a wrong key refused, a down engine explained, and no console error anywhere.
 
 `KATO_DASHBOARD_SCREENSHOT=docs/dashboard.png` also saves the page as the README shows it.
 """
@@ -145,6 +145,31 @@ def test_operator_flow_in_a_real_browser(
     assert bob["session_id"][:12] not in page.locator("#action-status").inner_text()
     expect(bob_row).to_have_count(1)
     assert api.get(f"/session/{bob['session_id']}").status_code == 200
+    assert errors == []
+    page.context.close()
+
+
+def test_events_panel_is_live(browser: Any, start_manager: Callable[..., ManagerProcess]) -> None:
+    """The panel's EventSource authenticates with the login cookie (it cannot send a header)
+    and shows a session created through the API as it happens, with its memory soon after."""
+    manager = start_manager(KATO_API_KEY=KEY)
+    page, errors = _open(browser, manager)
+    _log_in(page, KEY)
+    state = page.locator("#events-state")
+    expect(state).to_have_text("Live: events appear here as they happen.", timeout=SLOW)
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    carol = _api(manager).post("/session/create", json={"user_id": "carol"}).json()
+    short = carol["session_id"][:12]
+    events = page.locator("#events li")
+    expect(events.filter(has_text=f"session.created session {short} user carol")).to_have_count(
+        1, timeout=SLOW
+    )
+    expect(events.filter(has_text=f"session.running session {short}")).to_have_count(1)
+    row = page.locator(f'tr[data-session-id="{carol["session_id"]}"]')
+    expect(row.locator("td").nth(5)).to_contain_text("MiB", timeout=SLOW)
+    assert page.evaluate("window.sameDocument === true")
+    expect(state).to_have_text("Live: events appear here as they happen.")
     assert errors == []
     page.context.close()
 

@@ -12,8 +12,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from container_manager import EngineUnavailableError, FakeBackend
 from kato.web.wait import wait_until
+from session_manager.dashboard import sampler as sampler_module
 from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
 from session_manager.dashboard.sampler import Sampler
+from session_manager.events import EVENT_TYPES
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -143,7 +145,6 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
     assert overview["machine"]["max_sessions"] == 50
     assert overview["machine"]["engine"]["reachable"] is True
     assert overview["series"][-1]["requests_per_second"] > 0
-    assert overview["events"] is False
 
 
 def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
@@ -199,12 +200,39 @@ def test_hibernate_now_of_an_unknown_session_is_404(keyed: TestClient) -> None:
     assert answer.json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
 
 
-def test_overview_says_when_the_manager_has_an_event_stream(keyed: TestClient) -> None:
-    async def events() -> dict[str, str]:  # what session_manager.events will serve
-        return {}
+@pytest.mark.parametrize("stream", [True, False])
+def test_overview_says_whether_the_manager_serves_events(
+    make_client: Callable[..., TestClient], stream: bool
+) -> None:
+    client = make_client(events_stream=stream)
+    overview = client.get("/dashboard/api/overview").json()
+    assert overview["events"] is stream
+    assert overview["event_types"] == (list(EVENT_TYPES) if stream else [])
+    served = client.get("/events", params={"after": 0, "follow": "false"})
+    assert served.status_code == (200 if stream else 404)  # what the overview said
 
-    keyed.app.add_api_route("/events", events)  # type: ignore[attr-defined]
-    assert keyed.get("/dashboard/api/overview", headers=BEARER).json()["events"] is True
+
+def _memory_shown(client: TestClient, session_id: str) -> int | None:
+    overview = client.get("/dashboard/api/overview", headers=BEARER).json()
+    memory: int | None = next(
+        row["memory_bytes"] for row in overview["sessions"] if row["session_id"] == session_id
+    )
+    return memory
+
+
+def test_a_session_is_measured_as_it_starts_and_forgotten_as_it_stops(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sampler_module, "MEMORY_INTERVAL", 3600.0)  # no sweep after start-up
+    client = make_client(api_key=KEY)
+    session_id = _create(client)["session_id"]
+    measured = 40 * 2**20  # FakeBackend.stats
+    wait_until("the new session's memory", lambda: _memory_shown(client, session_id) == measured)
+
+    client.post(f"/session/{session_id}/hibernate", headers=BEARER)
+    wait_until("no reading once hibernated", lambda: _memory_shown(client, session_id) is None)
+    assert client.get(f"/session/{session_id}/stm", headers=BEARER).status_code == 200  # woken
+    wait_until("the woken session's memory", lambda: _memory_shown(client, session_id) == measured)
 
 
 def test_processor_docs_page_is_served_without_a_key(keyed: TestClient) -> None:
