@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
+
+from container_manager import ContainerSettings
+from kato.web.settings_errors import exit_on_bad_settings
 
 from .app import create_app
 from .logs import configure_logging
 from .settings import ManagerSettings
 
-__all__ = ["run"]
+__all__ = ["PROGRAM", "run"]
+
+#: How the manager names itself in a start-up error.
+PROGRAM = "kato-manager"
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
-    """Serve until interrupted; `host`/`port` override KATO_HOST/KATO_PORT."""
-    settings = ManagerSettings()
-    configure_logging(settings.log_level)
+    """Serve until interrupted; `host`/`port` override KATO_HOST/KATO_PORT (and are checked
+    as they are). A bad setting of the manager or of its containers stops here, before
+    anything starts: one line on stderr, exit status 2 (kato/web/settings_errors.py)."""
+    overrides: dict[str, Any] = {"host": host, "port": port}
+    with exit_on_bad_settings(PROGRAM, ManagerSettings, ContainerSettings):
+        settings = ManagerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        configure_logging(settings.log_level)
+        app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=settings.port if port is None else port,
+        app,
+        host=settings.host,
+        port=settings.port,
         loop="uvloop",
         http="httptools",
         access_log=False,
