@@ -25,7 +25,7 @@ from container_manager.image import DEFAULT_TAG
 from kato.web.settings_errors import exit_on_bad_settings
 from session_manager.settings import ManagerSettings
 
-from . import defaults, portability
+from . import defaults, down, portability
 from .render import info_table, processors_table
 
 __all__ = ["app", "make_manager"]
@@ -316,3 +316,4 @@ def up(
 
 
 portability.register(app)  # export, import, fork (cli/portability.py)
+down.register(app)  # drain the warm pool of a stopped deployment (cli/down.py)
