@@ -3,12 +3,14 @@
 A running manager owns its warm pool: it refills it and may be claiming a pooled processor at
 this moment (the claim is written to the registry only after it took one). So `katoctl down`
 drains the pool only when no manager runs on the state directory, and it must know that for
-certain, not by asking a URL that may be the wrong one. Every manager holds `<state_dir>/
-manager.lock` shared (several may share a directory; they never block each other) from the
-start of its lifespan to its end; `katoctl down` holds it exclusively while it drains, taken
-without waiting: it fails at once while any manager runs, and a manager starting meanwhile
-waits the few seconds the drain takes. The kernel releases a lock with its process, so a
-manager killed with SIGKILL leaves no stale lock behind.
+certain, not by asking a URL that may be the wrong one.
+
+Every manager process (`session_manager.server.run`) holds `<state_dir>/manager.lock` shared
+(several may share a directory; they never block each other) from before its app is built
+until it has stopped everything, its engine calls in threads included; `katoctl down` holds
+it exclusively while it drains, taken without waiting: it fails at once while any manager runs,
+and a manager starting meanwhile waits the few seconds the drain takes. The kernel releases a
+lock with its process, so a manager killed with SIGKILL leaves no stale lock behind.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_up_help_shows_the_settings_defaults(
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """The real `run`, with the app factory and uvicorn replaced: what it would serve on."""
     calls: dict[str, object] = {}
-    monkeypatch.setattr(session_manager.server, "create_app", lambda settings: object())
+    monkeypatch.setattr(session_manager.server, "create_app", lambda *args: object())
     monkeypatch.setattr(session_manager.server, "configure_logging", lambda level: None)
     monkeypatch.setattr(session_manager.server.uvicorn, "run", lambda app, **kw: calls.update(kw))
     return calls

@@ -3,13 +3,11 @@ exclusively, at once or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from session_manager import state_lock
+from session_manager import server, state_lock
 
 
 def test_managers_share_and_down_is_refused_while_one_runs(tmp_path: Path) -> None:
@@ -33,13 +31,24 @@ def test_an_error_inside_the_block_is_not_taken_for_a_running_manager(tmp_path: 
         raise BlockingIOError
 
 
-def test_the_app_holds_it_from_start_to_stop(
-    tmp_path: Path, make_client: Callable[..., TestClient]
+def test_the_manager_process_holds_it_while_it_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state_dir = tmp_path / "state"
-    client = make_client()
-    with pytest.raises(state_lock.ManagerRunning), state_lock.exclusive(state_dir):
-        pass
-    client.__exit__(None, None, None)
-    with state_lock.exclusive(state_dir):
+    monkeypatch.setenv("KATO_STATE_DIR", str(state_dir))
+    refused: list[bool] = []
+
+    def serve(app: object, **options: object) -> None:
+        try:
+            with state_lock.exclusive(state_dir):
+                refused.append(False)
+        except state_lock.ManagerRunning:
+            refused.append(True)
+
+    monkeypatch.setattr(server, "create_app", lambda settings, containers: object())
+    monkeypatch.setattr(server, "configure_logging", lambda level: None)
+    monkeypatch.setattr(server.uvicorn, "run", serve)
+    server.run()
+    assert refused == [True]
+    with state_lock.exclusive(state_dir):  # released once it has stopped
         pass
