@@ -176,10 +176,12 @@ def _wait_for_stop(state_dir: Path, timeout: float) -> None:
     from session_manager import state_lock
 
     deadline = time.monotonic() + timeout
-    waiting = (
-        f"sessions hibernated; stop the session manager now (SIGTERM), waiting ≤ {timeout:g}s…"
+    err.print(
+        f"sessions hibernated; stop the session manager now (SIGTERM): waiting up to {timeout:g}s"
+        " for it to stop, then the pool is drained",
+        highlight=False,
     )
-    with err.status(waiting):
+    with err.status("waiting for the session manager to stop…"):
         while True:
             try:
                 with state_lock.exclusive(state_dir):
