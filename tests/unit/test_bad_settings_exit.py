@@ -18,72 +18,59 @@ MANAGER = [sys.executable, "-m", "session_manager"]
 PROCESSOR = [sys.executable, "-m", "kato.services"]
 IMAGE_CMD = [sys.executable, "-m", "uvicorn", "kato.services.kato_fastapi:app"]
 
-CASES = [
-    pytest.param(
+#: id → (command, environment, how stderr starts).
+CASES: dict[str, tuple[list[str], dict[str, str], str]] = {
+    "manager": (
         MANAGER,
         {"KATO_WEBHOOK_MAX_ATTEMPTS": "1000"},
         "kato-manager: KATO_WEBHOOK_MAX_ATTEMPTS=1000 is invalid: must be at most 100 "
         "(allowed 1..100)",
-        id="manager",
     ),
-    pytest.param(
+    "manager-container-setting": (
         MANAGER,
         {"KATO_CPU_LIMIT": "lots"},
         "kato-manager: KATO_CPU_LIMIT=lots is invalid: not a number (allowed > 0)",
-        id="manager-container-setting",
     ),
-    pytest.param(
+    "katoctl-up": (
         [KATOCTL, "up"],
         {"KATO_WEBHOOK_MAX_ATTEMPTS": "1000"},
         "kato-manager: KATO_WEBHOOK_MAX_ATTEMPTS=1000 is invalid",
-        id="katoctl-up",
     ),
-    pytest.param(
+    "katoctl-up-port": (
         [KATOCTL, "up"],
         {"KATO_PORT": "http"},
         "kato-manager: KATO_PORT=http is invalid: not an integer (allowed 0..65535)",
-        id="katoctl-up-port",
     ),
-    pytest.param(
+    "katoctl-ls": (
         [KATOCTL, "ls"],
         {"KATO_PIDS_LIMIT": "0"},
         "katoctl: KATO_PIDS_LIMIT=0 is invalid: must be greater than 0 (allowed > 0)",
-        id="katoctl-ls",
     ),
-    pytest.param(
+    "katoctl-prune": (
         [KATOCTL, "prune"],
         {"KATO_EXTRA_LABELS": "{oops"},
         "katoctl: KATO_EXTRA_LABELS={oops is invalid: not valid JSON",
-        id="katoctl-prune",
     ),
-    pytest.param(
+    "katoctl-down": (
         [KATOCTL, "down"],
         {"KATO_ORPHAN_GRACE": "-1"},
         "katoctl: KATO_ORPHAN_GRACE=-1 is invalid: must be at least 0",
-        id="katoctl-down",
     ),
-    pytest.param(
+    "processor": (
         PROCESSOR,
         {"PROCESSOR_ID": "p-1", "PERSISTENCE": "0"},
         "kato-processor: PERSISTENCE=0 is invalid: must be at least 1",
-        id="processor",
     ),
-    pytest.param(
-        PROCESSOR,
-        {},
-        "kato-processor: PROCESSOR_ID is required but unset",
-        id="processor-missing-id",
-    ),
-    pytest.param(
+    "processor-missing-id": (PROCESSOR, {}, "kato-processor: PROCESSOR_ID is required but unset"),
+    "processor-image-command": (
         IMAGE_CMD,
         {"PROCESSOR_ID": "p-1", "RECALL_THRESHOLD": "2"},
         "kato-processor: RECALL_THRESHOLD=2 is invalid: must be at most 1 (allowed 0..1)",
-        id="processor-image-command",
     ),
-]
+}
 
 
-@pytest.mark.parametrize(("command", "env", "line"), CASES)
+@pytest.mark.parametrize(("command", "env", "line"), CASES.values(), ids=CASES.keys())
 def test_a_bad_setting_is_one_line_and_exit_2(
     tmp_path: Path, command: list[str], env: dict[str, str], line: str
 ) -> None:
