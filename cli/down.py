@@ -16,7 +16,6 @@ manager must be up at `--manager-url`), then waits until the manager is stopped,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from container_manager import ContainerManagerError, KatoContainerManager, ProcessorInfo
+from kato.web.wait import WaitTimeout, wait_until
 
 from . import manager_api
 from .defaults import MANAGER_URL
@@ -172,28 +172,29 @@ def _hibernate_one(
 
 
 def _wait_for_stop(state_dir: Path, timeout: float) -> None:
-    """Until no manager runs on `state_dir` (polled: the lock has no waiting with a deadline)."""
+    """Until no manager runs on `state_dir` (polled: `flock` has no wait with a deadline)."""
     from session_manager import state_lock
 
-    deadline = time.monotonic() + timeout
+    def stopped() -> bool:
+        try:
+            with state_lock.exclusive(state_dir):
+                return True
+        except state_lock.ManagerRunning:
+            return False
+
     err.print(
         f"sessions hibernated; stop the session manager now (SIGTERM): waiting up to {timeout:g}s"
         " for it to stop, then the pool is drained",
         highlight=False,
     )
-    with err.status("waiting for the session manager to stop…"):
-        while True:
-            try:
-                with state_lock.exclusive(state_dir):
-                    return
-            except state_lock.ManagerRunning:
-                if time.monotonic() >= deadline:
-                    raise CommandFailed(
-                        f"the session manager still runs on {state_dir} after {timeout:g}s: "
-                        "its sessions are hibernated, its pool is kept; stop it and run "
-                        "katoctl down"
-                    ) from None
-            time.sleep(_POLL)
+    try:
+        with err.status("waiting for the session manager to stop…"):
+            wait_until("the session manager stops", stopped, timeout=timeout, interval=_POLL)
+    except WaitTimeout:
+        raise CommandFailed(
+            f"the session manager still runs on {state_dir} after {timeout:g}s: its sessions "
+            "are hibernated, its pool is kept; stop it and run katoctl down"
+        ) from None
 
 
 def _drain(manager: KatoContainerManager, free: list[ProcessorInfo]) -> list[Row]:

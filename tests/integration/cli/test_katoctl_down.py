@@ -46,10 +46,10 @@ def test_down_removes_a_stopped_managers_pool_and_nothing_else(
     test_labels: dict[str, str],
 ) -> None:
     running = start_manager("down", KATO_POOL_SIZE="2")
-    wait_until(lambda: pool_ready(running, 2))
+    wait_until("the pool is full", lambda: pool_ready(running, 2))
     with running.client() as http:
         session = create_session(http)  # claims a pooled processor; the pool refills
-    wait_until(lambda: pool_ready(running, 2))
+    wait_until("the pool is full", lambda: pool_ready(running, 2))
     theirs = manager.create_processor(pooled=True)  # another deployment's pool, same engine
     assert theirs.processor_id in pooled(test_labels)
 
@@ -77,10 +77,10 @@ def test_down_hibernate_hibernates_waits_for_the_stop_then_drains(
     start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str], tmp_path: Path
 ) -> None:
     running = start_manager("down-hibernate", KATO_POOL_SIZE="1")
-    wait_until(lambda: pool_ready(running, 1))
+    wait_until("the pool is full", lambda: pool_ready(running, 1))
     with running.client() as http:
         session = create_session(http)
-    wait_until(lambda: pool_ready(running, 1))
+    wait_until("the pool is full", lambda: pool_ready(running, 1))
 
     log = tmp_path / "down.log"
     with log.open("w") as stderr:
@@ -92,7 +92,10 @@ def test_down_hibernate_hibernates_waits_for_the_stop_then_drains(
             text=True,
         )
     try:
-        wait_until(lambda: "stop the session manager now" in log.read_text())
+        wait_until(
+            "katoctl waits for the manager to stop",
+            lambda: "stop the session manager now" in log.read_text(),
+        )
         with running.client() as http:
             wait_for_status(http, session["session_id"], "hibernated")
         running.stop()
