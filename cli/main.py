@@ -14,11 +14,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from container_manager import ContainerManagerError, KatoContainerManager, ProcessorNotFoundError
+from container_manager import (
+    ContainerManagerError,
+    ContainerSettings,
+    KatoContainerManager,
+    ProcessorNotFoundError,
+)
 from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from container_manager.image import DEFAULT_TAG
+from kato.web.settings_errors import exit_on_bad_settings
+from session_manager.settings import ManagerSettings
 
-from . import defaults, portability
+from . import defaults, down, portability
 from .render import info_table, processors_table
 
 __all__ = ["app", "make_manager"]
@@ -46,9 +53,10 @@ make_manager: Callable[[], KatoContainerManager] = KatoContainerManager
 def _reported_errors() -> Iterator[None]:
     """Print a `ContainerManagerError` as one clear line, its details and what the engine and
     the container said (katoctl is an operator's tool: diagnostics are for them), then exit
-    non-zero."""
+    non-zero; a bad KATO_* setting as one line naming it, exit status 2."""
     try:
-        yield
+        with exit_on_bad_settings("katoctl", ContainerSettings, ManagerSettings):
+            yield
     except ContainerManagerError as exc:
         err.print(f"[bold red]error[/] {exc.code}: {exc.message}")
         for key, value in exc.details.items():
@@ -186,7 +194,6 @@ def _pool_claims(manager: KatoContainerManager) -> dict[str, str]:
     """Processor id → session id from the session registry (a pooled processor's claim is
     recorded there only); {} when this state directory has no registry."""
     from session_manager.registry import SessionRegistry
-    from session_manager.settings import ManagerSettings
 
     path = ManagerSettings(state_dir=manager.settings.state_dir).registry_path
     if not path.exists():
@@ -219,7 +226,6 @@ def prune() -> None:
     unclaimed for KATO_ORPHAN_GRACE seconds (kept and listed until then). Processors started
     by `katoctl spawn` without a session are never orphans (remove them with `katoctl kill`)."""
     from session_manager.registry import SessionRegistry
-    from session_manager.settings import ManagerSettings
 
     with _reported_errors():
         manager = make_manager()
@@ -288,16 +294,26 @@ def undeploy(name: Annotated[str, typer.Option(help="Stack name.")] = "kato") ->
 @app.command()
 def up(
     host: Annotated[
-        str, typer.Option(envvar="KATO_HOST", help="Address to listen on (env KATO_HOST).")
-    ] = defaults.MANAGER_HOST,
+        str | None,
+        typer.Option(
+            help=f"Address to listen on (default: env KATO_HOST, else {defaults.MANAGER_HOST}).",
+            show_default=False,
+        ),
+    ] = None,
     port: Annotated[
-        int, typer.Option(envvar="KATO_PORT", help="Port to listen on (env KATO_PORT).")
-    ] = defaults.MANAGER_PORT,
+        int | None,
+        typer.Option(
+            help=f"Port to listen on (default: env KATO_PORT, else {defaults.MANAGER_PORT}).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the session manager (sessions API + proxy to processors) in the foreground."""
+    """Run the session manager (sessions API + proxy to processors) in the foreground. Every
+    KATO_* setting is checked first: a bad one is one line naming it, exit status 2."""
     from session_manager.server import run
 
     run(host, port)
 
 
 portability.register(app)  # export, import, fork (cli/portability.py)
+down.register(app)  # drain the warm pool of a stopped deployment (cli/down.py)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -31,6 +31,7 @@ from container_manager import ContainerManagerError, ProcessorInfo
 from kato import contract
 
 from .defaults import MANAGER_URL
+from .manager_api import ApiKey, ManagerUrl, make_http, manager_headers, raise_for, reported
 from .render import info_table
 
 __all__ = ["make_http", "register"]
@@ -39,27 +40,9 @@ err = Console(stderr=True)
 out = Console()
 
 _CHUNK = 256 * 1024
-_TIMEOUT = httpx.Timeout(60.0, read=600.0)
 
-#: Builds the HTTP client every command uses; tests substitute an in-process transport.
-make_http: Callable[[], httpx.Client] = lambda: httpx.Client(timeout=_TIMEOUT)  # noqa: E731
-
-ManagerUrl = Annotated[
-    str,
-    typer.Option(
-        envvar="KATO_MANAGER_URL", help="Session manager base URL (env KATO_MANAGER_URL)."
-    ),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(envvar="KATO_API_KEY", help="The manager's API key (env KATO_API_KEY)."),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 _SESSION_COLUMNS = ("session_id", "processor_id", "user_id", "status", "url")
-
-
-class CommandFailed(Exception):
-    """A request was refused or could not be made; printed as one line, exit code 1."""
 
 
 def register(app: typer.Typer) -> None:
@@ -79,10 +62,10 @@ def export(
 ) -> None:
     """Write a session's or processor's whole memory (patterns, statistics, STM, genes) as one
     NDJSON document; a hibernated session is woken for it."""
-    with _reported(), make_http() as http:
+    with reported(), make_http() as http:
         url, headers = _export_source(_checked(target), manager_url, api_key)
         with http.stream("GET", url, headers=headers) as response:
-            _raise_for(response)
+            raise_for(response)
             sink: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
             try:
                 with _progress() as progress:
@@ -112,15 +95,15 @@ def import_file(
     as_json: AsJson = False,
 ) -> None:
     """Create a new session (or processor) holding the memory of FILE."""
-    with _reported(), make_http() as http:
+    with reported(), make_http() as http:
         if processor:
             info = _import_into_new_processor(http, file, user_id)
             _show(info.to_dict(), as_json, info)
             return
         params = {k: v for k, v in (("user_id", user_id), ("ttl_seconds", ttl_seconds)) if v}
         url = httpx.URL(manager_url).join("/session/import").copy_merge_params(params)
-        response = http.post(str(url), content=_upload(file), headers=_manager_headers(api_key))
-        _raise_for(response)
+        response = http.post(str(url), content=_upload(file), headers=manager_headers(api_key))
+        raise_for(response)
         _show(response.json(), as_json)
 
 
@@ -135,12 +118,12 @@ def fork(
     as_json: AsJson = False,
 ) -> None:
     """A new session with a copy of SESSION_ID's memory; both then evolve independently."""
-    with _reported(), make_http() as http:
+    with reported(), make_http() as http:
         url = httpx.URL(manager_url).join(f"/session/{_checked(session_id)}/fork")
         body = {k: v for k, v in (("user_id", user_id), ("ttl_seconds", ttl_seconds)) if v}
         with err.status("forking…"):
-            response = http.post(str(url), json=body, headers=_manager_headers(api_key))
-        _raise_for(response)
+            response = http.post(str(url), json=body, headers=manager_headers(api_key))
+        raise_for(response)
         _show(response.json(), as_json)
 
 
@@ -156,7 +139,7 @@ def _export_source(
     if info is not None:
         return _processor_url(info, contract.EXPORT_PATH), _bearer(info)
     url = httpx.URL(manager_url).join(f"/session/{target}/export")
-    return str(url), _manager_headers(api_key)
+    return str(url), manager_headers(api_key)
 
 
 def _processor(processor_id: str) -> ProcessorInfo | None:
@@ -182,7 +165,7 @@ def _import_into_new_processor(
         response = http.put(
             _processor_url(info, contract.IMPORT_PATH), content=_upload(file), headers=_bearer(info)
         )
-        _raise_for(response)
+        raise_for(response)
     except BaseException:
         manager.remove_processor(info.processor_id)
         raise
@@ -195,10 +178,6 @@ def _processor_url(info: ProcessorInfo, path: str) -> str:
 
 def _bearer(info: ProcessorInfo) -> dict[str, str]:
     return {"Authorization": f"Bearer {info.token}"}
-
-
-def _manager_headers(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def _upload(file: Path) -> Iterator[bytes]:
@@ -223,18 +202,6 @@ def _checked(identifier: str) -> str:
     return identifier
 
 
-def _raise_for(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    response.read()
-    try:
-        error = response.json()["error"]
-        message = f"{error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        message = f"HTTP {response.status_code}: {response.text[:200]}"
-    raise CommandFailed(message)
-
-
 def _show(view: dict[str, Any], as_json: bool, info: ProcessorInfo | None = None) -> None:
     if as_json:
         print(json.dumps(view))
@@ -246,19 +213,3 @@ def _show(view: dict[str, Any], as_json: bool, info: ProcessorInfo | None = None
             table.add_column(column)
         table.add_row(*(str(view.get(column) or "-") for column in _SESSION_COLUMNS))
         out.print(table)
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """Refusals and unreachable services as one clear line and exit code 1."""
-    from . import main
-
-    try:
-        with main._reported_errors():
-            yield
-    except CommandFailed as exc:
-        err.print(f"[bold red]error[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        err.print(f"[bold red]error[/] {type(exc).__name__}: {exc}", highlight=False)
-        raise typer.Exit(1) from None

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.websockets import WebSocket
 
-from container_manager import ContainerManagerError, ContainerSettings, KatoContainerManager
+from container_manager import ContainerManagerError, KatoContainerManager
 from kato.contract import error_body
 
 from . import portability, probes
@@ -65,9 +65,7 @@ def create_app(
     settings = settings or ManagerSettings()
     metrics = ManagerMetrics()
     webhook_metrics = WebhookMetrics(metrics.registry)
-    containers = container_manager or KatoContainerManager(
-        ContainerSettings(state_dir=settings.state_dir)
-    )
+    containers = container_manager or KatoContainerManager(settings.container_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

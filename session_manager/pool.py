@@ -20,7 +20,10 @@ The rules, with the session registry as the one source of truth about claims:
   (a container start costs a core for a second: a burst of claims is served first); the
   budget rule: sessions plus pooled processors never exceed `KATO_MAX_SESSIONS` (each is one
   container in memory), and a session start that finds the budget full removes a pooled
-  processor first.
+  processor first;
+- a manager stopping (SIGTERM) keeps its pooled containers, running, for the next start on the
+  same state directory to adopt; `katoctl down` removes them for good (`drainable`), only
+  while no manager runs there (see state_lock.py).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 import aiohttp
@@ -41,7 +44,7 @@ from .metrics import ManagerMetrics
 from .processor_client import check_health
 from .settings import ManagerSettings
 
-__all__ = ["POOLABLE_GENES", "WarmPool"]
+__all__ = ["POOLABLE_GENES", "WarmPool", "drainable", "unclaimed"]
 
 log = logging.getLogger("session_manager.pool")
 
@@ -51,6 +54,24 @@ log = logging.getLogger("session_manager.pool")
 POOLABLE_GENES = frozenset({"max_pattern_length", "recall_threshold", "max_predictions", "sort"})
 _REFILL_AT_ONCE = 2
 _HEALTH_TIMEOUT = 2.0
+
+
+def unclaimed(listed: Iterable[ProcessorInfo], claimed: Collection[str]) -> list[ProcessorInfo]:
+    """The pool's processors among `listed` that no session claims (the first rule above)."""
+    return [
+        info
+        for info in listed
+        if info.pooled and not info.session_id and info.processor_id not in claimed
+    ]
+
+
+def drainable(
+    containers: KatoContainerManager, claims: Callable[[], Collection[str]]
+) -> list[ProcessorInfo]:
+    """This deployment's unclaimed pooled processors, to remove with their volumes (they hold
+    no one's data) once no manager runs: listed first, claims read after, as `reconcile` does."""
+    listed = containers.list_processors()
+    return unclaimed(listed, set(claims()))
 
 
 class WarmPool:
@@ -186,15 +207,10 @@ class WarmPool:
     # -- upkeep ------------------------------------------------------------------------------
     async def reconcile(self) -> None:
         """Adopt unclaimed pooled containers that answer, replace those that do not."""
-        listed = [
-            info
-            for info in await asyncio.to_thread(self.containers.list_processors)
-            if info.pooled and not info.session_id
-        ]
+        listed = await asyncio.to_thread(self.containers.list_processors)
         # Snapshot of what this process holds, taken before the claims are read.
         held = set(self.ready) | self.claiming | self.launching
-        claimed = set(await self._claims())
-        free = [i for i in listed if i.processor_id not in claimed]
+        free = unclaimed(listed, set(await self._claims()))
         healthy = await asyncio.gather(*(self._answers(info) for info in free))
         for info, ok in zip(free, healthy, strict=True):
             known = info.processor_id in held
@@ -221,7 +237,8 @@ class WarmPool:
         return await check_health(self.client, info.internal_url, info.token, _HEALTH_TIMEOUT)
 
     async def stop(self) -> None:
-        """Stop refilling; pooled containers stay (the next start adopts them)."""
+        """Stop refilling; pooled containers stay, running (the next start adopts them;
+        `katoctl down` removes them)."""
         self._stopped = True
         tasks = [t for t in (self._refill, *self._background) if t is not None]
         for task in tasks:

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import uvicorn
 
+from container_manager import ContainerSettings, KatoContainerManager
+from kato.web.settings_errors import exit_on_bad_settings
+
+from . import state_lock
 from .app import create_app
 from .logs import configure_logging
 from .settings import ManagerSettings
 
-__all__ = ["run"]
+__all__ = ["PROGRAM", "run"]
+
+#: How the manager names itself in a start-up error.
+PROGRAM = "kato-manager"
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
-    """Serve until interrupted; `host`/`port` override KATO_HOST/KATO_PORT."""
-    settings = ManagerSettings()
+    """Serve until interrupted; `host`/`port` override KATO_HOST/KATO_PORT (and are checked
+    as they are). A bad setting of the manager or of its containers stops here, before
+    anything starts: one line on stderr, exit status 2 (kato/web/settings_errors.py).
+
+    The state directory's lock is held shared until the process has stopped everything, its
+    engine calls in threads included, so `katoctl down` never drains a pool this process can
+    still add to (state_lock.py)."""
+    overrides: dict[str, Any] = {"host": host, "port": port}
+    with exit_on_bad_settings(PROGRAM, ManagerSettings, ContainerSettings):
+        settings = ManagerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        containers = settings.container_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=settings.port if port is None else port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    with state_lock.shared(settings.state_dir):
+        uvicorn.run(
+            create_app(settings, KatoContainerManager(containers)),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from container_manager.settings import ContainerSettings
+
 __all__ = ["ManagerSettings"]
 
 
@@ -195,6 +197,11 @@ class ManagerSettings(BaseSettings):
         if urls and not self.webhook_secret:
             raise ValueError("KATO_WEBHOOK_URL is set: KATO_WEBHOOK_SECRET is required too")
         return self
+
+    def container_settings(self) -> ContainerSettings:
+        """The settings of this manager's containers: KATO_* from the environment, and its
+        state directory (deployment id, token key and orphan ledger live beside the registry)."""
+        return ContainerSettings(state_dir=self.state_dir)
 
     @property
     def registry_path(self) -> Path:

@@ -11,12 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato import contract
 from kato.contract import GENE_ENV, FloatRange, IntRange
 from kato.processor import ProcessorConfig
+from kato.web.settings_errors import read_settings
+
+#: How the service names itself in a start-up error.
+PROGRAM = "kato-processor"
 
 
 def default_data_dir() -> Path:
@@ -190,18 +194,7 @@ class ServiceSettings(BaseSettings):
         )
 
 
-class SettingsError(SystemExit):
-    """Start-up configuration is unusable; the message says which variable to fix."""
-
-
 def load_settings() -> ServiceSettings:
-    """Read the environment once; a missing ``PROCESSOR_ID`` or bad value stops start-up clearly."""
-    try:
-        return ServiceSettings()  # type: ignore[call-arg]  # fields come from the environment
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        if any(err["loc"] == (contract.ENV_PROCESSOR_ID,) for err in exc.errors()):
-            problems = "PROCESSOR_ID is required (set it to this processor's id). " + problems
-        raise SettingsError(f"kato.services: invalid configuration: {problems}") from None
+    """Read the environment once; a missing ``PROCESSOR_ID`` or a bad value stops start-up with
+    one line on stderr naming the variable, exit status 2 (``kato.web.settings_errors``)."""
+    return read_settings(ServiceSettings, PROGRAM)

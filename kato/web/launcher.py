@@ -69,7 +69,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> Self:
         """Start the child and wait for its ``/health``; a child that does not get there is
-        stopped and the error quotes the end of its log."""
+        stopped and the error gives its exit status and quotes the end of its log."""
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self._process = subprocess.Popen(
                 self.command, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
@@ -78,9 +78,14 @@ class ServerProcess:
         try:
             wait_until_ready(self.url, timeout=timeout, is_running=lambda: process.poll() is None)
         except NotReady as exc:
+            status = process.poll()
             self.stop()
             tail = self.log_path.read_text(errors="replace")[-_LOG_TAIL:]
-            raise RuntimeError(f"{self.name} {exc}:\n{tail}") from None
+            if exc.exited and status is not None:  # 2: a bad setting, its one line in the tail
+                problem = f"exited with status {status} before becoming ready ({exc.last_problem})"
+            else:
+                problem = str(exc)
+            raise RuntimeError(f"{self.name} {problem}:\n{tail}") from None
         return self
 
     def stop(self) -> None:

@@ -15,6 +15,8 @@ __all__ = [
     "containers_of",
     "create_session",
     "memory_of",
+    "pool_ready",
+    "pooled",
     "session_client",
     "volumes_of",
     "wait_for_status",
@@ -56,6 +58,19 @@ def volumes_of(labels: dict[str, str], processor_id: str) -> list[Any]:
         return [v for v in engine.volumes.list(filters=filters) if processor_id in v.name]
     finally:
         engine.close()
+
+
+def pool_ready(manager: ManagerProcess, size: int) -> bool:
+    """The manager's pool holds `size` ready processors (its own metric)."""
+    with manager.client() as http:
+        return f"kato_pool_ready {float(size)}" in http.get("/metrics").text.splitlines()
+
+
+def pooled(labels: dict[str, str]) -> dict[str, str]:
+    """Pooled containers on the engine: processor id → container id."""
+    return {
+        c.labels["kato.processor_id"]: c.id for c in containers_of({**labels, "kato.pool": "true"})
+    }
 
 
 def wait_for_status(http: httpx.Client, session_id: str, status: str) -> None:

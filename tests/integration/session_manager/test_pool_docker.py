@@ -10,8 +10,9 @@ import pytest
 
 from session_manager.testing import ManagerProcess
 from tests.integration.session_manager.docker_support import (
-    containers_of,
     create_session,
+    pool_ready,
+    pooled,
     session_client,
     wait_until,
 )
@@ -19,39 +20,27 @@ from tests.integration.session_manager.docker_support import (
 pytestmark = pytest.mark.docker
 
 
-def _pool_ready(manager: ManagerProcess, size: int) -> bool:
-    with manager.client() as http:
-        return f"kato_pool_ready {float(size)}" in http.get("/metrics").text.splitlines()
-
-
-def _pooled(labels: dict[str, str]) -> dict[str, str]:
-    """Pooled containers on the engine: processor id → container id."""
-    return {
-        c.labels["kato.processor_id"]: c.id for c in containers_of({**labels, "kato.pool": "true"})
-    }
-
-
 def test_the_pool_survives_a_kill9_and_nothing_is_claimed_twice(
     start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str]
 ) -> None:
     settings = {"KATO_POOL_SIZE": "2"}
     manager = start_manager(**settings)
-    wait_until("the pool is full", lambda: _pool_ready(manager, 2))
+    wait_until("the pool is full", lambda: pool_ready(manager, 2))
     with manager.client() as http:
         session = create_session(http, genes={"recall_threshold": 0.3})
-    assert session["processor_id"] in _pooled(test_labels)
+    assert session["processor_id"] in pooled(test_labels)
     with session_client(manager, session["session_id"]) as proxied:
         proxied.post("/observe", json={"strings": ["warm"]}).raise_for_status()
         assert proxied.get("/gene/recall_threshold").json()["gene_value"] == 0.3
-    wait_until("the pool is full", lambda: _pool_ready(manager, 2))
-    before = _pooled(test_labels)
+    wait_until("the pool is full", lambda: pool_ready(manager, 2))
+    before = pooled(test_labels)
     free = set(before) - {session["processor_id"]}
     assert len(free) == 2
     manager.kill()
 
     restarted = start_manager(**settings)
-    wait_until("the adopted pool is full", lambda: _pool_ready(restarted, 2))
-    assert _pooled(test_labels) == before  # unclaimed adopted back, none removed or added
+    wait_until("the adopted pool is full", lambda: pool_ready(restarted, 2))
+    assert pooled(test_labels) == before  # unclaimed adopted back, none removed or added
     with session_client(restarted, session["session_id"]) as proxied:
         assert proxied.get("/stm").json()["stm"] == [["warm"]]  # the claimed one: adopted
     with restarted.client() as http:

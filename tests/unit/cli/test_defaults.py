@@ -35,29 +35,61 @@ def _defaults_in_help(*command: str) -> list[str]:
     return re.findall(r"\[default: ([^\]\s]+)\]", result.output)
 
 
-def test_up_serves_where_the_manager_would_by_default(
+def test_up_leaves_host_and_port_to_the_manager_settings(
     unconfigured: list[tuple[str | None, int | None]],
 ) -> None:
+    """No copy of the defaults to drift: unset flags are None, and `run` reads KATO_HOST and
+    KATO_PORT (checked there with every other setting)."""
     result = runner.invoke(app, ["up"])
     assert result.exit_code == 0, result.output
-    settings = ManagerSettings()
-    assert unconfigured == [(settings.host, settings.port)]
+    assert unconfigured == [(None, None)]
 
 
 def test_up_help_shows_the_settings_defaults(
     unconfigured: list[tuple[str | None, int | None]],
 ) -> None:
+    result = runner.invoke(app, ["up", "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
     settings = ManagerSettings()
-    assert _defaults_in_help("up") == [settings.host, str(settings.port)]
+    assert f"env KATO_HOST, else {settings.host}" in text
+    assert f"env KATO_PORT, else {settings.port}" in text
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The real `run`, with the app factory and uvicorn replaced: what it would serve on."""
+    calls: dict[str, object] = {}
+    monkeypatch.setattr(session_manager.server, "create_app", lambda *args: object())
+    monkeypatch.setattr(session_manager.server, "configure_logging", lambda level: None)
+    monkeypatch.setattr(session_manager.server.uvicorn, "run", lambda app, **kw: calls.update(kw))
+    return calls
 
 
 def test_up_environment_still_wins(
-    unconfigured: list[tuple[str | None, int | None]], monkeypatch: pytest.MonkeyPatch
+    served: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("KATO_HOST", raising=False)
     monkeypatch.setenv("KATO_PORT", "9001")
     result = runner.invoke(app, ["up"])
     assert result.exit_code == 0, result.output
-    assert unconfigured == [(ManagerSettings().host, 9001)]
+    assert (served["host"], served["port"]) == (ManagerSettings().host, 9001)
+
+
+def test_up_flags_win_over_the_environment(
+    served: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KATO_PORT", "9001")
+    result = runner.invoke(app, ["up", "--host", "0.0.0.0", "--port", "9002"])
+    assert result.exit_code == 0, result.output
+    assert (served["host"], served["port"]) == ("0.0.0.0", 9002)
+
+
+def test_up_checks_a_flag_as_its_setting(served: dict[str, object]) -> None:
+    result = runner.invoke(app, ["up", "--port", "70000"])
+    assert result.exit_code == 2
+    assert "KATO_PORT=70000 is invalid: must be at most 65535" in result.stderr
+    assert served == {}
 
 
 @pytest.mark.parametrize("command", ["export", "import", "fork"])

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cli.main
 from cli.main import app
 from cli.render import format_age
 from container_manager import (
@@ -22,15 +21,6 @@ from container_manager import (
 from session_manager.registry import SessionRecord, SessionRegistry
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KatoContainerManager:
-    settings = ContainerSettings(state_dir=tmp_path / "state", ready_timeout=0.3)
-    fake = FakeBackend()
-    manager = KatoContainerManager(settings, fake, http_transport=fake.transport())
-    monkeypatch.setattr(cli.main, "make_manager", lambda: manager)
-    return manager
 
 
 def test_spawn_json_prints_the_created_processor(manager: KatoContainerManager) -> None:
@@ -235,15 +225,16 @@ def test_build_failure_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_up_calls_session_manager_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, int]] = []
+    calls: list[tuple[str | None, int | None]] = []
     _fake_module(monkeypatch, "session_manager.server", run=lambda h, p: calls.append((h, p)))
-    monkeypatch.setenv("KATO_PORT", "9123")
+    monkeypatch.setenv("KATO_PORT", "9123")  # read by run(), with every other setting
     assert runner.invoke(app, ["up", "--host", "0.0.0.0"]).exit_code == 0
-    assert calls == [("0.0.0.0", 9123)]
+    assert calls == [("0.0.0.0", None)]
 
 
 @pytest.mark.parametrize(
-    "command", ["build", "spawn", "kill", "ls", "logs", "prune", "up", "deploy", "undeploy"]
+    "command",
+    ["build", "spawn", "kill", "ls", "logs", "prune", "down", "up", "deploy", "undeploy"],
 )
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])

@@ -20,7 +20,6 @@ from kato.processor import KatoProcessor, Observation, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
-from tests.unit.cli.test_katoctl import manager  # noqa: F401  (fixture: make_manager → a FakeBackend manager)
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("manager")

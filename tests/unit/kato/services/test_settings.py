@@ -8,7 +8,8 @@ import pytest
 
 from kato.processor import ProcessorConfig
 from kato.services import settings as settings_module
-from kato.services.settings import ServiceSettings, SettingsError, load_settings
+from kato.services.settings import ServiceSettings, load_settings
+from kato.web.settings_errors import BadSettings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +66,7 @@ def test_sort_is_read_from_both_names(monkeypatch: pytest.MonkeyPatch, name: str
 
 def test_missing_processor_id_is_a_clear_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROCESSOR_ID", raising=False)
-    with pytest.raises(SettingsError) as failure:
+    with pytest.raises(BadSettings) as failure:
         load_settings()
     assert "PROCESSOR_ID is required" in str(failure.value)
 
@@ -73,7 +74,7 @@ def test_missing_processor_id_is_a_clear_start_up_error(monkeypatch: pytest.Monk
 def test_out_of_range_gene_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROCESSOR_ID", "p")
     monkeypatch.setenv("RECALL_THRESHOLD", "1.5")
-    with pytest.raises(SettingsError, match="RECALL_THRESHOLD"):
+    with pytest.raises(BadSettings, match="RECALL_THRESHOLD"):
         load_settings()
 
 
@@ -81,7 +82,7 @@ def test_out_of_range_gene_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_gene_beyond_its_range_stops_start_up(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("PROCESSOR_ID", "p")
     monkeypatch.setenv("MAX_PATTERN_LENGTH", value)
-    with pytest.raises(SettingsError, match="MAX_PATTERN_LENGTH"):
+    with pytest.raises(BadSettings, match="MAX_PATTERN_LENGTH"):
         load_settings()
 
 
@@ -109,5 +110,5 @@ def test_only_documented_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_processor_id_must_be_a_safe_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROCESSOR_ID", "../etc")
-    with pytest.raises(SettingsError, match="PROCESSOR_ID"):
+    with pytest.raises(BadSettings, match="PROCESSOR_ID"):
         load_settings()

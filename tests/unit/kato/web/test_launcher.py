@@ -44,9 +44,23 @@ def test_a_child_that_exits_at_start_up_fails_with_the_end_of_its_log(tmp_path: 
     server = ServerProcess(command, {}, tmp_path / "child.log")
     with pytest.raises(RuntimeError) as caught:
         server.start(timeout=60)  # fails as soon as the child is gone, not after 60 s
-    assert "server exited before becoming ready" in str(caught.value)
+    assert "server exited with status 1 before becoming ready" in str(caught.value)
     assert "no config, giving up" in str(caught.value)
     assert server.pid is None
+
+
+def test_a_manager_with_a_bad_setting_says_which(tmp_path: Path) -> None:
+    """Exit status 2 and the one line of kato/web/settings_errors.py, not a traceback."""
+    command = [sys.executable, "-m", "session_manager"]
+    env = {"KATO_PORT": "http", "KATO_STATE_DIR": str(tmp_path / "state")}
+    server = ServerProcess(command, env, tmp_path / "manager.log")
+    with pytest.raises(RuntimeError) as caught:
+        server.start(timeout=60)
+    message = str(caught.value)
+    assert "server exited with status 2 before becoming ready" in message
+    assert message.endswith(
+        "kato-manager: KATO_PORT=http is invalid: not an integer (allowed 0..65535)\n"
+    )
 
 
 def test_the_child_gets_the_given_environment(tmp_path: Path) -> None:
