@@ -28,7 +28,7 @@ from kato.client import (
     UnavailableError,
     ValidationError,
 )
-from kato.client.errors import error_for, parse_retry_after
+from kato.client._errors import error_for, parse_retry_after
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -245,7 +245,7 @@ def test_close_frames_map_to_the_error_tree(
     from websockets.exceptions import ConnectionClosedError
     from websockets.frames import Close
 
-    from kato.client.stream import _closed
+    from kato.client._ws import closed as _closed
 
     error = _closed(ConnectionClosedError(Close(code, reason), None))
     assert (type(error), error.status) == (cls, status)

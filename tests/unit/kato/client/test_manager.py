@@ -17,7 +17,7 @@ from kato.client import (
     NotFoundError,
     ValidationError,
 )
-from kato.client.sse import EventDecoder
+from kato.client._sse import EventDecoder
 from kato.web.launcher import ThreadServer
 
 
