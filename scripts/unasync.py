@@ -71,19 +71,19 @@ def targets(source: Path = SOURCE, generated: Path = GENERATED) -> dict[Path, st
     }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], source: Path = SOURCE, generated: Path = GENERATED) -> int:
     check = "--check" in argv
     stale = []
-    GENERATED.mkdir(exist_ok=True)
-    for path, text in targets().items():
+    generated.mkdir(exist_ok=True)
+    for path, text in targets(source, generated).items():
         if path.exists() and path.read_text() == text:
             continue
-        stale.append(path.relative_to(ROOT))
+        stale.append(path.name)
         if not check:
             path.write_text(text)
     if check and stale:
-        names = ", ".join(map(str, stale))
-        print(f"not current: {names}; run `python scripts/unasync.py`", file=sys.stderr)
+        names = ", ".join(stale)
+        print(f"not current in {generated}: {names}; run scripts/unasync.py", file=sys.stderr)
         return 1
     return 0
 
