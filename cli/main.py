@@ -300,4 +300,5 @@ def up(
     run(host, port)
 
 
-portability.register(app)  # export, import, fork (cli/portability.py)
+# export, import, fork; make_manager looked up per call (tests replace it)
+portability.register(app, lambda: make_manager(), _reported_errors)
