@@ -222,11 +222,15 @@ def _checked(identifier: str) -> str:
 
 
 def _view(info: SessionInfo) -> dict[str, Any]:
-    """The session as the manager's JSON shows it (times in ISO 8601)."""
+    """The session as the manager's JSON shows it (times to the millisecond, UTC as `Z`)."""
     return {
-        name: value.isoformat() if isinstance(value, datetime) else value
+        name: _iso(value) if isinstance(value, datetime) else value
         for name, value in asdict(info).items()
     }
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _show(view: dict[str, Any], as_json: bool, info: ProcessorInfo | None = None) -> None:

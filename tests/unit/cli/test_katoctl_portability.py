@@ -17,6 +17,7 @@ import cli.main
 import cli.portability
 from cli.main import app
 from container_manager import EngineUnavailableError, KatoContainerManager
+from kato.client import SessionInfo
 from kato.processor import KatoProcessor, Observation, ProcessorConfig
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
@@ -140,6 +141,22 @@ def test_a_refused_export_writes_no_file(engine: KatoProcessor, tmp_path: Path) 
     result = runner.invoke(app, ["export", "abc123", "-o", str(target)])
     assert result.exit_code == 1 and "KATO_NOT_FOUND" in result.stderr
     assert not target.exists()
+
+
+def test_a_new_session_prints_as_the_manager_wrote_it() -> None:
+    """`import --json` and `fork --json` print the manager's answer, read by the client."""
+    answer = {
+        "session_id": "a" * 32,
+        "processor_id": "kato-abc",
+        "user_id": None,
+        "status": "running",
+        "url": "http://127.0.0.1:1234",
+        "token": "t",
+        "created_at": "2026-12-07T12:00:00.120Z",
+        "last_activity": "2026-12-07T12:00:01.000Z",
+        "expires_at": None,
+    }
+    assert cli.portability._view(SessionInfo.from_dict(answer)) == answer
 
 
 def test_the_commands_do_not_import_katoctl() -> None:
