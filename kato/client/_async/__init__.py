@@ -1,2 +1,2 @@
-"""The part of the client that waits, written once: the `_sync` package beside this one is
-generated from it by scripts/unasync.py (`make lint` fails when it is not current)."""
+"""The part of the client that waits. `_async/` is written by hand; `_sync/` is generated from
+it by scripts/unasync.py, and `make lint` fails when that is not current."""
