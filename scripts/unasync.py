@@ -75,7 +75,12 @@ def main(argv: list[str], source: Path = SOURCE, generated: Path = GENERATED) ->
     check = "--check" in argv
     stale = []
     generated.mkdir(exist_ok=True)
-    for path, text in targets(source, generated).items():
+    wanted = targets(source, generated)
+    for path in sorted(set(generated.glob("*.py")) - set(wanted)):  # its source is gone
+        stale.append(path.name)
+        if not check:
+            path.unlink()
+    for path, text in wanted.items():
         if path.exists() and path.read_text() == text:
             continue
         stale.append(path.name)

@@ -46,6 +46,10 @@ def test_check_fails_on_a_stale_file_and_a_run_makes_it_current(tmp_path: Path) 
     assert unasync.main([], source, generated) == 0
     assert "one second" in (generated / "http.py").read_text()
     assert unasync.main(["--check"], source, generated) == 0
+    (generated / "orphan.py").write_text("# its source was removed\n")
+    assert unasync.main(["--check"], source, generated) == 1
+    assert unasync.main([], source, generated) == 0
+    assert not (generated / "orphan.py").exists()
 
 
 @pytest.mark.parametrize(
