@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/unasync.py --check
 
 unit: setup
 	$(BIN)/pytest -q tests/unit

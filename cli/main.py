@@ -315,5 +315,6 @@ def up(
     run(host, port)
 
 
-portability.register(app)  # export, import, fork (cli/portability.py)
+# export, import, fork; make_manager looked up per call (tests replace it)
+portability.register(app, lambda: make_manager(), _reported_errors)
 down.register(app)  # drain the warm pool of a stopped deployment (cli/down.py)

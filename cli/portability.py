@@ -3,15 +3,19 @@
 Sessions go through the session manager's HTTP API (``--manager-url``, env ``KATO_MANAGER_URL``,
 default http://127.0.0.1:8080; ``--api-key``, env ``KATO_API_KEY``). Processors started with
 ``katoctl spawn`` have no session: their own URL and token (from the container manager) are used.
-Files are streamed both ways with a progress bar on stderr, so stdout can be redirected.
+Files are streamed both ways with a progress bar on stderr, so stdout can be redirected. Every
+call goes through `kato.client`, which knows the paths, the bodies and the error answers.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -27,26 +31,53 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from container_manager import ContainerManagerError, ProcessorInfo
+from container_manager import ContainerManagerError, KatoContainerManager, ProcessorInfo
 from kato import contract
+from kato.client import KatoClient, KatoError, ProcessorClient, SessionInfo
 
 from .defaults import MANAGER_URL
-from .manager_api import ApiKey, ManagerUrl, make_http, manager_headers, raise_for, reported
+from .manager_api import ApiKey, ManagerUrl
 from .render import info_table
 
-__all__ = ["make_http", "register"]
+__all__ = ["Katoctl", "register"]
 
 err = Console(stderr=True)
 out = Console()
 
 _CHUNK = 256 * 1024
+_TIMEOUT = httpx.Timeout(60.0, read=600.0)
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 _SESSION_COLUMNS = ("session_id", "processor_id", "user_id", "status", "url")
 
 
-def register(app: typer.Typer) -> None:
+@dataclass
+class Katoctl:
+    """What these commands take from katoctl, handed over by `register` (so this module does
+    not import cli.main): its container manager, its error printer, and the HTTP transport of
+    every client (None: the network; tests substitute an in-process one)."""
+
+    make_manager: Callable[[], KatoContainerManager] = KatoContainerManager
+    reported_errors: Callable[[], AbstractContextManager[None]] = nullcontext
+    transport: httpx.BaseTransport | None = None
+
+    def manager_client(self, url: str, api_key: str | None) -> KatoClient:
+        return KatoClient(url, api_key, timeout=_TIMEOUT, transport=self.transport)
+
+    def processor_client(self, url: str, token: str | None) -> ProcessorClient:
+        return ProcessorClient(url, token, timeout=_TIMEOUT, transport=self.transport)
+
+
+katoctl = Katoctl()
+
+
+def register(
+    app: typer.Typer,
+    make_manager: Callable[[], KatoContainerManager],
+    reported_errors: Callable[[], AbstractContextManager[None]],
+) -> None:
     """Add the three commands to katoctl."""
+    katoctl.make_manager, katoctl.reported_errors = make_manager, reported_errors
     app.command("export")(export)
     app.command("import")(import_file)
     app.command("fork")(fork)
@@ -62,22 +93,21 @@ def export(
 ) -> None:
     """Write a session's or processor's whole memory (patterns, statistics, STM, genes) as one
     NDJSON document; a hibernated session is woken for it."""
-    with reported(), make_http() as http:
-        url, headers = _export_source(_checked(target), manager_url, api_key)
-        with http.stream("GET", url, headers=headers) as response:
-            raise_for(response)
-            sink: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
-            try:
-                with _progress() as progress:
-                    task = progress.add_task("export", total=None)
-                    for chunk in response.iter_bytes(_CHUNK):
-                        sink.write(chunk)
-                        progress.advance(task, len(chunk))
-            finally:
-                if output:
-                    sink.close()
-                else:
-                    sink.flush()
+    with _reported(), _export_source(_checked(target), manager_url, api_key) as source:
+        chunks = source.export()
+        first = next(chunks, b"")  # a refusal raises here, before the output file is made
+        sink: IO[bytes] = output.open("wb") if output else sys.stdout.buffer
+        try:
+            with _progress() as progress:
+                task = progress.add_task("export", total=None)
+                for chunk in itertools.chain([first], chunks):
+                    sink.write(chunk)
+                    progress.advance(task, len(chunk))
+        finally:
+            if output:
+                sink.close()
+            else:
+                sink.flush()
 
 
 def import_file(
@@ -95,16 +125,14 @@ def import_file(
     as_json: AsJson = False,
 ) -> None:
     """Create a new session (or processor) holding the memory of FILE."""
-    with reported(), make_http() as http:
+    with _reported():
         if processor:
-            info = _import_into_new_processor(http, file, user_id)
+            info = _import_into_new_processor(file, user_id)
             _show(info.to_dict(), as_json, info)
             return
-        params = {k: v for k, v in (("user_id", user_id), ("ttl_seconds", ttl_seconds)) if v}
-        url = httpx.URL(manager_url).join("/session/import").copy_merge_params(params)
-        response = http.post(str(url), content=_upload(file), headers=manager_headers(api_key))
-        raise_for(response)
-        _show(response.json(), as_json)
+        with katoctl.manager_client(manager_url, api_key) as kato:
+            session = kato.import_session(_upload(file), user_id or None, ttl_seconds)
+        _show(_view(session.info), as_json)
 
 
 def fork(
@@ -118,66 +146,48 @@ def fork(
     as_json: AsJson = False,
 ) -> None:
     """A new session with a copy of SESSION_ID's memory; both then evolve independently."""
-    with reported(), make_http() as http:
-        url = httpx.URL(manager_url).join(f"/session/{_checked(session_id)}/fork")
-        body = {k: v for k, v in (("user_id", user_id), ("ttl_seconds", ttl_seconds)) if v}
+    with _reported(), katoctl.manager_client(manager_url, api_key) as kato:
         with err.status("forking…"):
-            response = http.post(str(url), json=body, headers=manager_headers(api_key))
-        raise_for(response)
-        _show(response.json(), as_json)
+            forked = kato.fork_session(_checked(session_id), user_id or None, ttl_seconds)
+        _show(_view(forked.info), as_json)
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _export_source(
-    target: str, manager_url: str, api_key: str | None
-) -> tuple[str, dict[str, str]]:
-    """URL and headers: a spawned processor's own ``GET /export`` when TARGET is one, else the
-    manager's ``GET /session/TARGET/export``."""
+def _export_source(target: str, manager_url: str, api_key: str | None) -> ProcessorClient:
+    """A spawned processor's own client when TARGET is one, else the session's processor
+    calls through the manager (``/session/TARGET/…``, as `kato.client.Session` makes them)."""
     info = _processor(target)
     if info is not None:
-        return _processor_url(info, contract.EXPORT_PATH), _bearer(info)
-    url = httpx.URL(manager_url).join(f"/session/{target}/export")
-    return str(url), manager_headers(api_key)
+        return katoctl.processor_client(_processor_url(info), info.token)
+    return katoctl.processor_client(f"{manager_url.rstrip('/')}/session/{target}", api_key)
 
 
 def _processor(processor_id: str) -> ProcessorInfo | None:
     """The `spawn`ed processor of that id; None when there is none, or no Docker engine here
     (a session on a remote manager needs none)."""
-    from . import main  # looked up per call: tests substitute make_manager
-
     try:
-        return main.make_manager().get_processor(processor_id)
+        return katoctl.make_manager().get_processor(processor_id)
     except ContainerManagerError:
         return None
 
 
-def _import_into_new_processor(
-    http: httpx.Client, file: Path, user_id: str | None
-) -> ProcessorInfo:
-    from . import main
-
-    manager = main.make_manager()
+def _import_into_new_processor(file: Path, user_id: str | None) -> ProcessorInfo:
+    manager = katoctl.make_manager()
     with err.status("starting processor, waiting for /health…"):
         info = manager.create_processor(user_id=user_id)
     try:
-        response = http.put(
-            _processor_url(info, contract.IMPORT_PATH), content=_upload(file), headers=_bearer(info)
-        )
-        raise_for(response)
+        with katoctl.processor_client(_processor_url(info), info.token) as processor:
+            processor.import_memory(_upload(file))
     except BaseException:
         manager.remove_processor(info.processor_id)
         raise
     return info
 
 
-def _processor_url(info: ProcessorInfo, path: str) -> str:
-    return str(httpx.URL(info.external_url or info.internal_url).copy_with(path=path))
-
-
-def _bearer(info: ProcessorInfo) -> dict[str, str]:
-    return {"Authorization": f"Bearer {info.token}"}
+def _processor_url(info: ProcessorInfo) -> str:
+    return info.external_url or info.internal_url
 
 
 def _upload(file: Path) -> Iterator[bytes]:
@@ -202,6 +212,18 @@ def _checked(identifier: str) -> str:
     return identifier
 
 
+def _view(info: SessionInfo) -> dict[str, Any]:
+    """The session as the manager's JSON shows it (times to the millisecond, UTC as `Z`)."""
+    return {
+        name: _iso(value) if isinstance(value, datetime) else value
+        for name, value in asdict(info).items()
+    }
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _show(view: dict[str, Any], as_json: bool, info: ProcessorInfo | None = None) -> None:
     if as_json:
         print(json.dumps(view))
@@ -213,3 +235,14 @@ def _show(view: dict[str, Any], as_json: bool, info: ProcessorInfo | None = None
             table.add_column(column)
         table.add_row(*(str(view.get(column) or "-") for column in _SESSION_COLUMNS))
         out.print(table)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Refusals and unreachable services as one clear line and exit code 1."""
+    try:
+        with katoctl.reported_errors():
+            yield
+    except KatoError as exc:
+        err.print(f"[bold red]error[/] {exc.code}: {exc.message}", highlight=False)
+        raise typer.Exit(1) from None

@@ -14,7 +14,7 @@ counted. Requests never wait for any of this: `EventBus.emit` only writes the ro
 the task.
 
 Each POST carries the event JSON as body and `X-Kato-Signature: t=<unix>,v1=<hex>` (see
-`kato.client.signing`), plus `X-Kato-Event-Id` and `X-Kato-Delivery-Attempt`.
+`kato.webhook_signing`), plus `X-Kato-Event-Id` and `X-Kato-Delivery-Attempt`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kato.client.signing import SIGNATURE_HEADER, signature_header
+from kato.webhook_signing import SIGNATURE_HEADER, signature_header
 
 from .events import EventBus, EventLog
 from .settings import ManagerSettings

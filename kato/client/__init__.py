@@ -12,12 +12,19 @@
             print(event.id, event.type, event.session_id)
 
 `AsyncKatoClient`, `AsyncSession` and `AsyncProcessorClient` are the async twins, with the
-same method names. Errors: `KatoError` and its subclasses (see `kato.client.errors`).
+same method names. Errors: `KatoError` and its subclasses (the tree is drawn in
+`kato/client/_errors.py`).
+
+This module is the whole public API. The rest is private (`_name`): the async half is written
+by hand in `_async/`, and `_sync/` is generated from it by scripts/unasync.py.
 """
 
-from .aio import AsyncKatoClient, AsyncProcessorClient, AsyncSession
-from .calls import DEFAULT_TIMEOUT, RetryPolicy
-from .errors import (
+from kato.webhook_signing import SIGNATURE_HEADER
+
+from ._async.client import AsyncKatoClient, AsyncProcessorClient, AsyncSession
+from ._async.stream import AsyncProcessorStream
+from ._calls import DEFAULT_TIMEOUT, RetryPolicy
+from ._errors import (
     AuthError,
     CapacityError,
     KatoError,
@@ -28,7 +35,7 @@ from .errors import (
     ValidationError,
     WebhookSignatureError,
 )
-from .models import (
+from ._models import (
     CognitionData,
     Event,
     GeneResult,
@@ -51,10 +58,9 @@ from .models import (
     StatusMessage,
     StmResult,
 )
-from .signing import SIGNATURE_HEADER
-from .stream import AsyncProcessorStream, ProcessorStream
-from .sync import KatoClient, ProcessorClient, Session
-from .webhooks import verify_webhook
+from ._sync.client import KatoClient, ProcessorClient, Session
+from ._sync.stream import ProcessorStream
+from ._webhooks import verify_webhook
 
 __all__ = [
     "DEFAULT_TIMEOUT",

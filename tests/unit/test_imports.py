@@ -55,3 +55,13 @@ def test_importing_a_package_loads_nothing_heavy(package: str) -> None:
 def test_the_probe_sees_heavy_modules() -> None:
     """The check above can fail: importing the app does load the web stack."""
     assert set(_loaded_after_import("session_manager.app")) >= {"fastapi", "starlette"}
+
+
+def test_the_manager_signs_webhooks_without_the_client() -> None:
+    """One signing scheme (`kato.webhook_signing`) for the manager and the client, and the
+    manager does not load the client to use it."""
+    probe = "import sys, session_manager.app; print('kato.client' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -1,4 +1,5 @@
-"""`kato.client` against a real manager process and real processor containers."""
+"""`kato.client` against a real manager process and real processor containers; the tests that
+take `flavour` run on the sync and the async half."""
 
 from __future__ import annotations
 
@@ -12,24 +13,25 @@ import httpx
 import pytest
 
 from kato.client import (
-    AsyncKatoClient,
     AuthError,
     CapacityError,
     KatoClient,
     NotFoundError,
     Observation,
-    ProcessorClient,
     RetryPolicy,
     ValidationError,
 )
 from session_manager.testing import ManagerProcess
+from tests.unit.kato.client.support import Flavour
 
 pytestmark = pytest.mark.docker
 
 
-def test_sync_client_end_to_end(start_manager: Callable[..., ManagerProcess]) -> None:
+def test_the_client_end_to_end(
+    start_manager: Callable[..., ManagerProcess], flavour: Flavour
+) -> None:
     manager = start_manager()
-    with KatoClient(manager.url) as kato:
+    with flavour.KatoClient(manager.url) as kato:
         with kato.session(user_id="alice", genes={"max_predictions": 10}) as s:
             s.observe(strings=["hello"], emotives={"joy": 0.5})
             s.observe(strings=["world"])
@@ -82,39 +84,17 @@ def test_sync_client_end_to_end(start_manager: Callable[..., ManagerProcess]) ->
         assert kato.list_sessions() == []
 
 
-async def test_async_client_end_to_end(start_manager: Callable[..., ManagerProcess]) -> None:
-    manager = start_manager()
-    async with AsyncKatoClient(manager.url) as kato:
-        async with kato.session(user_id="alice") as s:
-            await s.observe(strings=["a"])
-            await s.observe(strings=["b"])
-            learned = await s.learn()
-            await s.observe(strings=["a"])
-            await s.observe(strings=["b"])
-            preds = (await s.predictions()).predictions
-            assert [p.name for p in preds] == [learned.pattern_name]
-            async with s.stream() as ws:
-                assert (await ws.ping()).processor_id == s.info.processor_id
-                await ws.send("clear_stm")
-                await ws.send("get_stm")
-                assert (await ws.receive()).message == "stm-cleared"
-                assert (await ws.receive()).stm == []
-            direct = await s.direct()
-            assert (await direct.stm()).stm == []
-            sid = s.session_id
-        with pytest.raises(NotFoundError):
-            await kato.get_session(sid)
-
-
-def test_the_error_tree_on_the_real_system(start_manager: Callable[..., ManagerProcess]) -> None:
+def test_the_error_tree_on_the_real_system(
+    start_manager: Callable[..., ManagerProcess], flavour: Flavour
+) -> None:
     manager = start_manager(KATO_API_KEY="the-key")
-    with KatoClient(manager.url, api_key="wrong") as intruder:
+    with flavour.KatoClient(manager.url, api_key="wrong") as intruder:
         with pytest.raises(AuthError) as refused:
             intruder.list_sessions()
         assert (refused.value.status, refused.value.code) == (401, "KATO_UNAUTHORIZED")
         with pytest.raises(AuthError):
             intruder.attach("f" * 32)
-    with KatoClient(manager.url, api_key="the-key") as kato, kato.session() as s:
+    with flavour.KatoClient(manager.url, api_key="the-key") as kato, kato.session() as s:
         with s.stream() as ws:  # the key goes with the WebSocket handshake too
             assert ws.ping().processor_id == s.info.processor_id
         with pytest.raises(ValidationError) as invalid:
@@ -129,7 +109,7 @@ def test_the_error_tree_on_the_real_system(start_manager: Callable[..., ManagerP
             kato.attach("f" * 32)
         assert missing.value.code == "KATO_SESSION_NOT_FOUND"
         url = s.direct().url  # the container itself refuses a wrong token
-        with ProcessorClient(url, token="wrong") as intruder, pytest.raises(AuthError):
+        with flavour.ProcessorClient(url, token="wrong") as intruder, pytest.raises(AuthError):
             intruder.stm()
 
 
@@ -204,10 +184,10 @@ def test_the_readme_example_runs(start_manager: Callable[..., ManagerProcess]) -
 
 
 def test_export_import_and_fork_through_the_manager(
-    start_manager: Callable[..., ManagerProcess],
+    start_manager: Callable[..., ManagerProcess], flavour: Flavour
 ) -> None:
     manager = start_manager()
-    with KatoClient(manager.url) as kato:
+    with flavour.KatoClient(manager.url) as kato:
         with kato.session(user_id="carol") as original:
             for strings in (["a"], ["b"], ["c"]):
                 original.observe(strings=strings)

@@ -18,7 +18,7 @@ from kato.services.settings import ServiceSettings
 from kato.web.launcher import ThreadServer
 from session_manager.app import create_app as create_manager
 from session_manager.settings import ManagerSettings
-from tests.unit.kato.client.support import TOKEN
+from tests.unit.kato.client.support import TOKEN, flavour  # noqa: F401  (fixture: sync and async)
 from tests.unit.session_manager.fake_processor import FakeProcessor
 
 

@@ -1,4 +1,5 @@
-"""The error tree from answers, and the retry rule (503 + Retry-After), sync and async.
+"""The error tree from answers, and the retry rule (503 + Retry-After), each client test on
+the sync and the async half (`flavour`).
 
 A `httpx.MockTransport` plays the server here: what is under test is the client's reading
 of answers and its decision to send again, not the network.
@@ -8,27 +9,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from kato.client import (
-    AsyncKatoClient,
-    AsyncSession,
     AuthError,
     CapacityError,
-    KatoClient,
     KatoError,
     KatoTimeoutError,
     NotFoundError,
     ProtocolError,
     RetryPolicy,
-    Session,
     SessionInfo,
     UnavailableError,
     ValidationError,
 )
-from kato.client.errors import error_for, parse_retry_after
+from kato.client._errors import error_for, parse_retry_after
+from tests.unit.kato.client.support import Flavour
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -115,117 +114,100 @@ def _observed() -> httpx.Response:
 SESSION = {"session_id": "s1", "processor_id": "p", "user_id": None, "status": "running"}
 
 
-def _session(kato: KatoClient) -> Session:
-    return Session(kato, SessionInfo.from_dict(SESSION))
+def _session(flavour: Flavour, kato: Any) -> Any:
+    return flavour.Session(kato, SessionInfo.from_dict(SESSION))
 
 
-def test_idempotent_calls_are_retried_after_503_with_retry_after() -> None:
+def test_idempotent_calls_are_retried_after_503_with_retry_after(flavour: Flavour) -> None:
     transport, seen = _counting([_busy, _busy, _stm])
-    with KatoClient("http://m", transport=transport) as kato:
-        assert _session(kato).stm().stm == [["a"]]
+    with flavour.KatoClient("http://m", transport=transport) as kato:
+        assert _session(flavour, kato).stm().stm == [["a"]]
     assert len(seen) == 3
     assert {str(r.url) for r in seen} == {"http://m/session/s1/stm"}
 
 
-def test_retries_are_bounded() -> None:
+def test_retries_are_bounded(flavour: Flavour) -> None:
     transport, seen = _counting([_busy])
-    kato = KatoClient("http://m", transport=transport, retry=RetryPolicy(attempts=3))
+    kato = flavour.KatoClient("http://m", transport=transport, retry=RetryPolicy(attempts=3))
     with kato, pytest.raises(CapacityError) as caught:
-        _session(kato).stm()
+        _session(flavour, kato).stm()
     assert len(seen) == 3 and caught.value.retry_after == 0
 
 
-def test_non_idempotent_calls_are_not_retried_unless_asked() -> None:
+def test_non_idempotent_calls_are_not_retried_unless_asked(flavour: Flavour) -> None:
     transport, seen = _counting([_busy])
-    kato = KatoClient("http://m", transport=transport)
-    with kato, pytest.raises(CapacityError):
-        _session(kato).observe(strings=["a"])
+    kato = flavour.KatoClient("http://m", transport=transport)
+    with kato:
+        with pytest.raises(CapacityError):
+            _session(flavour, kato).observe(strings=["a"])
         assert len(seen) == 1
         with pytest.raises(CapacityError):
             kato.create_session(user_id="u")
         assert len(seen) == 2
     transport, seen = _counting([_busy, _observed])
     retry = RetryPolicy(non_idempotent=True)
-    with KatoClient("http://m", transport=transport, retry=retry) as kato:
-        assert _session(kato).observe(strings=["a"]).time == 1
+    with flavour.KatoClient("http://m", transport=transport, retry=retry) as kato:
+        assert _session(flavour, kato).observe(strings=["a"]).time == 1
     assert len(seen) == 2
     assert [json.loads(r.content) for r in seen] == [
         {"strings": ["a"], "vectors": [], "emotives": {}}
     ] * 2
 
 
-def test_no_retry_without_retry_after_or_beyond_max_wait() -> None:
+def test_no_retry_without_retry_after_or_beyond_max_wait(flavour: Flavour) -> None:
     for answer in (
         lambda: _error(503, "KATO_NOT_READY"),
         lambda: _error(503, "KATO_CAPACITY", **{"Retry-After": "60"}),
     ):
         transport, seen = _counting([answer, _stm])
-        kato = KatoClient("http://m", transport=transport, retry=RetryPolicy(max_wait=30))
+        kato = flavour.KatoClient("http://m", transport=transport, retry=RetryPolicy(max_wait=30))
         with kato, pytest.raises(UnavailableError):
-            _session(kato).stm()
+            _session(flavour, kato).stm()
         assert len(seen) == 1
 
 
-def test_network_failures_are_unavailable_errors() -> None:
+def test_network_failures_are_unavailable_errors(flavour: Flavour) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
-    kato = KatoClient("http://m", transport=httpx.MockTransport(refuse))
+    kato = flavour.KatoClient("http://m", transport=httpx.MockTransport(refuse))
     with kato, pytest.raises(UnavailableError) as refused:
         kato.list_sessions()
     assert refused.value.code == "KATO_CONNECTION_FAILED" and refused.value.status is None
-    kato = KatoClient("http://m", transport=httpx.MockTransport(slow))
+    kato = flavour.KatoClient("http://m", transport=httpx.MockTransport(slow))
     with kato, pytest.raises(KatoTimeoutError) as timed_out:
         kato.list_sessions()
     assert timed_out.value.code == "KATO_TIMEOUT"
 
 
-def test_an_unreadable_answer_is_a_protocol_error() -> None:
+def test_an_unreadable_answer_is_a_protocol_error(flavour: Flavour) -> None:
     transport, _ = _counting([lambda: httpx.Response(200, json={"unexpected": True})])
-    with KatoClient("http://m", transport=transport) as kato, pytest.raises(ProtocolError):
-        _session(kato).stm()
+    with flavour.KatoClient("http://m", transport=transport) as kato, pytest.raises(ProtocolError):
+        _session(flavour, kato).stm()
     transport, _ = _counting([lambda: httpx.Response(200, content=b"not json")])
-    with KatoClient("http://m", transport=transport) as kato, pytest.raises(ProtocolError):
+    with flavour.KatoClient("http://m", transport=transport) as kato, pytest.raises(ProtocolError):
         kato.list_sessions()
 
 
-def test_ids_in_paths_are_encoded_one_segment_at_a_time() -> None:
+def test_ids_in_paths_are_encoded_one_segment_at_a_time(flavour: Flavour) -> None:
     seen: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(404, json={"detail": "no"})
 
-    with KatoClient("http://m/prefix/", transport=httpx.MockTransport(handle)) as kato:
+    with flavour.KatoClient("http://m/prefix/", transport=httpx.MockTransport(handle)) as kato:
         with pytest.raises(NotFoundError):
-            _session(kato).pattern("PTRN|a/b c")
+            _session(flavour, kato).pattern("PTRN|a/b c")
         with pytest.raises(NotFoundError):
             kato.get_session("../sessions")
     assert [r.url.raw_path for r in seen] == [
         b"/prefix/session/s1/pattern/PTRN%7Ca%2Fb%20c",
         b"/prefix/session/..%2Fsessions",
     ]
-
-
-async def test_the_async_client_retries_the_same_way() -> None:
-    seen: list[httpx.Request] = []
-    answers = [_busy, _busy, _stm]
-
-    async def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answers[len(seen) - 1]()
-
-    async with AsyncKatoClient("http://m", transport=httpx.MockTransport(handle)) as kato:
-        session = AsyncSession(kato, SessionInfo.from_dict(SESSION))
-        assert (await session.stm()).stm == [["a"]]
-        seen.clear()
-        answers[:] = [_busy, _observed]
-        with pytest.raises(CapacityError):
-            await session.observe(strings=["a"])
-    assert len(seen) == 1
 
 
 @pytest.mark.parametrize(
@@ -245,7 +227,7 @@ def test_close_frames_map_to_the_error_tree(
     from websockets.exceptions import ConnectionClosedError
     from websockets.frames import Close
 
-    from kato.client.stream import _closed
+    from kato.client._ws import closed as _closed
 
     error = _closed(ConnectionClosedError(Close(code, reason), None))
     assert (type(error), error.status) == (cls, status)

@@ -1,28 +1,33 @@
-"""`KatoClient`/`AsyncKatoClient` on the real session manager app (FakeBackend containers)."""
+"""`KatoClient`/`AsyncKatoClient` on the real session manager app (FakeBackend containers);
+the tests that take `flavour` run on both halves."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
 from kato.client import (
     AsyncKatoClient,
+    AsyncSession,
     AuthError,
     CapacityError,
     Event,
-    KatoClient,
     NotFoundError,
     ValidationError,
 )
-from kato.client.sse import EventDecoder
+from kato.client._sse import EventDecoder
 from kato.web.launcher import ThreadServer
+from tests.unit.kato.client.support import Flavour
 
 
-def test_sessions_are_created_read_listed_and_deleted(manager: ThreadServer) -> None:
-    with KatoClient(manager.url) as kato:
+def test_sessions_are_created_read_listed_and_deleted(
+    manager: ThreadServer, flavour: Flavour
+) -> None:
+    with flavour.KatoClient(manager.url) as kato:
         session = kato.create_session(user_id="bob", genes={"max_predictions": 10})
         sid = session.session_id
         assert (session.info.user_id, session.info.status) == ("bob", "running")
@@ -40,8 +45,10 @@ def test_sessions_are_created_read_listed_and_deleted(manager: ThreadServer) -> 
             kato.attach(sid)
 
 
-def test_a_session_block_deletes_the_session_even_when_it_fails(manager: ThreadServer) -> None:
-    with KatoClient(manager.url) as kato:
+def test_a_session_block_deletes_the_session_even_when_it_fails(
+    manager: ThreadServer, flavour: Flavour
+) -> None:
+    with flavour.KatoClient(manager.url) as kato:
         with kato.session(user_id="alice") as session:
             assert session.stm().stm == []  # proxied to the (fake) processor
             direct = session.direct()
@@ -53,9 +60,11 @@ def test_a_session_block_deletes_the_session_even_when_it_fails(manager: ThreadS
         assert kato.list_sessions() == []
 
 
-def test_manager_errors_come_as_the_error_tree(make_manager: Callable[..., ThreadServer]) -> None:
+def test_manager_errors_come_as_the_error_tree(
+    make_manager: Callable[..., ThreadServer], flavour: Flavour
+) -> None:
     manager = make_manager(max_sessions=1, retry_after=2)
-    with KatoClient(manager.url) as kato:
+    with flavour.KatoClient(manager.url) as kato:
         with pytest.raises(ValidationError) as invalid:
             kato.create_session(ttl_seconds=0)
         assert (invalid.value.status, invalid.value.code) == (422, "KATO_VALIDATION_ERROR")
@@ -68,12 +77,12 @@ def test_manager_errors_come_as_the_error_tree(make_manager: Callable[..., Threa
             session.stm()
 
 
-def test_the_api_key_is_sent(make_manager: Callable[..., ThreadServer]) -> None:
+def test_the_api_key_is_sent(make_manager: Callable[..., ThreadServer], flavour: Flavour) -> None:
     manager = make_manager(api_key="s3cret")
-    with KatoClient(manager.url, api_key="s3cret") as kato:
+    with flavour.KatoClient(manager.url, api_key="s3cret") as kato:
         assert kato.list_sessions() == []
         assert list(kato.events(after=0, follow=False)) == []
-    with KatoClient(manager.url, api_key="wrong") as intruder:
+    with flavour.KatoClient(manager.url, api_key="wrong") as intruder:
         with pytest.raises(AuthError) as refused:
             intruder.list_sessions()
         assert refused.value.code == "KATO_UNAUTHORIZED"
@@ -81,12 +90,12 @@ def test_the_api_key_is_sent(make_manager: Callable[..., ThreadServer]) -> None:
             list(intruder.events(follow=False))
 
 
-def _position(kato: KatoClient) -> int:
+def _position(kato: Any) -> int:
     return max((e.id for e in kato.events(after=0, follow=False)), default=0)
 
 
-def test_events_backlog_and_live_stream(manager: ThreadServer) -> None:
-    with KatoClient(manager.url) as kato:
+def test_events_backlog_and_live_stream(manager: ThreadServer, flavour: Flavour) -> None:
+    with flavour.KatoClient(manager.url) as kato:
         with kato.session(user_id="carol"):
             pass
         backlog = list(kato.events(after=0, follow=False))
@@ -134,21 +143,17 @@ def test_the_decoder_follows_ids_and_reports_gaps() -> None:
     assert decoder.last_id == 8
 
 
-async def test_the_async_twin(manager: ThreadServer) -> None:
+async def test_an_async_session_is_awaited_or_entered(manager: ThreadServer) -> None:
+    """The one difference between the halves: `AsyncKatoClient.session()` is awaited (a session
+    kept) or entered with `async with` (deleted on exit); the sync one returns the `Session`."""
     async with AsyncKatoClient(manager.url) as kato:
         async with kato.session(user_id="erin") as session:
+            assert isinstance(session, AsyncSession)
             assert (await session.stm()).stm == []
-            assert (await kato.get_session(session.session_id)).user_id == "erin"
-            direct = await session.direct()
-            assert (await direct.stm()).stm == []
         assert await kato.list_sessions() == []
-        kept = await kato.create_session(user_id="frank")
+        kept = await kato.session(user_id="frank")
         assert [s.session_id for s in await kato.list_sessions()] == [kept.session_id]
         await kept.delete()
-        with pytest.raises(NotFoundError):
-            await kato.get_session(kept.session_id)
-        types = [e.type async for e in kato.events(after=0, follow=False)]
-        assert types == ["session.created", "session.running", "session.deleted"] * 2
 
 
 def test_an_idle_stream_sends_keep_alive_comments(manager: ThreadServer) -> None:

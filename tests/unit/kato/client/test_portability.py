@@ -1,18 +1,18 @@
-"""Export and import of a processor's whole memory through the client (sync and async), on
-the real processor service."""
+"""Export and import of a processor's whole memory through the client (sync and async:
+`flavour`), on the real processor service."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from kato.client import AsyncProcessorClient, ProcessorClient, ValidationError
+from kato.client import ValidationError
 from kato.web.launcher import ThreadServer
-from tests.unit.kato.client.support import TOKEN
+from tests.unit.kato.client.support import TOKEN, Flavour
 
 
-def _teach(kato: ProcessorClient) -> None:
+def _teach(kato: Any) -> None:
     for events in ((["a"], ["b"], ["c"]), (["a"], ["b"], ["d"])):
         for strings in events:
             kato.observe(strings=strings)
@@ -21,8 +21,10 @@ def _teach(kato: ProcessorClient) -> None:
     kato.observe(strings=["b"])
 
 
-def test_export_then_import_brings_the_same_memory_back(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato:
+def test_export_then_import_brings_the_same_memory_back(
+    service: ThreadServer, flavour: Flavour
+) -> None:
+    with flavour.ProcessorClient(service.url, TOKEN) as kato:
         _teach(kato)
         before = (kato.stm(), kato.predictions())
         document = b"".join(kato.export())
@@ -34,8 +36,10 @@ def test_export_then_import_brings_the_same_memory_back(service: ThreadServer) -
         assert (kato.stm(), kato.predictions()) == before
 
 
-def test_a_damaged_document_is_refused_and_changes_nothing(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato:
+def test_a_damaged_document_is_refused_and_changes_nothing(
+    service: ThreadServer, flavour: Flavour
+) -> None:
+    with flavour.ProcessorClient(service.url, TOKEN) as kato:
         _teach(kato)
         document = b"".join(kato.export())
         before = kato.predictions()
@@ -43,19 +47,3 @@ def test_a_damaged_document_is_refused_and_changes_nothing(service: ThreadServer
             kato.import_memory(document[: len(document) // 2])
         assert caught.value.code == "KATO_INVALID_EXPORT"
         assert kato.predictions() == before
-
-
-async def test_async_export_and_import(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato:
-        _teach(kato)
-        expected = kato.predictions()
-    async with AsyncProcessorClient(service.url, TOKEN) as kato:
-        chunks = [chunk async for chunk in kato.export()]
-        await kato.clear_all()
-
-        async def body() -> AsyncIterator[bytes]:
-            for chunk in chunks:
-                yield chunk
-
-        assert (await kato.import_memory(body())).patterns == 2
-        assert await kato.predictions() == expected

@@ -1,24 +1,17 @@
-"""`ProcessorClient` (sync and async) and the WebSocket helper on the real processor service."""
+"""`ProcessorClient` and the WebSocket helper on the real processor service, each test on the
+sync and the async half (`flavour`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kato.client import (
-    AsyncProcessorClient,
-    AuthError,
-    KatoError,
-    NotFoundError,
-    Observation,
-    ProcessorClient,
-    ValidationError,
-)
+from kato.client import AuthError, KatoError, NotFoundError, Observation, ValidationError
 from kato.web.launcher import ThreadServer
-from tests.unit.kato.client.support import TOKEN
+from tests.unit.kato.client.support import TOKEN, Flavour
 
 
-def test_every_endpoint_answers_typed_results(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato:
+def test_every_endpoint_answers_typed_results(service: ThreadServer, flavour: Flavour) -> None:
+    with flavour.ProcessorClient(service.url, TOKEN) as kato:
         assert kato.health().status == "healthy"
         first = kato.observe(strings=["a"], emotives={"joy": 0.5}, unique_id="obs-1")
         assert (first.status, first.unique_id, first.processor_id) == (
@@ -64,8 +57,8 @@ def test_every_endpoint_answers_typed_results(service: ThreadServer) -> None:
         assert kato.metrics().patterns_learned == 0
 
 
-def test_errors_come_as_the_error_tree(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato:
+def test_errors_come_as_the_error_tree(service: ThreadServer, flavour: Flavour) -> None:
+    with flavour.ProcessorClient(service.url, TOKEN) as kato:
         with pytest.raises(NotFoundError) as missing:
             kato.pattern("PTRN|nope")
         assert missing.value.status == 404 and missing.value.code.startswith("KATO_")
@@ -75,12 +68,14 @@ def test_errors_come_as_the_error_tree(service: ThreadServer) -> None:
         with pytest.raises(ValidationError) as invalid:
             kato.observe(vectors=[[1.0], [1.0, 2.0]])
         assert invalid.value.status == 422
-    with ProcessorClient(service.url, "wrong") as intruder, pytest.raises(AuthError):
+    with flavour.ProcessorClient(service.url, "wrong") as intruder, pytest.raises(AuthError):
         intruder.stm()
 
 
-def test_the_websocket_helper_sends_operations_and_yields_answers(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, TOKEN) as kato, kato.stream() as ws:
+def test_the_websocket_helper_sends_operations_and_yields_answers(
+    service: ThreadServer, flavour: Flavour
+) -> None:
+    with flavour.ProcessorClient(service.url, TOKEN) as kato, kato.stream() as ws:
         assert ws.ping().processor_id == "client-unit"
         assert ws.observe(strings=["a"]).time == 1
         ws.send("observe", {"strings": ["b"]})
@@ -103,25 +98,6 @@ def test_the_websocket_helper_sends_operations_and_yields_answers(service: Threa
         assert ws.clear_all().message == "all-cleared"
 
 
-def test_the_websocket_needs_the_token(service: ThreadServer) -> None:
-    with ProcessorClient(service.url, "wrong") as kato, pytest.raises(AuthError):
+def test_the_websocket_needs_the_token(service: ThreadServer, flavour: Flavour) -> None:
+    with flavour.ProcessorClient(service.url, "wrong") as kato, pytest.raises(AuthError):
         kato.stream().__enter__()
-
-
-async def test_the_async_twin(service: ThreadServer) -> None:
-    async with AsyncProcessorClient(service.url, TOKEN) as kato:
-        assert (await kato.observe(strings=["a"])).time == 1
-        await kato.observe(strings=["b"])
-        learned = await kato.learn()
-        assert (await kato.pattern(learned.pattern_name)).pattern.length == 2
-        await kato.observe(strings=["a"])
-        await kato.observe(strings=["b"])
-        assert [p.name for p in (await kato.predictions()).predictions] == [learned.pattern_name]
-        with pytest.raises(NotFoundError):
-            await kato.gene("no_such_gene")
-        async with kato.stream() as ws:
-            assert (await ws.stm()).stm == [["a"], ["b"]]
-            await ws.send("observe", {"strings": ["c"]})
-            await ws.send("get_stm")
-            assert (await ws.receive()).time == 5
-            assert (await ws.receive()).stm == [["a"], ["b"], ["c"]]

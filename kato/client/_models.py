@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from .errors import ProtocolError
+from ._errors import ProtocolError
 
 __all__ = [
     "CognitionData",

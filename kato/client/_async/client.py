@@ -1,21 +1,24 @@
-"""The async twins of `sync.py`: `AsyncKatoClient`, `AsyncSession`, `AsyncProcessorClient`,
-with the same methods, arguments and results (awaited). One pooled `httpx.AsyncClient` per
-`AsyncKatoClient`; `async with` closes it.
+"""The client: `AsyncKatoClient` (the manager), `AsyncSession` (one session, through the
+manager) and `AsyncProcessorClient` (one container, directly).
+
+One pooled `httpx.AsyncClient` per `AsyncKatoClient` carries every call of its sessions and of
+the `AsyncProcessorClient`s that `AsyncSession.direct()` returns; close the `AsyncKatoClient`
+(or use `async with`) to release it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Generator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from . import operations as ops
-from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, async_download, async_send
-from .errors import KatoError, NotFoundError
-from .models import (
+from .. import _operations as ops
+from .._calls import DEFAULT_TIMEOUT, POOL_LIMITS, Call, RetryPolicy, Target, TimeoutLike
+from .._errors import KatoError, NotFoundError
+from .._models import (
     CognitionData,
     Event,
     GeneResult,
@@ -34,10 +37,10 @@ from .models import (
     StatusMessage,
     StmResult,
 )
-from .operations import ObservationLike
-from .sse import aiter_events
+from .._new_session import NewSession  # unasync: drop
+from .._operations import ObservationLike
+from .http import download, iter_events, send
 from .stream import AsyncProcessorStream
-from .sync import POOL_LIMITS, TimeoutLike
 
 __all__ = ["AsyncKatoClient", "AsyncProcessorClient", "AsyncSession"]
 
@@ -55,7 +58,7 @@ class AsyncProcessorCalls:
     _target: Target
 
     async def _call(self, call: Call[T]) -> T:
-        return await async_send(self._http, self._target, call, self._retry)
+        return await send(self._http, self._target, call, self._retry)
 
     async def observe(
         self,
@@ -150,8 +153,10 @@ class AsyncProcessorCalls:
         return AsyncProcessorStream(self._target, open_timeout)
 
     def export(self) -> AsyncIterator[bytes]:
-        """`GET /export`, streamed: `async for chunk in s.export(): ...`."""
-        return async_download(self._http, self._target, ops.EXPORT_PATH)
+        """`GET /export`: the whole memory (patterns, symbols, state) as the chunks of one
+        NDJSON document, streamed: `async for chunk in s.export(): file.write(chunk)`. A
+        hibernated session is woken for it."""
+        return download(self._http, self._target, ops.EXPORT_PATH)
 
 
 class AsyncProcessorClient(AsyncProcessorCalls):
@@ -179,7 +184,8 @@ class AsyncProcessorClient(AsyncProcessorCalls):
         return str(self._target.base_url)
 
     async def import_memory(self, document: bytes | AsyncIterable[bytes]) -> ImportResult:
-        """`PUT /import`: replace this processor's whole memory by an export, all or nothing."""
+        """`PUT /import`: replace this processor's whole memory by an export (bytes, or chunks
+        such as an open file's); all or nothing, so a damaged document changes nothing."""
         return await self._call(ops.import_memory(document))
 
     async def close(self) -> None:
@@ -199,7 +205,7 @@ class AsyncSession(AsyncProcessorCalls):
     """One session, called through the manager (`/session/<id>/…`); a hibernated session is
     woken by its next call, which the manager holds until the container answers.
 
-    As an async context manager, it deletes the session on exit.
+    As a context manager (`async with`), it deletes the session on exit.
     """
 
     def __init__(self, client: AsyncKatoClient, info: SessionInfo) -> None:
@@ -222,13 +228,13 @@ class AsyncSession(AsyncProcessorCalls):
     async def fork(
         self, user_id: str | None = None, ttl_seconds: int | None = None
     ) -> AsyncSession:
-        """`POST /session/{id}/fork`: a new session with a copy of this one's memory."""
-        info = await self.client._call(ops.fork_session(self.session_id, user_id, ttl_seconds))
-        return AsyncSession(self.client, info)
+        """`POST /session/{id}/fork`: a new session with a copy of this one's memory (owner:
+        this one's unless `user_id`); this session keeps running untouched."""
+        return await self.client.fork_session(self.session_id, user_id, ttl_seconds)
 
     async def direct(self) -> AsyncProcessorClient:
-        """An `AsyncProcessorClient` on the session's own container (no manager hop), waking
-        the session first if it is hibernated. Valid until the session hibernates again."""
+        """A client (`AsyncProcessorClient`) of the session's own container (no manager hop),
+        waking the session first if it is hibernated. Valid until it hibernates again."""
         if (await self.refresh()).status != "running":
             await self.status()  # any call through the manager wakes it
             await self.refresh()
@@ -249,28 +255,6 @@ class AsyncSession(AsyncProcessorCalls):
     ) -> None:
         with contextlib.suppress(NotFoundError):
             await self.delete()
-
-
-class _NewSession:
-    """What `AsyncKatoClient.session()` returns: `async with` creates the session on entry
-    and deletes it on exit; `await` just creates it."""
-
-    def __init__(self, create: Coroutine[Any, Any, AsyncSession]) -> None:
-        self._create = create
-        self._session: AsyncSession | None = None
-
-    def __await__(self) -> Generator[Any, None, AsyncSession]:
-        return self._create.__await__()
-
-    async def __aenter__(self) -> AsyncSession:
-        self._session = await self._create
-        return self._session
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._session is not None:
-            await self._session.__aexit__(kind, exc, tb)
 
 
 class AsyncKatoClient:
@@ -294,7 +278,7 @@ class AsyncKatoClient:
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, limits=POOL_LIMITS)
 
     async def _call(self, call: Call[T]) -> T:
-        return await async_send(self._http, self._target, call, self.retry)
+        return await send(self._http, self._target, call, self.retry)
 
     async def create_session(
         self,
@@ -312,8 +296,16 @@ class AsyncKatoClient:
         user_id: str | None = None,
         ttl_seconds: int | None = None,
     ) -> AsyncSession:
-        """`POST /session/import`: a new session holding the memory of an export."""
+        """`POST /session/import`: a new session holding the memory of an export (bytes, or
+        chunks such as an open file's, streamed); a damaged document creates nothing."""
         info = await self._call(ops.import_session(document, user_id, ttl_seconds))
+        return AsyncSession(self, info)
+
+    async def fork_session(
+        self, session_id: str, user_id: str | None = None, ttl_seconds: int | None = None
+    ) -> AsyncSession:
+        """`POST /session/{id}/fork`: a new session with a copy of that one's memory."""
+        info = await self._call(ops.fork_session(session_id, user_id, ttl_seconds))
         return AsyncSession(self, info)
 
     def session(
@@ -321,12 +313,13 @@ class AsyncKatoClient:
         user_id: str | None = None,
         genes: Mapping[str, Any] | None = None,
         ttl_seconds: int | None = None,
-    ) -> _NewSession:
-        """A new session for an `async with` block, deleted when the block ends."""
-        return _NewSession(self.create_session(user_id, genes, ttl_seconds))
+    ) -> NewSession[AsyncSession]:  # unasync: ) -> Session:
+        """A new session, deleted when its `async with` block ends."""
+        created = self.create_session(user_id, genes, ttl_seconds)
+        return NewSession(created)  # unasync: return created
 
     async def attach(self, session_id: str) -> AsyncSession:
-        """An `AsyncSession` for an existing id (NotFoundError if there is none)."""
+        """The session of an existing id (NotFoundError if there is none)."""
         return AsyncSession(self, await self.get_session(session_id))
 
     async def get_session(self, session_id: str) -> SessionInfo:
@@ -346,10 +339,9 @@ class AsyncKatoClient:
         return await self._call(ops.ready())
 
     def events(self, after: int | None = None, *, follow: bool = True) -> AsyncIterator[Event]:
-        """Lifecycle events (`GET /events`) as they happen: `async for event in …`;
-        `after=<id>` resumes after that event (0: the whole backlog); `follow=False` stops at
-        the end of the backlog."""
-        return aiter_events(self._http, self._target, after, follow, self.retry)
+        """Lifecycle events (`GET /events`) as they happen; `after=<id>` resumes after that
+        event (0: the whole backlog); `follow=False` stops at the end of the backlog."""
+        return iter_events(self._http, self._target, after, follow, self.retry)
 
     async def close(self) -> None:
         await self._http.aclose()

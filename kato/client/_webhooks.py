@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 
-from .errors import ProtocolError, WebhookSignatureError
-from .models import Event
-from .signing import SignatureMismatch, verify
+from kato.webhook_signing import SignatureMismatch, verify
+
+from ._errors import ProtocolError, WebhookSignatureError
+from ._models import Event
 
 __all__ = ["verify_webhook"]
 

@@ -1,9 +1,11 @@
-"""The blocking client: `KatoClient` (the manager), `Session` (one session, through the
-manager) and `ProcessorClient` (one container, directly). `aio.py` has the async twins.
+# GENERATED from _async/client.py by scripts/unasync.py: edit that file, then run
+# `python scripts/unasync.py` (make lint checks that this file is current).
+"""The client: `KatoClient` (the manager), `Session` (one session, through the
+manager) and `ProcessorClient` (one container, directly).
 
-One pooled `httpx.Client` per `KatoClient` carries every call of its sessions and of the
-`ProcessorClient`s that `Session.direct()` returns; close the `KatoClient` (or use `with`)
-to release it.
+One pooled `httpx.Client` per `KatoClient` carries every call of its sessions and of
+the `ProcessorClient`s that `Session.direct()` returns; close the `KatoClient`
+(or use `with`) to release it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import operations as ops
-from .calls import DEFAULT_TIMEOUT, Call, RetryPolicy, Target, download, send
-from .errors import KatoError, NotFoundError
-from .models import (
+from .. import _operations as ops
+from .._calls import DEFAULT_TIMEOUT, POOL_LIMITS, Call, RetryPolicy, Target, TimeoutLike
+from .._errors import KatoError, NotFoundError
+from .._models import (
     CognitionData,
     Event,
     GeneResult,
@@ -37,16 +39,13 @@ from .models import (
     StatusMessage,
     StmResult,
 )
-from .operations import ObservationLike
-from .sse import iter_events
+from .._operations import ObservationLike
+from .http import download, iter_events, send
 from .stream import ProcessorStream
 
 __all__ = ["KatoClient", "ProcessorClient", "Session"]
 
 T = TypeVar("T")
-TimeoutLike = httpx.Timeout | float
-#: Connections kept per client; enough for a thread pool driving many sessions.
-POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class ProcessorCalls:
@@ -156,8 +155,8 @@ class ProcessorCalls:
 
     def export(self) -> Iterator[bytes]:
         """`GET /export`: the whole memory (patterns, symbols, state) as the chunks of one
-        NDJSON document, streamed: `for chunk in s.export(): file.write(chunk)`. A hibernated
-        session is woken for it."""
+        NDJSON document, streamed: `for chunk in s.export(): file.write(chunk)`. A
+        hibernated session is woken for it."""
         return download(self._http, self._target, ops.EXPORT_PATH)
 
 
@@ -177,7 +176,9 @@ class ProcessorClient(ProcessorCalls):
         self._target = Target(httpx.URL(url), token)
         self._retry = retry or RetryPolicy()
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=timeout, transport=transport, limits=POOL_LIMITS)
+        self._http = http or httpx.Client(
+            timeout=timeout, transport=transport, limits=POOL_LIMITS
+        )
 
     @property
     def url(self) -> str:
@@ -205,7 +206,7 @@ class Session(ProcessorCalls):
     """One session, called through the manager (`/session/<id>/…`); a hibernated session is
     woken by its next call, which the manager holds until the container answers.
 
-    As a context manager, it deletes the session on exit.
+    As a context manager (`with`), it deletes the session on exit.
     """
 
     def __init__(self, client: KatoClient, info: SessionInfo) -> None:
@@ -225,16 +226,17 @@ class Session(ProcessorCalls):
         """Remove the container, its data and the record."""
         self.client.delete_session(self.session_id)
 
-    def fork(self, user_id: str | None = None, ttl_seconds: int | None = None) -> Session:
+    def fork(
+        self, user_id: str | None = None, ttl_seconds: int | None = None
+    ) -> Session:
         """`POST /session/{id}/fork`: a new session with a copy of this one's memory (owner:
         this one's unless `user_id`); this session keeps running untouched."""
-        info = self.client._call(ops.fork_session(self.session_id, user_id, ttl_seconds))
-        return Session(self.client, info)
+        return self.client.fork_session(self.session_id, user_id, ttl_seconds)
 
     def direct(self) -> ProcessorClient:
-        """A `ProcessorClient` on the session's own container (no manager hop), waking the
-        session first if it is hibernated. Valid until the session hibernates again."""
-        if self.refresh().status != "running":
+        """A client (`ProcessorClient`) of the session's own container (no manager hop),
+        waking the session first if it is hibernated. Valid until it hibernates again."""
+        if (self.refresh()).status != "running":
             self.status()  # any call through the manager wakes it
             self.refresh()
         if not self.info.url:
@@ -242,7 +244,9 @@ class Session(ProcessorCalls):
                 "the session's container has no address reachable from here (private network)",
                 code="KATO_NO_DIRECT_URL",
             )
-        return ProcessorClient(self.info.url, self.info.token, retry=self._retry, http=self._http)
+        return ProcessorClient(
+            self.info.url, self.info.token, retry=self._retry, http=self._http
+        )
 
     def __enter__(self) -> Session:
         return self
@@ -284,16 +288,8 @@ class KatoClient:
         ttl_seconds: int | None = None,
     ) -> Session:
         """`POST /session/create`: a new session, kept until deleted (or its TTL passes)."""
-        return Session(self, self._call(ops.create_session(user_id, genes, ttl_seconds)))
-
-    def session(
-        self,
-        user_id: str | None = None,
-        genes: Mapping[str, Any] | None = None,
-        ttl_seconds: int | None = None,
-    ) -> Session:
-        """A new session for a `with` block, deleted when the block ends."""
-        return self.create_session(user_id, genes, ttl_seconds)
+        info = self._call(ops.create_session(user_id, genes, ttl_seconds))
+        return Session(self, info)
 
     def import_session(
         self,
@@ -303,10 +299,28 @@ class KatoClient:
     ) -> Session:
         """`POST /session/import`: a new session holding the memory of an export (bytes, or
         chunks such as an open file's, streamed); a damaged document creates nothing."""
-        return Session(self, self._call(ops.import_session(document, user_id, ttl_seconds)))
+        info = self._call(ops.import_session(document, user_id, ttl_seconds))
+        return Session(self, info)
+
+    def fork_session(
+        self, session_id: str, user_id: str | None = None, ttl_seconds: int | None = None
+    ) -> Session:
+        """`POST /session/{id}/fork`: a new session with a copy of that one's memory."""
+        info = self._call(ops.fork_session(session_id, user_id, ttl_seconds))
+        return Session(self, info)
+
+    def session(
+        self,
+        user_id: str | None = None,
+        genes: Mapping[str, Any] | None = None,
+        ttl_seconds: int | None = None,
+    ) -> Session:
+        """A new session, deleted when its `with` block ends."""
+        created = self.create_session(user_id, genes, ttl_seconds)
+        return created
 
     def attach(self, session_id: str) -> Session:
-        """A `Session` for an existing id (NotFoundError if there is none)."""
+        """The session of an existing id (NotFoundError if there is none)."""
         return Session(self, self.get_session(session_id))
 
     def get_session(self, session_id: str) -> SessionInfo:

@@ -2,8 +2,11 @@
 
 `X-Kato-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`. Signing the
 timestamp with the body lets a receiver refuse replays older than a tolerance; each delivery
-attempt is signed afresh, so a retried event carries a current timestamp. Standard library only,
-so the manager and any receiver can import it without the rest of the client.
+attempt is signed afresh, so a retried event carries a current timestamp.
+
+Standard library only, beside `kato.contract`: the manager (`session_manager.webhooks`) signs
+and the client (`kato.client.verify_webhook`) verifies with this one module, and neither
+imports the other.
 """
 
 from __future__ import annotations

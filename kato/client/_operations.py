@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .calls import Call
-from .models import (
+from ._calls import Call
+from ._models import (
     CognitionData,
     GeneResult,
     Health,

@@ -1,32 +1,31 @@
 """What one API call is (method, path, body, how to read the answer, whether it may be
-repeated), the retry rule, and the one sync and one async loop that send a call.
+repeated), the retry rule, and the steps of sending one that do not wait.
 
-Calls are plain values built once (`operations.py`), so the sync and async clients share
-every path, body and parser and differ only in how they wait.
+Calls are plain values built once (`_operations.py`), so the async client (`_async/http.py`)
+and the sync one generated from it share every path, body and parser.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from .errors import KatoError, KatoTimeoutError, ProtocolError, UnavailableError, error_for
+from ._errors import KatoError, KatoTimeoutError, ProtocolError, UnavailableError, error_for
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "async_download",
-    "download",
+    "POOL_LIMITS",
     "Call",
     "RetryPolicy",
     "Target",
-    "async_send",
-    "send",
+    "TimeoutLike",
+    "build_request",
+    "result",
+    "transport_error",
 ]
 
 T = TypeVar("T")
@@ -34,6 +33,9 @@ T = TypeVar("T")
 #: Connect quickly; reads may wait for a container to start or a hibernated session to wake
 #: (the manager holds such requests until the container answers; KATO_READY_TIMEOUT is 30 s).
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+TimeoutLike = httpx.Timeout | float
+#: Connections kept per client; enough for a thread pool driving many sessions.
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Target:
         return headers
 
 
-def _request(
+def build_request(
     http: httpx.Client | httpx.AsyncClient, target: Target, call: Call[Any]
 ) -> httpx.Request:
     extra = {"Content-Type": call.content_type} if call.content_type else None
@@ -118,7 +120,7 @@ def _request(
     )
 
 
-def _result(call: Call[T], response: httpx.Response) -> T:
+def result(call: Call[T], response: httpx.Response) -> T:
     if response.status_code >= 400:
         raise error_for(response.status_code, response.content, response.headers)
     if response.status_code == 204 or not response.content:
@@ -132,70 +134,9 @@ def _result(call: Call[T], response: httpx.Response) -> T:
     return call.parse(data)
 
 
-def _transport_error(exc: httpx.TransportError) -> KatoError:
+def transport_error(exc: httpx.TransportError) -> KatoError:
     if isinstance(exc, httpx.TimeoutException):
         return KatoTimeoutError(f"no answer in time ({type(exc).__name__})", code="KATO_TIMEOUT")
     return UnavailableError(
         f"could not reach the service ({type(exc).__name__}: {exc})", code="KATO_CONNECTION_FAILED"
     )
-
-
-def send(http: httpx.Client, target: Target, call: Call[T], retry: RetryPolicy) -> T:
-    """Send `call`, retrying as `retry` allows; raise a `KatoError` on failure."""
-    attempt = 1
-    while True:
-        try:
-            return _result(call, http.send(_request(http, target, call)))
-        except httpx.TransportError as exc:
-            raise _transport_error(exc) from exc
-        except KatoError as error:
-            wait = retry.delay(error, attempt, call.idempotent)
-            if wait is None:
-                raise
-        time.sleep(wait)
-        attempt += 1
-
-
-async def async_send(
-    http: httpx.AsyncClient, target: Target, call: Call[T], retry: RetryPolicy
-) -> T:
-    """The async twin of `send`."""
-    attempt = 1
-    while True:
-        try:
-            return _result(call, await http.send(_request(http, target, call)))
-        except httpx.TransportError as exc:
-            raise _transport_error(exc) from exc
-        except KatoError as error:
-            wait = retry.delay(error, attempt, call.idempotent)
-            if wait is None:
-                raise
-        await asyncio.sleep(wait)
-        attempt += 1
-
-
-def download(http: httpx.Client, target: Target, path: tuple[str, ...]) -> Iterator[bytes]:
-    """`GET path` streamed: the body's chunks as they arrive (an export can be large)."""
-    try:
-        with http.stream("GET", target.url(path), headers=target.headers()) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise error_for(response.status_code, response.content, response.headers)
-            yield from response.iter_bytes()
-    except httpx.TransportError as exc:
-        raise _transport_error(exc) from exc
-
-
-async def async_download(
-    http: httpx.AsyncClient, target: Target, path: tuple[str, ...]
-) -> AsyncIterator[bytes]:
-    """The async twin of `download`."""
-    try:
-        async with http.stream("GET", target.url(path), headers=target.headers()) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                raise error_for(response.status_code, response.content, response.headers)
-            async for chunk in response.aiter_bytes():
-                yield chunk
-    except httpx.TransportError as exc:
-        raise _transport_error(exc) from exc
