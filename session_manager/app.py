@@ -31,7 +31,7 @@ from .dashboard.router import router as dashboard_router
 from .engine_errors import as_session_error
 from .errors import SessionError
 from .events import router as events_router
-from .genes import check_limits
+from .genes import check_limits, document_limits
 from .hibernation import router as hibernation_router
 from .logs import session_id_var
 from .metrics import ManagerMetrics
@@ -204,8 +204,14 @@ def create_app(
             response_class=Response,
             responses=with_errors(
                 {
-                    200: {"description": "The processor's answer, passed through as it is."},
-                    "default": {"description": "The processor's answer, passed through as is."},
+                    200: {
+                        "description": "The processor's answer, passed through as it is.",
+                        "content": _ANY_MEDIA,
+                    },
+                    "default": {
+                        "description": "The processor's answer, passed through as is.",
+                        "content": _ANY_MEDIA,
+                    },
                 },
                 404,
                 422,
@@ -215,10 +221,21 @@ def create_app(
             ),
         )
 
+    schema_of = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with this deployment's resource ceilings (`genes`)."""
+        if app.openapi_schema is None:
+            document_limits(schema_of(), containers.settings)
+        return app.openapi_schema or schema_of()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+#: A proxied answer is the processor's, in whatever type it has (JSON, Prometheus text, …).
+_ANY_MEDIA: dict[str, Any] = {"*/*": {}}
 
 
 def _session_id_param() -> Any:
@@ -276,15 +293,20 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _allowed(app: FastAPI, request: Request) -> list[str]:
-    """Methods of every route matching the path (GET brings HEAD, see `HeadAsGet`)."""
-    methods: set[str] = set()
+    """Methods of the most specific routes matching the path (GET brings HEAD, see
+    `HeadAsGet`): `/session/create` is POST only, although `/session/{session_id}` (GET,
+    DELETE) matches it too; a GET there is an unknown session, not a method of that path."""
+    matching: list[tuple[int, set[str]]] = []
     for route in _flattened(app.router.routes):
         match, _ = route.matches({**request.scope, "method": ""})
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+        methods = getattr(route, "methods", None)
+        if match != Match.NONE and methods:
+            matching.append((len(getattr(route, "param_convertors", {})), set(methods)))
+    fewest = min((params for params, _ in matching), default=0)
+    allowed = set().union(*(methods for params, methods in matching if params == fewest))
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
 
 
 def _flattened(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:

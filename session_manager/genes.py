@@ -13,19 +13,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from container_manager import ContainerSettings
 from container_manager.config import CPU_LIMIT_MAX, PROCESSOR_NAME_MAX_LENGTH, LaunchConfig
 from container_manager.models import memory_bytes
 
 from .errors import ValidationFailedError
+from .number_pattern import integer_range_pattern
 
-__all__ = ["FLOORS", "INT64_MAX", "PRINTABLE", "SessionGenes", "check_limits"]
+__all__ = [
+    "FLOORS",
+    "INT64_MAX",
+    "PRINTABLE",
+    "SessionGenes",
+    "check_limits",
+    "document_limits",
+]
 
 INT64_MAX = 2**63 - 1
 
-_MEMORY = r"^[0-9]{1,12}[bkmgBKMG]?$"
+_MEMORY = r"^[0-9]{1,13}[bkmgBKMG]?$"  # with max_length=13: 13 digits, or 12 and a unit
 #: Printable text without control characters (NUL in an env var makes the engine refuse).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
@@ -37,7 +45,8 @@ FLOORS = {"memory_limit": 64 * 2**20, "cpu_limit": 0.25, "pids_limit": 32}
 class SessionGenes(LaunchConfig):
     """Genes of `POST /session/create`; None (or absent) keeps the service's default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Strict: the schema says integer, number, boolean; "5", 0.0 or "true" are refused, not cast.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     processor_name: str | None = Field(
         None, min_length=1, max_length=PROCESSOR_NAME_MAX_LENGTH, pattern=PRINTABLE
@@ -55,6 +64,14 @@ class SessionGenes(LaunchConfig):
     pids_limit: int | None = Field(
         None, ge=FLOORS["pids_limit"], le=INT64_MAX, description="At most KATO_PIDS_LIMIT."
     )
+
+    @field_validator(
+        "max_pattern_length", "persistence", "max_predictions", "pids_limit", mode="before"
+    )
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        """5.0 is an integer in JSON (and in the schema); strict mode would refuse it."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     def as_config(self) -> dict[str, Any]:
         """The genes the client set, as the mapping the container manager validates again."""
@@ -84,3 +101,25 @@ def _out_of_range(field: str, floor: object, ceiling: object) -> dict[str, Any]:
         "msg": f"must be between {floor} and {ceiling} (the operator's limit)",
         "type": "limit_out_of_range",
     }
+
+
+def document_limits(schema: dict[str, Any], operator: ContainerSettings) -> None:
+    """State this deployment's resource ceilings (`check_limits`) in the OpenAPI `schema`, so
+    the document says exactly which limits a create accepts: `cpu_limit` and `pids_limit` at
+    most the operator's, `memory_limit` a pattern of the sizes from 64m to the operator's."""
+    genes = schema["components"]["schemas"]["SessionGenes"]["properties"]
+    _bounded(genes["cpu_limit"])["maximum"] = operator.cpu_limit
+    _bounded(genes["pids_limit"])["maximum"] = operator.pids_limit
+    low, high = int(FLOORS["memory_limit"]), memory_bytes(operator.memory_limit)
+    sizes = [
+        f"{integer_range_pattern(-(-low // size), high // size)}{units}"
+        for units, size in (("", 1), ("[bB]", 1), ("[kK]", 2**10), ("[mM]", 2**20),
+                            ("[gG]", 2**30))
+    ]
+    _bounded(genes["memory_limit"])["pattern"] = f"^0*(?:{'|'.join(sizes)})$"
+
+
+def _bounded(field: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an optional field's schema."""
+    (value,) = [branch for branch in field["anyOf"] if branch.get("type") != "null"]
+    return value

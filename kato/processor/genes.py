@@ -22,19 +22,23 @@ from kato import contract
 from kato.processor.config import ProcessorConfig
 from kato.processor.errors import InvalidGeneValueError, UnknownGeneError
 
+Check = Callable[[Any], Any]
 
-def _int(low: int, high: int) -> Callable[[Any], int]:
+
+def _int(low: int, high: int) -> tuple[Check, dict[str, Any]]:
     def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 5.0 is an integer in JSON (and its schema), as upstream took it
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
 
-    return check
+    return check, {"type": "integer", "minimum": low, "maximum": high}
 
 
-def _float(low: float, high: float) -> Callable[[Any], float]:
+def _float(low: float, high: float) -> tuple[Check, dict[str, Any]]:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("must be a number")
@@ -42,52 +46,71 @@ def _float(low: float, high: float) -> Callable[[Any], float]:
             raise ValueError(f"must be between {low} and {high}")
         return float(value)
 
-    return check
+    return check, {"type": "number", "minimum": low, "maximum": high}
 
 
-def _bool(value: Any) -> bool:
+def _check_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be a boolean")
     return value
 
 
-def _choice(*allowed: str) -> Callable[[Any], str]:
+_bool: tuple[Check, dict[str, Any]] = (_check_bool, {"type": "boolean"})
+
+
+def _choice(*allowed: str) -> tuple[Check, dict[str, Any]]:
     def check(value: Any) -> str:
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
         return str(value)
 
-    return check
+    return check, {"enum": list(allowed)}
 
 
 @dataclass(frozen=True)
 class Gene:
-    """One updatable gene: its canonical key in the gene values and its validator."""
+    """One updatable gene: its canonical key in the gene values, its validator and the JSON
+    schema of exactly the values the validator accepts (for the API's documentation)."""
 
     key: str
-    check: Callable[[Any], Any]
+    check: Check
+    schema: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, key: str, rule: tuple[Check, dict[str, Any]]) -> Gene:
+        return cls(key, *rule)
 
 
 GENES: Mapping[str, Gene] = {
-    "max_pattern_length": Gene("max_pattern_length", _int(*contract.MAX_PATTERN_LENGTH_RANGE)),
-    "persistence": Gene("persistence", _int(*contract.PERSISTENCE_RANGE)),
-    "recall_threshold": Gene("recall_threshold", _float(*contract.RECALL_THRESHOLD_RANGE)),
-    "max_predictions": Gene("max_predictions", _int(*contract.MAX_PREDICTIONS_RANGE)),
-    "sort": Gene("sort", _bool),
-    "SORT": Gene("sort", _bool),
-    "smoothness": Gene("smoothness", _int(*contract.SMOOTHNESS_RANGE)),
-    "quiescence": Gene("quiescence", _int(*contract.QUIESCENCE_RANGE)),
-    "search_depth": Gene("search_depth", _int(*contract.SEARCH_DEPTH_RANGE)),
-    "auto_act_method": Gene("auto_act_method", _choice(*contract.AUTO_ACT_METHODS)),
-    "auto_act_threshold": Gene("auto_act_threshold", _float(*contract.AUTO_ACT_THRESHOLD_RANGE)),
-    "always_update_frequencies": Gene("always_update_frequencies", _bool),
-    "process_predictions": Gene("process_predictions", _bool),
-    "indexer_type": Gene("indexer_type", _choice(*contract.INDEXER_TYPES)),
-    "predict": Gene("predict", _bool),
+    "max_pattern_length": Gene.of("max_pattern_length", _int(*contract.MAX_PATTERN_LENGTH_RANGE)),
+    "persistence": Gene.of("persistence", _int(*contract.PERSISTENCE_RANGE)),
+    "recall_threshold": Gene.of("recall_threshold", _float(*contract.RECALL_THRESHOLD_RANGE)),
+    "max_predictions": Gene.of("max_predictions", _int(*contract.MAX_PREDICTIONS_RANGE)),
+    "sort": Gene.of("sort", _bool),
+    "SORT": Gene.of("sort", _bool),
+    "smoothness": Gene.of("smoothness", _int(*contract.SMOOTHNESS_RANGE)),
+    "quiescence": Gene.of("quiescence", _int(*contract.QUIESCENCE_RANGE)),
+    "search_depth": Gene.of("search_depth", _int(*contract.SEARCH_DEPTH_RANGE)),
+    "auto_act_method": Gene.of("auto_act_method", _choice(*contract.AUTO_ACT_METHODS)),
+    "auto_act_threshold": Gene.of("auto_act_threshold", _float(*contract.AUTO_ACT_THRESHOLD_RANGE)),
+    "always_update_frequencies": Gene.of("always_update_frequencies", _bool),
+    "process_predictions": Gene.of("process_predictions", _bool),
+    "indexer_type": Gene.of("indexer_type", _choice(*contract.INDEXER_TYPES)),
+    "predict": Gene.of("predict", _bool),
 }
 
 #: Keys of the runtime gene values (``SORT`` is stored as ``sort``).
 GENE_KEYS = frozenset(gene.key for gene in GENES.values())
+
+def updates_schema() -> dict[str, Any]:
+    """The JSON schema of an update :func:`validate_updates` accepts: known names only, each
+    value within its gene's type and range."""
+    return {
+        "type": "object",
+        "properties": {name: dict(gene.schema) for name, gene in GENES.items()},
+        "additionalProperties": False,
+    }
+
 
 #: Names ``get_gene`` answers but ``update_genes`` refuses.
 READ_ONLY = frozenset({"id", "kb_id", "name", "time"})

@@ -23,7 +23,10 @@ INT64 = (-(2**63), 2**63 - 1)
 
 
 def integer(value: Any) -> int:
-    """A JSON integer within 64 bits (bool rejected); anything wider could not be answered."""
+    """A JSON integer within 64 bits (bool rejected; ``5.0`` is one, as JSON counts it);
+    anything wider could not be answered."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2.0**63:
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     if not INT64[0] <= value <= INT64[1]:
@@ -32,9 +35,16 @@ def integer(value: Any) -> int:
 
 
 def number(value: Any) -> float:
-    """A JSON number kept as is (bool rejected), for exact snapshot round trips."""
+    """A JSON number kept as is (bool rejected), for exact snapshot round trips; an integer
+    wider than 64 bits is taken as the float it is closest to (JSON does not tell 1e19 from
+    10000000000000000000), one beyond any float refused."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return integer(value)
+        if INT64[0] <= value <= INT64[1]:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError("number out of the float range") from None
     if not isinstance(value, float):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     return value
@@ -112,7 +122,9 @@ class Prediction(NamedTuple):
         if data["type"] != "prototypical" or not isinstance(data["name"], str):
             raise ValueError("not a prediction object")
         floats = {key: number(data[key]) for key in _FLOAT_FIELDS}
-        emotives = {str(key): number(value) for key, value in dict(data["emotives"]).items()}
+        if not isinstance(data["emotives"], dict):
+            raise TypeError("expected an emotives object")
+        emotives = {str(key): number(value) for key, value in data["emotives"].items()}
         return cls(
             name=data["name"],
             frequency=integer(data["frequency"]),

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kato.processor.errors import InvalidStateError, KatoError
-from kato.processor.genes import GENE_KEYS, validate_updates
+from kato.processor.genes import GENE_KEYS, GENES, validate_updates
 from kato.processor.prediction import (
+    _FLOAT_FIELDS,
+    INT64,
     Prediction,
     integer,
     loads_dicts,
@@ -158,6 +160,66 @@ def export_state(state: SessionState) -> dict[str, Any]:
     }
 
 
+def state_schema() -> dict[str, Any]:
+    """The JSON schema of exactly the snapshots :func:`parse_state` accepts (what
+    :func:`export_state` writes): for the API's documentation of ``GET``/``PUT /state``."""
+    integer_ = {"type": "integer", "minimum": INT64[0], "maximum": INT64[1]}
+    number_ = {"type": "number"}
+    texts = {"type": "array", "items": {"type": "string"}}
+    events = {"type": "array", "items": texts}
+    emotives = {"type": "object", "additionalProperties": number_}
+    prediction = _object(
+        {
+            "type": {"const": "prototypical"},
+            "name": {"type": "string"},
+            "frequency": integer_,
+            "emotives": emotives,
+            **{key: texts for key in ("matches", "missing", "extras")},
+            **{key: events for key in ("past", "present", "sequence", "future")},
+            **dict.fromkeys(_FLOAT_FIELDS, number_),
+        },
+        extra=True,
+    )
+    predictions = {"type": "array", "items": prediction}
+    genes = {gene.key: dict(gene.schema) for gene in GENES.values()}
+    percept = _object(
+        {"strings": texts, "vectors": {"type": "array", "items": {"type": "array",
+                                                                "items": number_}},
+         "emotives": emotives},
+        extra=True,
+    )
+    return _object(
+        {
+            "version": {"const": STATE_VERSION},
+            "genes": _object({key: genes[key] for key in sorted(GENE_KEYS)}, extra=False),
+            "time": {**integer_, "minimum": 0},
+            "stm": events,
+            "emotive_accumulator": {"type": "array", "items": emotives},
+            "current_emotives": emotives,
+            "last_symbols": texts,
+            "percept_data": {"anyOf": [{"type": "null"}, percept]},
+            "predictions": predictions,
+            "prediction_log": {
+                "type": "array",
+                "items": _object(
+                    {"unique_id": {"type": "string"}, "predictions": predictions}, extra=True
+                ),
+            },
+        },
+        extra=True,
+    )
+
+
+def _object(properties: dict[str, Any], *, extra: bool) -> dict[str, Any]:
+    """An object with every one of `properties` required (and others allowed if `extra`)."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": extra,
+    }
+
+
 def parse_state(data: Mapping[str, Any]) -> SessionState:
     """Inverse of :func:`export_state`; raises InvalidStateError naming the bad part."""
     try:
@@ -171,7 +233,7 @@ def parse_state(data: Mapping[str, Any]) -> SessionState:
 def _parse(data: Mapping[str, Any]) -> SessionState:
     if data["version"] != STATE_VERSION:
         raise ValueError(f"unsupported version {data['version']!r}")
-    if set(data["genes"]) != GENE_KEYS:
+    if set(_dict(data["genes"])) != GENE_KEYS:
         raise ValueError(f"genes must have exactly the keys {sorted(GENE_KEYS)}")
     genes = validate_updates(data["genes"])
     time = integer(data["time"])
@@ -181,24 +243,36 @@ def _parse(data: Mapping[str, Any]) -> SessionState:
     return SessionState(
         genes=genes,
         time=time,
-        stm=[_strings(event) for event in data["stm"]],
-        accumulator=[_emotives(item) for item in data["emotive_accumulator"]],
+        stm=[_strings(event) for event in _list(data["stm"])],
+        accumulator=[_emotives(item) for item in _list(data["emotive_accumulator"])],
         current_emotives=_emotives(data["current_emotives"]),
         last_symbols=_strings(data["last_symbols"]),
-        predictions=[Prediction.from_dict(p) for p in data["predictions"]],
+        predictions=[Prediction.from_dict(_dict(p)) for p in _list(data["predictions"])],
         percept=None if percept is None else Percept(
-            strings=_strings(percept["strings"]),
-            vectors=[[number(x) for x in vector] for vector in percept["vectors"]],
+            strings=_strings(_dict(percept)["strings"]),
+            vectors=[[number(x) for x in _list(vector)] for vector in _list(percept["vectors"])],
             emotives=_emotives(percept["emotives"]),
         ),
-        log=OrderedDict(_log_entry(entry) for entry in data["prediction_log"]),
+        log=OrderedDict(_log_entry(_dict(entry)) for entry in _list(data["prediction_log"])),
     )
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
 
 
 def _log_entry(entry: Mapping[str, Any]) -> tuple[str, LogEntry]:
     """A snapshot's log entry, packed right away (imports run off the event loop)."""
     unique_id = _string(entry["unique_id"])
-    predictions = [Prediction.from_dict(p) for p in entry["predictions"]]
+    predictions = [Prediction.from_dict(_dict(p)) for p in _list(entry["predictions"])]
     packed = pack(predictions)
     return unique_id, predictions if packed is None else packed
 

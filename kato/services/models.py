@@ -29,6 +29,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kato.processor.genes import updates_schema
+from kato.processor.state import state_schema
+
 
 @dataclass(frozen=True)
 class RequestLimits:
@@ -44,7 +47,12 @@ class RequestLimits:
     max_sequence_length: int
 
 
-_NUMERIC = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+#: JSON-number text that is always finite as a float: at most 16 integer digits and a positive
+#: exponent of at most 291 (below 1e307); "1e400" would be infinity, which no answer can carry.
+_NUMERIC = (
+    r"^-?(0|[1-9][0-9]{0,15})(\.[0-9]+)?"
+    r"([eE](-[0-9]+|\+?0*([0-9]{1,2}|1[0-9]{2}|2[0-8][0-9]|29[01])))?$"
+)
 _NUMERIC_TEXT = re.compile(_NUMERIC)
 
 
@@ -177,15 +185,17 @@ class ObserveSequenceRequest(BaseModel):
 
 
 class GenesUpdate(BaseModel):
-    """Body of ``POST /genes/update``; names and values are checked by the processor."""
+    """Body of ``POST /genes/update``; names and values are checked by the processor (an
+    unknown name is a 400, spec §6), and the schema lists exactly what it accepts."""
 
-    genes: dict[str, Any]
+    genes: Annotated[dict[str, Any], WithJsonSchema(updates_schema())]
 
 
 class StateSnapshot(BaseModel):
-    """Body of ``PUT /state``: exactly what ``GET /state`` returned (validated by the processor)."""
+    """Body of ``PUT /state``: exactly what ``GET /state`` returned (validated by the processor,
+    whose rules the schema states)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=state_schema())
 
 
 class WsMessage(BaseModel):

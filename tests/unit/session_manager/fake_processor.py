@@ -50,7 +50,9 @@ class FakeProcessor:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/ws", self._ws)
-        app.router.add_route("*", "/{tail:.*}", self._http)
+        # Any path, newlines included (`.*` stops at one, and aiohttp's own 404 is text, where
+        # a processor answers every path with its JSON error body).
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._http)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

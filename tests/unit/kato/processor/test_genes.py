@@ -13,6 +13,7 @@ from kato.processor import (
     UnknownGeneError,
     ValidationError,
 )
+from kato.processor.genes import GENES, updates_schema
 from tests.unit.kato.processor.helpers import learn_sequence, make_processor, observe_all
 
 
@@ -40,6 +41,9 @@ def test_reference_answers_of_a_default_processor() -> None:
          {"process_predictions": False, "indexer_type": "VI"}),
         ({"max_pattern_length": 4, "persistence": 100, "smoothness": 10},
          {"max_pattern_length": 4, "persistence": 100, "smoothness": 10}),
+        # 4.0 is an integer in JSON and in the documented schema: taken as 4.
+        ({"max_pattern_length": 4.0, "max_predictions": 9.0},
+         {"max_pattern_length": 4, "max_predictions": 9}),
     ],
 )
 def test_documented_genes_are_accepted(genes: dict[str, Any], reads: dict[str, Any]) -> None:
@@ -60,7 +64,7 @@ def test_unknown_gene() -> None:
     [
         {"recall_threshold": "0.5"}, {"recall_threshold": 1.5}, {"recall_threshold": True},
         {"max_predictions": 0}, {"max_pattern_length": -1}, {"persistence": 101},
-        {"max_pattern_length": 2.0}, {"sort": 1}, {"auto_act_method": "always"},
+        {"max_pattern_length": 2.5}, {"sort": 1}, {"auto_act_method": "always"},
         {"indexer_type": "XX"}, {"time": 5}, {"id": "other"},
         {"max_pattern_length": 2**64}, {"max_pattern_length": 2**31},
     ],
@@ -100,3 +104,11 @@ def test_start_up_values_are_validated_like_updates() -> None:
         make_processor(recall_threshold=1.5)
     with pytest.raises(ValidationError):
         ProcessorConfig(processor_id="x", prediction_log_size=-1)
+
+
+def test_the_documented_schema_lists_every_gene_and_nothing_else() -> None:
+    schema = updates_schema()
+    assert set(schema["properties"]) == set(GENES) and schema["additionalProperties"] is False
+    assert schema["properties"]["recall_threshold"] == {
+        "type": "number", "minimum": 0.0, "maximum": 1.0
+    }

@@ -7,9 +7,11 @@ import json
 import math
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from kato.processor import InvalidStateError, KatoProcessor
+from kato.processor.state import state_schema
 from tests.unit.kato.processor.helpers import learn_sequence, make_processor, obs, observe_all
 
 
@@ -61,7 +63,6 @@ def test_imported_state_keeps_working() -> None:
         lambda s: s.update(time=2**64),
         lambda s: s["genes"].update(max_pattern_length=2**64),
         lambda s: s["predictions"][0].update(frequency=2**64),
-        lambda s: s["predictions"][0].update(potential=-(2**63) - 1),
         lambda s: s["predictions"][0].update(matches=[2**64]),
         lambda s: s["predictions"][0].update(past=[[None]]),
     ],
@@ -76,6 +77,32 @@ def test_invalid_state_is_rejected_without_change(corrupt: Any) -> None:
         target.import_state(state)
     assert (raised.value.code, raised.value.status) == ("KATO_INVALID_STATE", 422)
     assert target.export_state() == before
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda s: s.update(prediction_log={}),  # an object where a list belongs
+        lambda s: s["predictions"][0].update(emotives=[]),
+    ],
+)
+def test_a_state_of_the_wrong_shape_is_rejected(corrupt: Any) -> None:
+    state = _busy_processor().export_state()
+    corrupt(state)
+    with pytest.raises(InvalidStateError):
+        make_processor().import_state(state)
+
+
+def test_a_float_field_takes_an_integer_wider_than_64_bits_as_a_float() -> None:
+    state = _busy_processor().export_state()
+    state["predictions"][0]["potential"] = -(2**63) - 1
+    target = make_processor()
+    target.import_state(state)
+    assert target.export_state()["predictions"][0]["potential"] == float(-(2**63) - 1)
+
+
+def test_the_documented_schema_accepts_what_export_writes() -> None:
+    jsonschema_rs.validate(state_schema(), _busy_processor().export_state())
 
 
 def test_prediction_log_keeps_the_most_recent_ids() -> None:
