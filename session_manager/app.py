@@ -66,6 +66,8 @@ def create_app(
     metrics = ManagerMetrics()
     webhook_metrics = WebhookMetrics(metrics.registry)
     containers = container_manager or KatoContainerManager(settings.container_settings())
+    metrics.max_sessions.set(settings.max_sessions)
+    metrics.watch_engine(containers.ping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
