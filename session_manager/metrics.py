@@ -14,10 +14,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ENGINE_PING_TIMEOUT", "ManagerMetrics"]
+__all__ = ["ENGINE_PING_TIMEOUT", "REAP_KINDS", "SPAWN_REASONS", "ManagerMetrics"]
 
 #: Seconds a scrape waits for the engine's ping before it reports `kato_engine_up 0`.
 ENGINE_PING_TIMEOUT = 2.0
+#: The `reason` of `kato_spawns_total` and `kato_spawn_duration_seconds`.
+SPAWN_REASONS = ("create", "wake")
+#: The `kind` of `kato_reaps_total` and `kato_reap_failures_total`.
+REAP_KINDS = ("hibernation", "expiry")
 _SPAWN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
@@ -168,6 +172,24 @@ class ManagerMetrics:
             "Running containers at most (KATO_MAX_SESSIONS): sessions plus pooled processors.",
             registry=self.registry,
         )
+
+        self._zero_known_labels()
+
+    def _zero_known_labels(self) -> None:
+        """Export every known label value from the start, at 0: a series that first appears
+        at 1 is invisible to `rate`/`increase`, and a rule over a missing series never fires
+        (deploy/prometheus/rules.yml alerts on the first spawn or reap failure)."""
+        for reason in SPAWN_REASONS:
+            self.spawn_seconds.labels(reason)
+            for outcome in ("ok", "error"):
+                self.spawns.labels(reason, outcome)
+        for kind in REAP_KINDS:
+            self.reaps.labels(kind)
+            self.reap_failures.labels(kind)
+        for result in ("hit", "miss"):
+            self.pool_claims.labels(result)
+        for outcome in ("admitted", "refused"):
+            self.admission_wait_seconds.labels(outcome)
 
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByStatus(counts))

@@ -105,3 +105,16 @@ def test_a_processor_that_does_not_answer_is_up_0_and_the_rest_still_served(
 def test_no_running_session_no_processor_samples(client: TestClient) -> None:
     text = client.get("/metrics/processors").text
     assert [f.name for f in text_string_to_metric_families(text)] == ["kato_processor_metrics_up"]
+
+
+def test_known_label_values_are_exported_at_zero_from_the_start(client: TestClient) -> None:
+    text = client.get("/metrics").text
+    for line in (
+        'kato_spawns_total{outcome="error",reason="wake"} 0.0',
+        'kato_reap_failures_total{kind="hibernation"} 0.0',
+        'kato_reaps_total{kind="expiry"} 0.0',
+        'kato_pool_claims_total{result="miss"} 0.0',
+        'kato_webhook_deliveries_total{outcome="dropped"} 0.0',
+        'kato_admission_wait_seconds_count{outcome="refused"} 0.0',
+    ):
+        assert line in text
