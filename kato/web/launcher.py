@@ -40,8 +40,9 @@ def free_port() -> int:
 class ServerProcess:
     """``command`` as a child process serving ``http://127.0.0.1:<port>``.
 
-    Ready when ``GET <ready_path>`` answers 200 (the start-up probe unless a subclass says). ``start()`` again after ``stop()`` or ``kill()``
-    runs a new child on the same port, environment and log file (a restart on the same state).
+    Ready when ``GET <ready_path>`` answers 200 (the start-up probe unless a subclass says).
+    ``start()`` again after ``stop()`` or ``kill()`` runs a new child on the same port,
+    environment and log file (a restart on the same state).
     """
 
     #: What the failures call the server.

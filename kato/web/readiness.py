@@ -43,8 +43,8 @@ def wait_until_ready(
     transport: httpx.BaseTransport | None = None,
     path: str = STARTUP_PATH,
 ) -> None:
-    """Poll ``url`` + ``path`` (``/health/startup`` unless told) with a short per-try timeout and a back-off from 20 ms to
-    100 ms.
+    """Poll ``url`` + ``path`` (``/health/startup`` unless told) with a short per-try timeout
+    and a back-off from 20 ms to 100 ms.
 
     Raises :class:`NotReady` when ``timeout`` seconds pass without a 200, or as soon as
     ``is_running()`` says the server has stopped (one that exits at start-up should not cost
