@@ -13,16 +13,9 @@ log() { printf '[ensure-prometheus] %s\n' "$*" >&2; }
 # shellcheck source=scripts/apt-install.sh
 source "$(dirname "$0")/apt-install.sh"
 
-if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+if ! install_missing "prometheus promtool" "the monitoring tests will be skipped" prometheus; then
   exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-  log "prometheus/promtool missing and installing them needs root: the monitoring tests will be skipped"
-  exit 0
-fi
-log "installing prometheus (with promtool) (apt-get)"
-apt_install prometheus
-
 # The package starts its own service (systemd, or its init script where there is no systemd).
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now prometheus >/dev/null 2>&1 || true
@@ -30,4 +23,4 @@ elif [ -x /etc/init.d/prometheus ]; then
   /etc/init.d/prometheus stop >/dev/null 2>&1 || true
   update-rc.d prometheus disable >/dev/null 2>&1 || true
 fi
-log "$(prometheus --version 2>&1 | head -n 1); the package's system service is stopped and disabled (the tests start their own)"
+log "$(prometheus --version 2>&1 | head -n 1); its system service is stopped and disabled (the tests start their own)"
