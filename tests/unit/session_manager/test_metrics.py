@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 
 from container_manager import EngineUnavailableError, FakeBackend
 from session_manager.metrics import ManagerMetrics
-from tests.unit.session_manager.fake_processor import FakeProcessor
 
 
 def _value(text: str, name: str) -> float:
@@ -69,42 +68,6 @@ def test_the_app_reports_engine_and_capacity(
 
     fake.ping = unreachable  # type: ignore[method-assign]
     assert _value(client.get("/metrics").text, "kato_engine_up") == 0
-
-
-def test_processor_metrics_are_labelled_by_session_and_reset_no_idle_time(
-    client: TestClient, processor: FakeProcessor
-) -> None:
-    created = client.post("/session/create", json={}).json()
-    session_id = created["session_id"]
-    client.post(f"/session/{session_id}/observe", json={"strings": ["a"]})
-    idle_before = client.get(f"/session/{session_id}").json()["last_activity"]
-    text = client.get("/metrics/processors").text
-    families = {f.name: f for f in text_string_to_metric_families(text)}
-    (up,) = families["kato_processor_metrics_up"].samples
-    assert (up.labels, up.value) == ({"session_id": session_id}, 1)
-    (stm,) = families["kato_stm_size"].samples
-    assert (stm.labels, stm.value) == ({"session_id": session_id}, 1)
-    assert families["kato_http_requests"].samples[0].labels == {
-        "route": "/stm",
-        "session_id": session_id,
-    }
-    assert client.get(f"/session/{session_id}").json()["last_activity"] == idle_before
-
-
-def test_a_processor_that_does_not_answer_is_up_0_and_the_rest_still_served(
-    client: TestClient, processor: FakeProcessor
-) -> None:
-    session_id = client.post("/session/create", json={}).json()["session_id"]
-    processor.metrics_down = True
-    answer = client.get("/metrics/processors")
-    assert answer.status_code == 200
-    assert f'kato_processor_metrics_up{{session_id="{session_id}"}} 0.0' in answer.text
-    assert "kato_stm_size" not in answer.text
-
-
-def test_no_running_session_no_processor_samples(client: TestClient) -> None:
-    text = client.get("/metrics/processors").text
-    assert [f.name for f in text_string_to_metric_families(text)] == ["kato_processor_metrics_up"]
 
 
 def test_known_label_values_are_exported_at_zero_from_the_start(client: TestClient) -> None:
