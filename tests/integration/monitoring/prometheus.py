@@ -33,6 +33,7 @@ __all__ = [
     "dashboard_queries",
     "require",
     "rule_expressions",
+    "series_names",
 ]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,6 +46,8 @@ EXAMPLE_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 _BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "5m"}
 #: A multi-value variable with "All" selected inside a regex matcher (allValue ".*").
 _ALL = re.compile(r'=~"\$\{?\w+\}?"')
+#: Our series names (no label is called kato_…) and Prometheus's `up`.
+_SERIES_NAME = re.compile(r"\b(kato[_:][a-z0-9_:]+|up(?=\{))")
 _LABEL_VALUES = re.compile(r"label_values\((?P<selector>.+),\s*(?P<label>\w+)\)")
 
 
@@ -106,6 +109,16 @@ def rule_expressions(path: Path = RULES) -> list[Query]:
                 queries.append(Query(f"rule {rule['record']}", rule["expr"]))
                 queries.append(Query(f"recorded {rule['record']}", rule["record"]))
     return queries
+
+
+def series_names(path: Path = RULES, dashboard: Path = DASHBOARD) -> list[Query]:
+    """One query per series name any rule (alerts too) or dashboard query reads: each must
+    exist, so no alert watches a metric the manager does not export."""
+    groups = yaml.safe_load(path.read_text())["groups"]
+    exprs = [rule["expr"] for group in groups for rule in group["rules"]]
+    exprs += [query.expr for query in dashboard_queries(dashboard)]
+    names = sorted({name for expr in exprs for name in _SERIES_NAME.findall(expr)})
+    return [Query(f"series {name}", f'count({{__name__="{name}"}})') for name in names]
 
 
 def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

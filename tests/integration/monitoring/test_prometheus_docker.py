@@ -1,6 +1,7 @@
 """A real Prometheus, configured from deploy/prometheus/prometheus.yml, scrapes a real manager
 (real engine, one session, some proxied requests): every query of the Grafana dashboard and
-every recording rule returns data, and every rule evaluates without error."""
+every recording rule returns data, every series name a rule or panel reads (alerts too) exists,
+and every rule evaluates without error."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.integration.monitoring.prometheus import (
     dashboard_queries,
     require,
     rule_expressions,
+    series_names,
 )
 
 pytestmark = pytest.mark.docker
@@ -82,8 +84,8 @@ def test_every_dashboard_query_and_recording_rule_returns_data(
     key_file.write_text(KEY)
     server = prometheus(_config(manager, key_file))
 
-    queries = dashboard_queries() + rule_expressions()
-    assert len(queries) > 40  # the files were read, not skipped
+    queries = dashboard_queries() + rule_expressions() + series_names()
+    assert len(queries) > 80  # the files were read, not skipped
     missing = list(queries)
 
     def all_answer() -> bool:
