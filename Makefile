@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker chromium image integration test run bench clean
+.PHONY: setup lint unit docker chromium prometheus image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -30,10 +30,14 @@ docker:
 chromium:
 	bash scripts/ensure-chromium.sh
 
+# Debian's prometheus (with promtool) for the monitoring tests (tests/integration/monitoring).
+prometheus:
+	bash scripts/ensure-prometheus.sh
+
 image: setup docker
 	$(BIN)/katoctl build
 
-integration: image chromium
+integration: image chromium prometheus
 	$(BIN)/pytest -q tests/integration
 
 test: lint unit integration

@@ -35,6 +35,7 @@ __all__ = [
     "IMPORT_PATH",
     "INDEXER_TYPES",
     "LIVE_PATH",
+    "METRICS_TEXT_PATH",
     "MAX_PATTERN_LENGTH_RANGE",
     "MAX_PREDICTIONS_RANGE",
     "PERSISTENCE_RANGE",
@@ -170,6 +171,8 @@ STARTUP_PATH: Final = "/health/startup"
 PROBE_PATHS: Final = frozenset({HEALTH_PATH, LIVE_PATH, READY_PATH, STARTUP_PATH})
 #: ``GET`` the whole in-memory state to hibernate, ``PUT`` it back to wake.
 STATE_PATH: Final = "/state"
+#: Prometheus text whatever the ``Accept`` header (the manager's ``/metrics/processors`` reads it).
+METRICS_TEXT_PATH: Final = "/metrics/prometheus"
 GENES_UPDATE_PATH: Final = "/genes/update"
 EXPORT_PATH: Final = "/export"
 IMPORT_PATH: Final = "/import"

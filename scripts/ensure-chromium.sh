@@ -9,13 +9,7 @@ log() { printf '[ensure-chromium] %s\n' "$*" >&2; }
 # shellcheck source=scripts/apt-install.sh
 source "$(dirname "$0")/apt-install.sh"
 
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-  exit 0
+if install_missing "chromium chromedriver" "the browser tests will be skipped" \
+  chromium chromium-driver; then
+  log "$(chromium --version 2>/dev/null || echo 'chromium installed')"
 fi
-if [ "$(id -u)" != 0 ]; then
-  log "chromium/chromium-driver missing and installing them needs root: the browser tests will be skipped"
-  exit 0
-fi
-log "installing chromium and chromium-driver (apt-get)"
-apt_install chromium chromium-driver
-log "$(chromium --version 2>/dev/null || echo 'chromium installed')"

@@ -37,6 +37,7 @@ from .logs import session_id_var
 from .metrics import ManagerMetrics
 from .middleware import HeadAsGet, RequestContextMiddleware
 from .models import SESSION_ID, USER_ID, CreateSessionRequest, SessionList, SessionView
+from .processor_metrics import processor_metrics
 from .proxy import forward
 from .reaper import Upkeep
 from .reconcile import reconcile_at_startup
@@ -66,6 +67,8 @@ def create_app(
     metrics = ManagerMetrics()
     webhook_metrics = WebhookMetrics(metrics.registry)
     containers = container_manager or KatoContainerManager(settings.container_settings())
+    metrics.max_sessions.set(settings.max_sessions)
+    metrics.watch_engine(containers.ping)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,6 +138,16 @@ def create_app(
     async def metrics_text() -> Response:
         """Prometheus metrics (text exposition format 0.0.4)."""
         return Response(await asyncio.to_thread(metrics.render), media_type=_PROMETHEUS)
+
+    @app.get(
+        "/metrics/processors",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {_PROMETHEUS: {}}}},
+    )
+    async def processor_metrics_text(request: Request) -> Response:
+        """Every running processor's Prometheus metrics, each sample labelled `session_id`
+        (hibernated sessions are not woken, and no session's idle time is reset)."""
+        return Response(await processor_metrics(service_of(request)), media_type=_PROMETHEUS)
 
     @app.post("/session/create", status_code=201, responses=error_responses(422, 502, 503))
     async def create_session(

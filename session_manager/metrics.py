@@ -1,15 +1,27 @@
-"""Prometheus metrics on the manager's own registry (never the global default one)."""
+"""Prometheus metrics on the manager's own registry (never the global default one).
+
+`deploy/prometheus/rules.yml` and `deploy/grafana/kato.json` are built on these names; a test
+(tests/integration/monitoring) checks every query of both against a real manager.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ManagerMetrics"]
+__all__ = ["ENGINE_PING_TIMEOUT", "REAP_KINDS", "SPAWN_REASONS", "ManagerMetrics"]
 
+#: Seconds a scrape waits for the engine's ping before it reports `kato_engine_up 0`.
+ENGINE_PING_TIMEOUT = 2.0
+#: The `reason` of `kato_spawns_total` and `kato_spawn_duration_seconds`.
+SPAWN_REASONS = ("create", "wake")
+#: The `kind` of `kato_reaps_total` and `kato_reap_failures_total`.
+REAP_KINDS = ("hibernation", "expiry")
 _SPAWN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
@@ -25,6 +37,50 @@ class _SessionsByStatus(Collector):
         for status, count in self._counts().items():
             gauge.add_metric([status], count)
         yield gauge
+
+
+class _EngineUp(Collector):
+    """`kato_engine_up`: 1 when the engine answered a ping within `timeout` at this scrape.
+
+    The ping runs on its own daemon thread, so a hung engine (the Docker client waits up to
+    60 s) costs a scrape `timeout` seconds, not the scrape; while a ping still hangs, later
+    scrapes wait on that one instead of starting another.
+    """
+
+    def __init__(self, ping: Callable[[], None], timeout: float) -> None:
+        self._ping = ping
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._pending: Future[None] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            self._current().result(timeout=self._timeout)
+            up = 1
+        except Exception:  # an engine error or no answer in time: both mean unreachable
+            up = 0
+        yield GaugeMetricFamily(
+            "kato_engine_up",
+            "1 when the container engine answered a ping at this scrape, else 0.",
+            value=up,
+        )
+
+    def _current(self) -> Future[None]:
+        with self._lock:
+            if self._pending is None or self._pending.done():
+                self._pending = Future()
+                threading.Thread(
+                    target=self._run, args=(self._pending,), name="kato-engine-ping", daemon=True
+                ).start()
+            return self._pending
+
+    def _run(self, future: Future[None]) -> None:
+        try:
+            self._ping()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
 
 
 class ManagerMetrics:
@@ -111,8 +167,36 @@ class ManagerMetrics:
             registry=self.registry,
         )
 
+        self.max_sessions = Gauge(
+            "kato_max_sessions",
+            "Running containers at most (KATO_MAX_SESSIONS): sessions plus pooled processors.",
+            registry=self.registry,
+        )
+
+        self._zero_known_labels()
+
+    def _zero_known_labels(self) -> None:
+        """Export every known label value from the start, at 0: a series that first appears
+        at 1 is invisible to `rate`/`increase`, and a rule over a missing series never fires
+        (deploy/prometheus/rules.yml alerts on the first spawn or reap failure)."""
+        for reason in SPAWN_REASONS:
+            self.spawn_seconds.labels(reason)
+            for outcome in ("ok", "error"):
+                self.spawns.labels(reason, outcome)
+        for kind in REAP_KINDS:
+            self.reaps.labels(kind)
+            self.reap_failures.labels(kind)
+        for result in ("hit", "miss"):
+            self.pool_claims.labels(result)
+        for outcome in ("admitted", "refused"):
+            self.admission_wait_seconds.labels(outcome)
+
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByStatus(counts))
+
+    def watch_engine(self, ping: Callable[[], None], timeout: float = ENGINE_PING_TIMEOUT) -> None:
+        """Ping the engine at each scrape (`kato_engine_up`); `ping` raises when it cannot."""
+        self.registry.register(_EngineUp(ping, timeout))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,5 +1,5 @@
-"""The processor calls the manager itself makes: `GET/PUT /state`, and for the warm pool
-`GET /health` and `POST /genes/update`."""
+"""The processor calls the manager itself makes: `GET/PUT /state`, for the warm pool
+`GET /health` and `POST /genes/update`, and `GET /metrics/prometheus` for `/metrics/processors`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ import json
 
 import aiohttp
 
-from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, STATE_PATH
+from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, METRICS_TEXT_PATH, STATE_PATH
 
 from .errors import BadGatewayError, UpstreamTimeoutError
 
-__all__ = ["GenesRejectedError", "check_health", "fetch_state", "restore_state", "update_genes"]
+__all__ = [
+    "GenesRejectedError",
+    "check_health",
+    "fetch_metrics",
+    "fetch_state",
+    "restore_state",
+    "update_genes",
+]
 
 _RESTORE_TIMEOUT = 60.0
 
@@ -20,6 +27,13 @@ async def fetch_state(client: aiohttp.ClientSession, url: str, token: str, timeo
     """The processor's full in-memory state as the raw JSON body (never re-encoded); at most
     `timeout` seconds, so a paused container cannot hold the caller."""
     return await _call(client, "GET", url, token, None, timeout)
+
+
+async def fetch_metrics(
+    client: aiohttp.ClientSession, url: str, token: str, timeout: float
+) -> bytes:
+    """The processor's Prometheus text (exposition format 0.0.4), within `timeout` seconds."""
+    return await _call(client, "GET", url, token, None, timeout, path=METRICS_TEXT_PATH)
 
 
 async def restore_state(client: aiohttp.ClientSession, url: str, token: str, state: bytes) -> None:

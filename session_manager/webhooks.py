@@ -126,6 +126,8 @@ class WebhookMetrics(Collector):
             ["outcome"],
             registry=registry,
         )
+        for outcome in ("delivered", "failed", "dropped"):  # at 0 from the start (see metrics)
+            self.deliveries.labels(outcome)
         registry.register(self)
 
     def collect(self) -> Iterator[Metric]:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, Response
 
-from kato.contract import LIVE_PATH, READY_PATH, STARTUP_PATH
+from kato.contract import LIVE_PATH, METRICS_TEXT_PATH, READY_PATH, STARTUP_PATH
 from kato.services.body import openapi_body, parse_body
 from kato.services.errors import FastJSONResponse, ServiceError
 from kato.services.gate import ProcessorGate
@@ -319,7 +319,7 @@ async def metrics(request: Request) -> Response:
     return _ok(await gate.call(gate.counters))
 
 
-@router.get("/metrics/prometheus", response_class=PlainTextResponse)
+@router.get(METRICS_TEXT_PATH, response_class=PlainTextResponse)
 @_documents(PrometheusText, *_READ, text=PROMETHEUS_TYPES)
 async def metrics_prometheus(request: Request) -> Response:
     """Prometheus exposition regardless of ``Accept`` (OpenMetrics if preferred)."""

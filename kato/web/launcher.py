@@ -21,6 +21,7 @@ from typing import Any, Self
 
 import uvicorn
 
+from kato.contract import STARTUP_PATH
 from kato.web.readiness import NotReady, wait_until_ready
 
 __all__ = ["ServerProcess", "ThreadServer", "free_port"]
@@ -39,12 +40,15 @@ def free_port() -> int:
 class ServerProcess:
     """``command`` as a child process serving ``http://127.0.0.1:<port>``.
 
-    Ready when ``GET /health`` answers 200. ``start()`` again after ``stop()`` or ``kill()``
-    runs a new child on the same port, environment and log file (a restart on the same state).
+    Ready when ``GET <ready_path>`` answers 200 (the start-up probe unless a subclass says).
+    ``start()`` again after ``stop()`` or ``kill()`` runs a new child on the same port,
+    environment and log file (a restart on the same state).
     """
 
     #: What the failures call the server.
     name = "server"
+    #: The path that answers 200 once the server serves.
+    ready_path = STARTUP_PATH
     #: Seconds ``stop()`` gives the child after SIGTERM before it sends SIGKILL.
     stop_seconds = 10.0
 
@@ -76,7 +80,12 @@ class ServerProcess:
             )
         process = self._process
         try:
-            wait_until_ready(self.url, timeout=timeout, is_running=lambda: process.poll() is None)
+            wait_until_ready(
+                self.url,
+                timeout=timeout,
+                is_running=lambda: process.poll() is None,
+                path=self.ready_path,
+            )
         except NotReady as exc:
             status = process.poll()
             self.stop()

@@ -41,9 +41,10 @@ def wait_until_ready(
     timeout: float,
     is_running: Callable[[], bool],
     transport: httpx.BaseTransport | None = None,
+    path: str = STARTUP_PATH,
 ) -> None:
-    """Poll ``url/health/startup`` with a short per-try timeout and a back-off from 20 ms to
-    100 ms.
+    """Poll ``url`` + ``path`` (``/health/startup`` unless told) with a short per-try timeout
+    and a back-off from 20 ms to 100 ms.
 
     Raises :class:`NotReady` when ``timeout`` seconds pass without a 200, or as soon as
     ``is_running()`` says the server has stopped (one that exits at start-up should not cost
@@ -55,12 +56,12 @@ def wait_until_ready(
     with httpx.Client(transport=transport, timeout=_TRY_TIMEOUT) as client:
         while True:
             try:
-                response = client.get(f"{url}{STARTUP_PATH}")
+                response = client.get(f"{url}{path}")
                 if response.status_code == 200:
                     return
-                last_problem = f"{STARTUP_PATH} answered {response.status_code}"
+                last_problem = f"{path} answered {response.status_code}"
             except httpx.HTTPError as exc:
-                last_problem = f"{STARTUP_PATH}: {type(exc).__name__}"
+                last_problem = f"{path}: {type(exc).__name__}"
             if not is_running():
                 raise NotReady(
                     "exited before becoming ready", exited=True, last_problem=last_problem

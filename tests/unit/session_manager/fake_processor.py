@@ -5,7 +5,8 @@ bearer token, so a recreated container (new token) starts empty until `PUT /stat
 `/health` answers 200 and `POST /genes/update` records the genes in the state (refusing, as the
 processor does, a `max_pattern_length` above `GENE_LIMIT`: a value the manager lets through).
 `/stall` and the `GET /state` of tokens in `stalled_tokens` answer only once `release` is set
-(a paused container, as far as the manager can tell).
+(a paused container, as far as the manager can tell). `/metrics/prometheus` answers a
+counter and the STM size in Prometheus text, or 503 while `metrics_down` is set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class FakeProcessor:
         self.ws_close_codes: list[int | None] = []
         self.port = 0
         self.stalled_tokens: set[str] = set()
+        self.metrics_down = False
         self.release = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -82,6 +84,15 @@ class FakeProcessor:
             return web.json_response({"message": "state-restored"})
         if path == "/health":
             return web.json_response({"status": "healthy"})
+        if path == "/metrics/prometheus":
+            if self.metrics_down:
+                return web.Response(status=503)
+            text = (
+                "# TYPE kato_http_requests_total counter\n"
+                f'kato_http_requests_total{{route="/stm"}} {len(self.requests)}\n'
+                f"# TYPE kato_stm_size gauge\nkato_stm_size {len(state['stm'])}\n"
+            )
+            return web.Response(text=text, content_type="text/plain")
         if path == "/genes/update" and request.method == "POST":
             genes = json.loads(body)["genes"]
             if genes.get("max_pattern_length", 0) > GENE_LIMIT:
