@@ -92,6 +92,7 @@ def document_responses() -> None:
     would have; idempotent. Only the OpenAPI schema reads them."""
     from fastapi.utils import create_model_field
 
+    changed = False
     for route in router.routes:
         if not isinstance(route, APIRoute) or route.responses:
             continue
@@ -117,6 +118,14 @@ def document_responses() -> None:
             for status, response in route.responses.items()
             if "model" in response
         }
+        changed = True
+    if changed:
+        # FastAPI (0.165) serves an included router through copies of its routes made at the
+        # first request and kept until the router changes: tell it, or a schema built after
+        # any request would document none of this.
+        mark_changed = getattr(router, "_mark_routes_changed", None)
+        if mark_changed is not None:
+            mark_changed()
 
 
 def _ok(content: Any) -> Response:

@@ -231,3 +231,30 @@ def test_response_models_are_documented_on_demand(client: TestClient) -> None:
     assert set(prometheus) == {"text/plain", "application/openmetrics-text"}
     assert "ObserveResponse" in schema["components"]["schemas"]
     assert client.get("/openapi.json").json() == schema
+
+
+
+_SCHEMA_AFTER_A_REQUEST = """
+import json
+from fastapi.testclient import TestClient
+from kato.services.app import create_app
+from kato.services.settings import ServiceSettings
+client = TestClient(create_app(ServiceSettings(processor_id="unit", LOG_LEVEL="CRITICAL")))
+client.get("/health/live")  # a request first, then the schema
+schema = client.get("/openapi.json").json()
+print(json.dumps(sorted(schema["paths"]["/observe"]["post"]["responses"])))
+"""
+
+
+def test_the_schema_documents_every_answer_even_when_built_after_a_request() -> None:
+    """FastAPI serves included routes through copies made at the first request: a schema
+    built later must still list each route's error answers (it listed only 200). In a fresh
+    process, since the routes are documented once per process."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SCHEMA_AFTER_A_REQUEST], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == ["200", "401", "413", "422", "500", "503"]
