@@ -230,16 +230,3 @@ def test_trace_id_is_echoed_as_request_id(client: TestClient) -> None:
     assert len(client.get("/sessions").headers["x-request-id"]) == 32
 
 
-def test_ready_is_503_without_engine(
-    make_client: Callable[..., TestClient], fake: FakeBackend
-) -> None:
-    client = make_client()
-
-    def unreachable() -> None:
-        raise EngineUnavailableError("cannot reach the Docker engine")
-
-    fake.ping = unreachable  # type: ignore[method-assign]
-    answer = client.get("/ready")
-    assert answer.status_code == 503
-    assert answer.json()["error"]["code"] == "KATO_NOT_READY"
-    assert answer.json()["error"]["details"] == {"cause": "KATO_ENGINE_UNAVAILABLE"}

@@ -35,14 +35,15 @@ def test_ready_keeps_its_key_and_its_count(keyed: TestClient) -> None:
     assert keyed.get("/ready", headers=_KEY).json() == {"status": "ready", "running": 0}
 
 
+@pytest.mark.parametrize("path", ["/ready", "/health/ready"])
 def test_a_stopped_engine_makes_the_manager_unready_not_dead(
-    keyed: TestClient, fake: FakeBackend
+    keyed: TestClient, fake: FakeBackend, path: str
 ) -> None:
     def unreachable() -> None:
         raise EngineUnavailableError("cannot reach the Docker engine")
 
     fake.ping = unreachable  # type: ignore[method-assign]
-    unready = keyed.get("/health/ready")
+    unready = keyed.get(path, headers=_KEY)
     assert unready.status_code == 503
     assert unready.json()["error"]["code"] == "KATO_NOT_READY"
     assert unready.json()["error"]["details"] == {"cause": "KATO_ENGINE_UNAVAILABLE"}
