@@ -27,3 +27,10 @@ def test_the_setting_caps_it_and_no_cgroup_limit_leaves_the_setting(tmp_path: Pa
     assert import_budget(MIB, _cgroup(tmp_path, "max", 0)) == MIB
     assert import_budget(MIB, tmp_path / "absent") == MIB
     assert import_budget(MIB, _cgroup(tmp_path, str(MIB), 2 * MIB)) == 0
+
+
+def test_cgroup_v1_files_are_read_too(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text(f"{128 * MIB}\n")
+    (tmp_path / "memory" / "memory.usage_in_bytes").write_text(f"{32 * MIB}\n")
+    assert import_budget(256 * MIB, tmp_path) == 96 * MIB // IMPORT_RSS_FACTOR
