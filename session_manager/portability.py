@@ -14,12 +14,10 @@ receiving processor validates it in full before replacing anything.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import aiohttp
-import orjson
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
@@ -27,9 +25,10 @@ from yarl import URL
 
 from kato import contract
 
-from .errors import BadGatewayError, PayloadTooLargeError, SessionError
+from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
 from .models import MAX_TTL_SECONDS, USER_ID, SessionView
+from .processor_client import answered_error, unanswered_error
 from .responses import error_responses, with_errors
 from .sessions import Route, SessionService
 from .settings import ManagerSettings
@@ -197,11 +196,11 @@ async def _open_export(service: SessionService, route: Route) -> aiohttp.ClientR
             timeout=_timeout(service.settings),
         )
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise BadGatewayError(f"GET /export failed: {type(exc).__name__}") from exc
+        raise unanswered_error("GET /export", exc, service.settings.proxy_timeout) from exc
     if response.status != 200:
         payload = await response.read()
         response.release()
-        raise _processor_error("GET /export", response.status, payload)
+        raise answered_error("GET /export", response.status, payload)
     return response
 
 
@@ -217,9 +216,9 @@ async def _push(service: SessionService, session_id: str, data: AsyncIterator[by
         ) as response:
             payload = await response.read()
             if response.status != 200:
-                raise _processor_error("PUT /import", response.status, payload)
+                raise answered_error("PUT /import", response.status, payload)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise BadGatewayError(f"PUT /import failed: {type(exc).__name__}") from exc
+        raise unanswered_error("PUT /import", exc, service.settings.proxy_timeout) from exc
     finally:
         service.release(session_id, route)
 
@@ -232,18 +231,3 @@ def _too_large(limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
         f"request body larger than {limit} bytes", {"max_import_bytes": limit}
     )
-
-
-def _processor_error(call: str, status: int, payload: bytes) -> SessionError:
-    """The processor's own JSON error (code, message, details, status) when it sent one."""
-    error: Any = None
-    with contextlib.suppress(orjson.JSONDecodeError):
-        error = orjson.loads(payload).get("error") if payload.startswith(b"{") else None
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        return SessionError(
-            str(error.get("message", call)),
-            error.get("details") if isinstance(error.get("details"), dict) else {},
-            status=status,
-            code=error["code"],
-        )
-    return BadGatewayError(f"{call} answered {status}", {"status": status})

@@ -1,18 +1,29 @@
 """The processor calls the manager itself makes: `GET/PUT /state`, for the warm pool
-`GET /health` and `POST /genes/update`, and `GET /metrics/prometheus` for `/metrics/processors`."""
+`GET /health` and `POST /genes/update`, and `GET /metrics/prometheus` for `/metrics/processors`.
+
+It also holds the one error map of a call to a processor, used by every call site (these
+calls, the proxy, export/import/fork): a processor that took longer than its timeout is a 504
+(`UpstreamTimeoutError`: the call may still be applied), one that did not answer is a 502
+(`BadGatewayError`), and one that answered with its own JSON error passes it on with its code
+and status (`answered_error`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from typing import Any
 
 import aiohttp
+import orjson
 
 from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, METRICS_TEXT_PATH, STATE_PATH
 
-from .errors import BadGatewayError, UpstreamTimeoutError
+from .errors import BadGatewayError, SessionError, UpstreamTimeoutError
 
 __all__ = [
     "GenesRejectedError",
+    "answered_error",
+    "unanswered_error",
     "check_health",
     "fetch_metrics",
     "fetch_state",
@@ -98,7 +109,40 @@ async def _call(
                     f"{method} {path} answered {response.status}", {"status": response.status}
                 )
             return payload
-    except TimeoutError as exc:
-        raise UpstreamTimeoutError(f"{method} {path} took longer than {timeout} s") from exc
-    except aiohttp.ClientError as exc:
-        raise BadGatewayError(f"{method} {path} failed: {type(exc).__name__}") from exc
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise unanswered_error(f"{method} {path}", exc, timeout) from exc
+
+
+def unanswered_error(
+    call: str,
+    exc: TimeoutError | aiohttp.ClientError,
+    timeout: float | None,
+    details: dict[str, Any] | None = None,
+) -> SessionError:
+    """The client's view of a processor that did not answer `call`: 504 when it ran out of
+    `timeout` (the call may still be applied, it is never retried), else 502."""
+    if isinstance(exc, TimeoutError):  # aiohttp's own timeouts subclass it
+        return UpstreamTimeoutError(
+            f"{call}: the session container did not answer within {timeout} s; the request "
+            "may still be applied, it is not retried",
+            {**(details or {}), "timeout_seconds": timeout},
+        )
+    return BadGatewayError(
+        f"{call}: the session container did not answer: {type(exc).__name__}", details
+    )
+
+
+def answered_error(call: str, status: int, payload: bytes) -> SessionError:
+    """The processor's own JSON error (code, message, details, status) when it sent one; a
+    non-JSON failure is a 502 (what the processor said is not shown)."""
+    error: Any = None
+    with contextlib.suppress(orjson.JSONDecodeError):
+        error = orjson.loads(payload).get("error") if payload.startswith(b"{") else None
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return SessionError(
+            str(error.get("message", call)),
+            error.get("details") if isinstance(error.get("details"), dict) else {},
+            status=status,
+            code=error["code"],
+        )
+    return BadGatewayError(f"{call} answered {status}", {"status": status})

@@ -23,15 +23,11 @@ from yarl import URL
 
 from kato.web.body import read_body
 
-from .errors import (
-    BadGatewayError,
-    PayloadTooLargeError,
-    SessionNotFoundError,
-    UpstreamTimeoutError,
-)
+from .errors import PayloadTooLargeError, SessionNotFoundError
 from .logs import request_id_var
 from .metrics import ManagerMetrics
 from .models import is_session_id
+from .processor_client import unanswered_error
 from .sessions import SessionService
 
 __all__ = ["forward", "raw_path", "split_session_path", "upstream_url"]
@@ -127,22 +123,15 @@ async def forward(
                 for key, value in upstream.headers.items()
                 if key.lower() not in _NOT_RETURNED
             }
-    except TimeoutError as exc:
-        metrics.proxied.labels("504").inc()
-        raise UpstreamTimeoutError(
-            f"session container did not answer within {timeout.total} s; the request may "
-            "still be applied, it is not retried",
-            {"session_id": session_id, "timeout_seconds": timeout.total},
-        ) from exc
-    except aiohttp.ClientError as exc:
-        metrics.proxied.labels("502").inc()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        error = unanswered_error(
+            f"{request.method} {path}", exc, timeout.total, {"session_id": session_id}
+        )
+        metrics.proxied.labels(str(error.status)).inc()
         if isinstance(exc, aiohttp.ClientConnectorError):
             # Nothing listens: the next request re-checks the container (see `_wake`).
             service.forget_route(session_id, route)
-        raise BadGatewayError(
-            f"session container did not answer: {type(exc).__name__}",
-            {"session_id": session_id},
-        ) from exc
+        raise error from exc
     finally:
         service.release(session_id, route)
     metrics.proxied.labels(str(status)).inc()

@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from kato.processor import KatoProcessor
 from kato.processor.portability import MEDIA_TYPE, ExportReader, MemoryImage, export_chunks
 from kato.services.errors import FastJSONResponse, payload_too_large
+from kato.services.import_budget import import_budget
 from kato.services.models import ErrorResponse, StatusMessage
 from kato.services.runtime import runtime_of
 from kato.web.body import bounded_stream
@@ -70,9 +71,10 @@ _IMPORT_RESPONSES: dict[int | str, dict[str, object]] = {
 @router.post("/import", openapi_extra=_IMPORT_BODY, responses=_IMPORT_RESPONSES)
 async def import_memory(request: Request) -> Response:
     """Replace the whole memory with an export: 422 ``KATO_INVALID_EXPORT`` for a truncated or
-    damaged document, 413 above ``KATO_MAX_IMPORT_BYTES``; either way nothing changes."""
+    damaged document, 413 above ``KATO_MAX_IMPORT_BYTES`` or above what the container's memory
+    can hold (:mod:`kato.services.import_budget`); either way nothing changes."""
     runtime = runtime_of(request)
-    image = await _read_export(request, runtime.settings.max_import_bytes)
+    image = await _read_export(request, import_budget(runtime.settings.max_import_bytes))
     await runtime.gate.call_slow(_replace, runtime.gate.processor, image)
     return FastJSONResponse({
         **runtime.gate.status_message("memory-imported"),

@@ -166,3 +166,25 @@ def test_a_hibernated_session_is_woken_to_export(
         assert exported.status_code == 200
         assert name.removeprefix("PTRN|").encode() in exported.content
         assert http.get(f"/session/{sid}").json()["status"] == "running"
+
+
+def test_export_and_fork_of_a_paused_container_are_504_as_in_the_proxy(
+    start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str]
+) -> None:
+    from tests.integration.session_manager.test_edge_docker import paused
+
+    manager = start_manager(KATO_PROXY_TIMEOUT="2", KATO_RECONCILE_INTERVAL="3600")
+    with manager.client() as http:
+        session = create_session(http)
+        sid, pid = session["session_id"], session["processor_id"]
+        with paused(test_labels, pid):
+            exported = http.get(f"/session/{sid}/export")
+            forked = http.post(f"/session/{sid}/fork")
+        for answer in (exported, forked):
+            assert answer.status_code == 504, answer.text
+            assert answer.json()["error"]["code"] == "KATO_UPSTREAM_TIMEOUT"
+        assert [view["session_id"] for view in http.get("/sessions").json()["sessions"]] == [sid]
+        refused = http.post("/session/import", content=b'{"truncated": ')
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "KATO_INVALID_EXPORT"
+        assert len(http.get("/sessions").json()["sessions"]) == 1

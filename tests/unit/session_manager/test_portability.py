@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -21,10 +22,29 @@ from tests.unit.session_manager.test_lifecycle import _observe as observe
 
 
 class PortableFakeProcessor(FakeProcessor):
-    """Exports its per-token state as one line; imports only that line back (else 422)."""
+    """Exports its per-token state as one line; imports only that line back (else 422).
+
+    ``import_refusal`` (status, code) makes every import answer that error; ``import_dies``
+    drops the connection of an import (a processor killed mid-request); ``export_stalls``
+    holds every export until ``release`` is set (a paused container)."""
+
+    import_refusal: tuple[int, str] | None = None
+    import_dies = False
+    export_stalls = False
 
     async def _http(self, request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "")
+        if request.path == "/export" and self.export_stalls:
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+        if request.path == "/import" and self.import_dies:
+            assert request.transport is not None
+            request.transport.abort()
+            raise asyncio.CancelledError
+        if request.path == "/import" and self.import_refusal is not None:
+            status, code = self.import_refusal  # before reading: a processor refuses early
+            error = {"code": code, "message": "refused", "details": {"why": "test"}}
+            return web.json_response({"error": error, "status": status}, status=status)
         if request.path == "/export" and request.method == "GET":
             line = json.dumps({"fake-export": self.state[token]}) + "\n"
             return web.Response(body=line.encode(), content_type="application/x-ndjson")
@@ -40,7 +60,7 @@ class PortableFakeProcessor(FakeProcessor):
 
 
 @pytest.fixture
-def processor() -> Iterator[FakeProcessor]:
+def processor() -> Iterator[PortableFakeProcessor]:
     server = PortableFakeProcessor()
     server.start()
     yield server
@@ -150,3 +170,68 @@ def test_routes_are_documented(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "application/x-ndjson" in paths["/session/import"]["post"]["requestBody"]["content"]
     assert {"/session/{session_id}/export", "/session/{session_id}/fork"} <= set(paths)
+
+
+_DOCUMENT = (json.dumps({"fake-export": {"stm": [["x"]]}}) + "\n").encode()
+
+
+def _sessions(client: TestClient) -> list[Any]:
+    sessions: list[Any] = client.get("/sessions").json()["sessions"]
+    return sessions
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "KATO_BAD_REQUEST"), (413, "KATO_PAYLOAD_TOO_LARGE"), (422, "KATO_INVALID_EXPORT")],
+)
+def test_a_processor_refusing_an_import_is_answered_with_its_own_error(
+    client: TestClient, processor: PortableFakeProcessor, fake: FakeBackend, status: int, code: str
+) -> None:
+    processor.import_refusal = (status, code)
+    answer = client.post("/session/import", content=_DOCUMENT)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+    assert answer.json()["status"] == status
+    assert _sessions(client) == [] and fake.containers == {}
+
+
+def test_a_processor_dying_during_an_import_is_502_and_leaves_no_session(
+    client: TestClient, processor: PortableFakeProcessor, fake: FakeBackend
+) -> None:
+    processor.import_dies = True
+    answer = client.post("/session/import", content=_DOCUMENT)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["error"]["code"] == "KATO_PROCESSOR_UNAVAILABLE"
+    assert _sessions(client) == [] and fake.containers == {}
+
+
+def test_an_export_timing_out_is_504_as_in_the_proxy(
+    make_client: Any, processor: PortableFakeProcessor
+) -> None:
+    client = make_client(proxy_timeout=0.2)
+    sid = _create(client)["session_id"]
+    processor.export_stalls = True
+    answer = client.get(f"/session/{sid}/export")
+    assert answer.status_code == 504, answer.text
+    assert answer.json()["error"]["code"] == "KATO_UPSTREAM_TIMEOUT"
+    forked = client.post(f"/session/{sid}/fork")
+    assert forked.status_code == 504, forked.text
+    assert [view["session_id"] for view in _sessions(client)] == [sid]
+
+
+@pytest.mark.parametrize("failure", ["refused", "dies"])
+def test_a_failed_fork_answers_the_processor_error_and_leaves_only_the_source(
+    client: TestClient, processor: PortableFakeProcessor, fake: FakeBackend, failure: str
+) -> None:
+    sid = _create(client)["session_id"]
+    if failure == "refused":
+        processor.import_refusal = (413, "KATO_PAYLOAD_TOO_LARGE")
+    else:
+        processor.import_dies = True
+    answer = client.post(f"/session/{sid}/fork")
+    expected = (413, "KATO_PAYLOAD_TOO_LARGE") if failure == "refused" else (
+        502, "KATO_PROCESSOR_UNAVAILABLE"
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == expected, answer.text
+    assert [view["session_id"] for view in _sessions(client)] == [sid]
+    assert len(fake.containers) == 1
