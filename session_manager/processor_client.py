@@ -133,11 +133,19 @@ def unanswered_error(
 
 
 def answered_error(call: str, status: int, payload: bytes) -> SessionError:
-    """The processor's own JSON error (code, message, details, status) when it sent one; a
-    non-JSON failure is a 502 (what the processor said is not shown)."""
+    """The processor's own JSON error (code, message, details, status) when it refused the
+    call (4xx); a processor that failed at it (5xx, or a non-JSON answer) is a 502 naming the
+    call and the processor's code, never a 500 of the manager's ("An unexpected error
+    occurred" told the client the manager had failed)."""
     error: Any = None
     with contextlib.suppress(orjson.JSONDecodeError):
         error = orjson.loads(payload).get("error") if payload.startswith(b"{") else None
+    if status >= 500:
+        code = error.get("code") if isinstance(error, dict) else None
+        details: dict[str, Any] = {"status": status}
+        if isinstance(code, str):
+            details["processor_code"] = code[:64]
+        return BadGatewayError(f"{call} failed in the session's processor ({status})", details)
     if isinstance(error, dict) and isinstance(error.get("code"), str):
         return SessionError(
             str(error.get("message", call)),

@@ -195,6 +195,21 @@ def test_a_processor_refusing_an_import_is_answered_with_its_own_error(
     assert _sessions(client) == [] and fake.containers == {}
 
 
+def test_a_processor_failing_at_an_import_is_502_not_the_managers_500(
+    client: TestClient, processor: PortableFakeProcessor, fake: FakeBackend
+) -> None:
+    """The processor's own 500 ("An unexpected error occurred") was passed on as if the
+    manager had failed."""
+    processor.import_refusal = (500, "KATO_INTERNAL_ERROR")
+    answer = client.post("/session/import", content=_DOCUMENT)
+    assert answer.status_code == 502, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "KATO_PROCESSOR_UNAVAILABLE"
+    assert error["message"] == "PUT /import failed in the session's processor (500)"
+    assert error["details"] == {"status": 500, "processor_code": "KATO_INTERNAL_ERROR"}
+    assert _sessions(client) == [] and fake.containers == {}
+
+
 def test_a_processor_dying_during_an_import_is_502_and_leaves_no_session(
     client: TestClient, processor: PortableFakeProcessor, fake: FakeBackend
 ) -> None:
