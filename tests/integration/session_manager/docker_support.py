@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import docker
@@ -15,6 +17,7 @@ __all__ = [
     "containers_of",
     "create_session",
     "memory_of",
+    "paused",
     "pool_ready",
     "pooled",
     "session_client",
@@ -38,6 +41,17 @@ def memory_of(proxied: httpx.Client) -> dict[str, Any]:
         "recall_threshold": proxied.get("/gene/recall_threshold").json()["gene_value"],
         "predictions": proxied.get("/predictions").json()["predictions"],
     }
+
+
+@contextmanager
+def paused(labels: dict[str, str], processor_id: str) -> Iterator[Any]:
+    """The processor's container frozen (`docker pause`) for the block."""
+    (container,) = containers_of(labels, processor_id)
+    container.pause()
+    try:
+        yield container
+    finally:
+        container.unpause()
 
 
 def session_client(manager: ManagerProcess, session_id: str) -> httpx.Client:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +27,12 @@ from session_manager.testing import ManagerProcess
 from tests.integration.session_manager.docker_support import (
     containers_of,
     create_session,
+    paused,
     session_client,
     wait_for_status,
 )
 
 pytestmark = pytest.mark.docker
-
-
-@contextmanager
-def paused(labels: dict[str, str], processor_id: str) -> Iterator[Any]:
-    (container,) = containers_of(labels, processor_id)
-    container.pause()
-    try:
-        yield container
-    finally:
-        container.unpause()
 
 
 def test_paused_container_gives_504_and_nothing_twice(

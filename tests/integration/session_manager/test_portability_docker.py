@@ -16,6 +16,7 @@ from session_manager.testing import ManagerProcess
 from tests.integration.session_manager.docker_support import (
     containers_of,
     create_session,
+    paused,
     session_client,
     volumes_of,
     wait_for_status,
@@ -171,7 +172,6 @@ def test_a_hibernated_session_is_woken_to_export(
 def test_export_and_fork_of_a_paused_container_are_504_as_in_the_proxy(
     start_manager: Callable[..., ManagerProcess], test_labels: dict[str, str]
 ) -> None:
-    from tests.integration.session_manager.test_edge_docker import paused
 
     manager = start_manager(KATO_PROXY_TIMEOUT="2", KATO_RECONCILE_INTERVAL="3600")
     with manager.client() as http:
