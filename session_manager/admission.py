@@ -109,9 +109,8 @@ class Admission:
             return CapacityError(
                 "all session slots are in use", self.settings.retry_after, {"max_sessions": limit}
             )
-        error = self._spawns.busy_error(
+        return self._spawns.busy_error(
             f"{self.reserved} of the {limit} session slots are held by creates and wakes "
-            "still starting"
+            "still starting",
+            max_sessions=limit,
         )
-        error.details["max_sessions"] = limit
-        return error

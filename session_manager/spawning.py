@@ -52,13 +52,15 @@ class SpawnQueue:
         low, high = _RETRY_RANGE
         return max(low, min(high, math.ceil(rounds * self.mean_start_seconds)))
 
-    def busy_error(self, why: str) -> SpawnBusyError:
-        details = {
+    def busy_error(self, why: str, **details: int) -> SpawnBusyError:
+        """`KATO_SPAWN_BUSY` saying `why`, with the queue's state (and `details`) and the
+        Retry-After it advises."""
+        queue = {
             "max_concurrent_spawns": self.concurrency,
             "starting": self.starting,
             "waiting": self.waiting,
         }
-        return SpawnBusyError(why, self.retry_after(), details)
+        return SpawnBusyError(why, self.retry_after(), {**queue, **details})
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

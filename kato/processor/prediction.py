@@ -12,7 +12,8 @@ from kato.processor.naming import prefixed
 
 Events = tuple[tuple[str, ...], ...]
 
-_FLOAT_FIELDS = (
+#: The float-valued fields of a prediction object (state snapshots, `state_schema`).
+FLOAT_FIELDS = (
     "potential", "evidence", "similarity", "fragmentation", "snr", "entropy", "hamiltonian",
     "grand_hamiltonian", "confluence", "confidence", "itfdf_similarity",
 )
@@ -121,7 +122,7 @@ class Prediction(NamedTuple):
         """Inverse of ``to_dict(prefix=False)``; KeyError/TypeError/ValueError if malformed."""
         if data["type"] != "prototypical" or not isinstance(data["name"], str):
             raise ValueError("not a prediction object")
-        floats = {key: number(data[key]) for key in _FLOAT_FIELDS}
+        floats = {key: number(data[key]) for key in FLOAT_FIELDS}
         if not isinstance(data["emotives"], dict):
             raise TypeError("expected an emotives object")
         emotives = {str(key): number(value) for key, value in data["emotives"].items()}

@@ -16,7 +16,7 @@ from typing import Any
 from kato.processor.errors import InvalidStateError, KatoError
 from kato.processor.genes import GENE_KEYS, GENES, validate_updates
 from kato.processor.prediction import (
-    _FLOAT_FIELDS,
+    FLOAT_FIELDS,
     INT64,
     Prediction,
     integer,
@@ -176,7 +176,7 @@ def state_schema() -> dict[str, Any]:
             "emotives": emotives,
             **{key: texts for key in ("matches", "missing", "extras")},
             **{key: events for key in ("past", "present", "sequence", "future")},
-            **dict.fromkeys(_FLOAT_FIELDS, number_),
+            **dict.fromkeys(FLOAT_FIELDS, number_),
         },
         extra=True,
     )

@@ -72,7 +72,7 @@ class ServerProcess:
         return self._process.pid if self._process is not None else None
 
     def start(self, timeout: float = 30.0) -> Self:
-        """Start the child and wait for its ``/health``; a child that does not get there is
+        """Start the child and wait for its ``ready_path``; a child that does not get there is
         stopped and the error gives its exit status and quotes the end of its log."""
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self._process = subprocess.Popen(
