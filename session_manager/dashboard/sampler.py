@@ -131,11 +131,12 @@ class Sampler:
         the end keep a reading, and a sweep keeps the readings of sessions that started after
         it listed the routes."""
         loop = asyncio.get_running_loop()
-        wanted = set(session_ids)
-        processors = {  # the registry is read on its own thread, like every other caller's
-            record.session_id: record.processor_id
-            for record in await self.service.list_sessions()
-            if record.session_id in wanted
+        registry = self.service.registry
+        records = await asyncio.gather(  # on the registry's own thread, one record each
+            *(registry.call(registry.get, sid) for sid in session_ids)
+        )
+        processors = {
+            record.session_id: record.processor_id for record in records if record is not None
         }
         readings = await asyncio.gather(
             *(loop.run_in_executor(self._pool, self._memory_of, pid) for pid in processors.values())
