@@ -1,11 +1,13 @@
 """The processor calls the manager itself makes: `GET/PUT /state`, for the warm pool
 `GET /health` and `POST /genes/update`, and `GET /metrics/prometheus` for `/metrics/processors`.
 
-It also holds the one error map of a call to a processor, used by every call site (these
-calls, the proxy, export/import/fork): a processor that took longer than its timeout is a 504
-(`UpstreamTimeoutError`: the call may still be applied), one that did not answer is a 502
-(`BadGatewayError`), and one that answered with its own JSON error passes it on with its code
-and status (`answered_error`)."""
+It also holds the one error map of a call to a processor. A processor that did not answer
+(`unanswered_error`, every call site: these calls, the proxy, export/import/fork) is a 504 when
+it ran out of time (`UpstreamTimeoutError`: the call may still be applied), else a 502
+(`BadGatewayError`). One that answered an error: on a client's behalf (export/import/fork,
+`answered_error`) its refusal (4xx) is passed on with its code and status and its failure (5xx)
+is a 502; on the manager's own behalf (state, genes, metrics) any error is a 502 with the
+status, since the client's request did not cause it."""
 
 from __future__ import annotations
 
