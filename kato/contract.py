@@ -15,7 +15,10 @@ may import this module without pulling in a framework (the role Starlette's ``st
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
@@ -55,7 +58,9 @@ __all__ = [
     "FloatRange",
     "IntRange",
     "error_body",
+    "trace_id_var",
     "is_platform_processor_id",
+    "iso_time",
     "is_processor_id",
 ]
 
@@ -63,13 +68,32 @@ __all__ = [
 # -- the error body ----------------------------------------------------------------------------
 
 
+#: The W3C trace id (32 hex digits) of the request being served, set by each service's request
+#: middleware (`kato.web.tracing`); every error body and log line carries it.
+trace_id_var: ContextVar[str | None] = ContextVar("kato_trace_id", default=None)
+
+
+def iso_time(when: float) -> str:
+    """``when`` (seconds since the epoch) as the API writes times: UTC, ISO 8601, milliseconds,
+    ``Z`` (``2026-12-07T15:26:08.421Z``)."""
+    moment = datetime.fromtimestamp(when, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def error_body(
     code: str, message: str, status: int, details: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """``{"error": {"code", "message", "details"}, "status"}``: every failure answer of every
-    KATO service (``code`` is a ``KATO_…`` constant, ``status`` the HTTP status sent with it)."""
+    """``{"error": {"code", "message", "details", "timestamp"}, "status"}``: every failure answer
+    of every KATO service (``code`` is a ``KATO_…`` constant, ``status`` the HTTP status sent
+    with it, ``timestamp`` UTC ISO 8601 with milliseconds; ``details.trace_id`` is the request's
+    trace id, or null outside a request). The v2 architecture's shape, a superset of v1's."""
     return {
-        "error": {"code": code, "message": message, "details": dict(details or {})},
+        "error": {
+            "code": code,
+            "message": message,
+            "details": {**(details or {}), "trace_id": trace_id_var.get()},
+            "timestamp": iso_time(time.time()),
+        },
         "status": status,
     }
 

@@ -28,9 +28,10 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 
+from kato.contract import iso_time
+
 from .errors import ValidationFailedError
 from .group_commit import GroupCommit
-from .models import _iso as iso_time
 from .responses import with_errors
 
 __all__ = ["EVENT_TYPES", "EventBus", "EventLog", "SessionEvent", "router"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from kato.contract import iso_time
 
 from .genes import SessionGenes
 from .registry import SessionRecord
@@ -87,9 +88,9 @@ class SessionView(BaseModel):
             status=record.status,
             url=record.url if running else None,
             token=record.token if running and token else None,
-            created_at=_iso(record.created_at),
-            last_activity=_iso(last_activity or record.last_activity),
-            expires_at=_iso(record.expires_at) if record.expires_at is not None else None,
+            created_at=iso_time(record.created_at),
+            last_activity=iso_time(last_activity or record.last_activity),
+            expires_at=iso_time(record.expires_at) if record.expires_at is not None else None,
         )
 
 
@@ -114,9 +115,12 @@ class SessionList(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable KATO_* identifier.")
+    code: str = Field(description="Stable KATO_* identifier (the README's table of codes).")
     message: str
-    details: dict[str, Any]
+    details: dict[str, Any] = Field(
+        description="Facts about this failure; `trace_id` is the request's W3C trace id."
+    )
+    timestamp: str = Field(description="When the error was made: UTC, ISO 8601, milliseconds.")
 
 
 class ErrorBody(BaseModel):
@@ -125,8 +129,3 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
     status: int
 
-
-def _iso(when: float) -> str:
-    return (
-        datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )

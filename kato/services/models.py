@@ -251,7 +251,10 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(examples=["KATO_VALIDATION_ERROR"])
     message: str
+    #: ``trace_id``: the request's W3C trace id.
     details: dict[str, Any] = Field(default_factory=dict)
+    #: UTC, ISO 8601, milliseconds.
+    timestamp: str
 
 
 class ErrorResponse(BaseModel):

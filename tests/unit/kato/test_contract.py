@@ -3,6 +3,7 @@ own layers (gene table, start-up settings, routes) follow them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from kato.processor.genes import validate_updates
 from kato.processor.store.memory import MemoryStore
 from kato.services.app import create_app
 from kato.services.settings import ServiceSettings
+from tests.error_bodies import stable
 
 # -- processor ids -----------------------------------------------------------------------------
 
@@ -129,20 +131,33 @@ def test_start_up_settings_read_the_other_variables_the_platform_sets(
 
 def test_the_error_body_shape() -> None:
     details = {"gene": "x"}
-    body = contract.error_body("KATO_X", "went wrong", 418, details)
+    token = contract.trace_id_var.set("4bf92f3577b34da6a3ce929d0e0e4736")
+    try:
+        body = contract.error_body("KATO_X", "went wrong", 418, details)
+    finally:
+        contract.trace_id_var.reset(token)
+    timestamp = body["error"].pop("timestamp")
     assert body == {
-        "error": {"code": "KATO_X", "message": "went wrong", "details": {"gene": "x"}},
+        "error": {
+            "code": "KATO_X",
+            "message": "went wrong",
+            "details": {"gene": "x", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"},
+        },
         "status": 418,
     }
+    # UTC, ISO 8601, milliseconds: the moment the error was made.
+    made = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    assert timestamp.endswith("Z") and abs(datetime.now(UTC) - made) < timedelta(minutes=1)
     body["error"]["details"]["more"] = 1
     assert details == {"gene": "x"}  # the caller's mapping is never shared
-    assert contract.error_body("KATO_X", "m", 500)["error"]["details"] == {}
+    # Outside a request there is no trace: the field is there, null.
+    assert contract.error_body("KATO_X", "m", 500)["error"]["details"] == {"trace_id": None}
 
 
 def test_processor_errors_answer_with_the_contract_body() -> None:
     error: KatoError = ValidationError("bad", {"field": "strings"})
-    assert error.to_dict() == contract.error_body(
-        "KATO_VALIDATION_ERROR", "bad", 422, {"field": "strings"}
+    assert stable(error.to_dict()) == stable(
+        contract.error_body("KATO_VALIDATION_ERROR", "bad", 422, {"field": "strings"})
     )
 
 

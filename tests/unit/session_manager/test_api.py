@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from container_manager import EngineUnavailableError, FakeBackend, KatoContainerManager
 from kato.web.wait import wait_until
+from tests.error_bodies import stable
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -88,7 +89,7 @@ def test_proxy_passes_everything_through(client: TestClient, processor: FakeProc
 def test_unknown_session_through_proxy(client: TestClient) -> None:
     answer = client.get("/session/nope/stm")
     assert answer.status_code == 404
-    assert answer.json() == {
+    assert stable(answer.json()) == {
         "error": {
             "code": "KATO_SESSION_NOT_FOUND",
             "message": "no session nope",

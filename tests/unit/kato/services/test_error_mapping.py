@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from kato.processor.store.base import PatternRecord, StateWrite, SymbolRecord, Totals
 from kato.processor.store.memory import MemoryStore
 from kato.services.runtime import Runtime
+from tests.error_bodies import stable
 from tests.unit.kato.services.app_helpers import MakeClient, observe
 
 
@@ -47,7 +48,7 @@ def test_unhandled_error_is_500_with_trace_id(
     monkeypatch.setattr(runtime.gate.processor, "percept_data", explode)
     answer = client.get("/percept-data", headers={"X-Trace-ID": "t-1"})
     assert answer.status_code == 500
-    assert answer.json() == {
+    assert stable(answer.json()) == {
         "error": {
             "code": "KATO_INTERNAL_ERROR",
             "message": "An unexpected error occurred",
@@ -88,7 +89,7 @@ def test_storage_failure_mid_sequence_says_how_far_it_got(make_client: MakeClien
     }
     answer = client.post("/observe-sequence", json=body)
     assert answer.status_code == 503
-    error = answer.json()["error"]
+    error = stable(answer.json())["error"]
     assert error["code"] == "KATO_STORAGE_ERROR"
     # The first observation is processed, its learn fails: the second is never observed and
     # the STM still holds the first, so nothing is lost.

@@ -29,6 +29,7 @@ from kato.services.app import create_app
 from kato.services.auth import OPEN_PATHS
 from kato.services.errors import FastJSONResponse
 from kato.services.settings import ServiceSettings
+from tests.error_bodies import stable
 from tests.unit.kato.services.app_helpers import MakeClient
 
 TOKEN = "s3cret"
@@ -132,7 +133,7 @@ def _seen(client: TestClient, answer: httpx.Response) -> tuple[Any, ...]:
     """What a client can tell about ``answer``, plus the series the app counted it under."""
     body: Any = answer.content
     if body and answer.headers.get("content-type") == "application/json":
-        body = answer.json()
+        body = stable(answer.json())
     uptime = answer.status_code == 200 and answer.request.url.path in UPTIME_PATHS
     if uptime and body:
         assert isinstance(body.pop("uptime"), float)

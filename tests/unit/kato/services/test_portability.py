@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kato.processor.portability import MEDIA_TYPE
+from tests.error_bodies import stable
 from tests.unit.kato.services.app_helpers import MakeClient, learn_abc, observe
 
 NDJSON = {"content-type": MEDIA_TYPE}
@@ -82,7 +83,7 @@ def test_import_above_the_limit_is_413_and_changes_nothing(make_client: MakeClie
     before = target.get("/export").content
     answer = target.put("/import", content=data)
     assert answer.status_code == 413
-    assert answer.json()["error"] == {
+    assert stable(answer.json())["error"] == {
         "code": "KATO_PAYLOAD_TOO_LARGE",
         "message": f"Request body of {len(data)} bytes exceeds the limit of {len(data) - 1} bytes",
         "details": {"limit_bytes": len(data) - 1},
