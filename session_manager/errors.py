@@ -55,6 +55,14 @@ class SessionNotFoundError(SessionError):
     status = 404
 
 
+class SessionExpiredError(SessionNotFoundError):
+    """The session was deleted because its TTL passed (remembered `KATO_EXPIRED_RETENTION`):
+    a kind of unknown session, answered 410 instead of 404."""
+
+    code = "KATO_SESSION_EXPIRED"
+    status = 410
+
+
 class CapacityError(SessionError):
     """No room for another running container or spawn; the client should retry later."""
 

@@ -21,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/session/{session_id}/hibernate", responses=error_responses(404, 409, 422, 503))
+@router.post("/{session_id}/hibernate", responses=error_responses(404, 409, 410, 422, 503))
 async def hibernate_now(session_id: str, request: Request) -> SessionView:
     """Hibernate a running session now; a hibernated one is answered as is (idempotent).
 

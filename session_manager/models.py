@@ -75,6 +75,11 @@ class SessionView(BaseModel):
     created_at: str
     last_activity: str
     expires_at: str | None
+    default: bool = Field(
+        default=False,
+        description="The caller's default session: the one v1 routes at the manager's root "
+        "use without `X-Session-ID` (made on first use).",
+    )
 
     @classmethod
     def of(
@@ -91,6 +96,7 @@ class SessionView(BaseModel):
             created_at=iso_time(record.created_at),
             last_activity=iso_time(last_activity or record.last_activity),
             expires_at=iso_time(record.expires_at) if record.expires_at is not None else None,
+            default=record.default_of is not None,
         )
 
 

@@ -29,6 +29,7 @@ from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
 from .models import MAX_TTL_SECONDS, USER_ID, SessionView
 from .processor_client import answered_error, unanswered_error
+from .proxy import SESSION_PREFIXES
 from .responses import error_responses, with_errors
 from .sessions import Route, SessionService
 from .settings import ManagerSettings
@@ -37,14 +38,15 @@ __all__ = ["IMPORT_PATH", "body_limits", "router"]
 
 router = APIRouter(tags=["portable sessions"])
 
-IMPORT_PATH = "/session/import"
+#: Under each session prefix (see api/sessions.py).
+IMPORT_PATH = "/import"
 MEDIA_TYPE = "application/x-ndjson"
 _CHUNK = 256 * 1024
 
 
 def body_limits(settings: ManagerSettings) -> Mapping[str, int]:
     """Paths whose bodies may exceed ``KATO_MAX_BODY_BYTES`` (for the request middleware)."""
-    return {IMPORT_PATH: settings.max_import_bytes}
+    return {prefix + IMPORT_PATH: settings.max_import_bytes for prefix in SESSION_PREFIXES}
 
 
 class ForkRequest(BaseModel):
@@ -72,11 +74,12 @@ def _timeout(settings: ManagerSettings) -> aiohttp.ClientTimeout:
 
 
 @router.get(
-    "/session/{session_id}/export",
+    "/{session_id}/export",
     response_class=StreamingResponse,
     responses=with_errors(
         {200: {"content": {MEDIA_TYPE: {}}, "description": "The export document."}},
         404,
+        410,
         422,
         502,
         503,
@@ -157,9 +160,9 @@ async def import_session(
 
 
 @router.post(
-    "/session/{session_id}/fork",
+    "/{session_id}/fork",
     status_code=201,
-    responses=error_responses(404, 422, 502, 503, 504),
+    responses=error_responses(404, 410, 422, 502, 503, 504),
 )
 async def fork_session(
     session_id: str, request: Request, body: Annotated[ForkRequest | None, Body()] = None

@@ -30,7 +30,21 @@ from .models import is_session_id
 from .processor_client import unanswered_error
 from .sessions import SessionService
 
-__all__ = ["forward", "raw_path", "split_session_path", "upstream_url"]
+__all__ = [
+    "SESSION_PREFIXES",
+    "V1_PREFIX",
+    "V2_PREFIX",
+    "forward",
+    "raw_path",
+    "split_session_path",
+    "upstream_url",
+]
+
+#: The two prefixes of a session's routes: `/session/{id}/…` (v1) and `/v2/sessions/{id}/…`
+#: (the v2 architecture's), one implementation behind both.
+V1_PREFIX = "/session"
+V2_PREFIX = "/v2/sessions"
+SESSION_PREFIXES = (V1_PREFIX, V2_PREFIX)
 
 _HOP_BY_HOP = frozenset(
     {
@@ -54,13 +68,15 @@ _SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Cont
 
 
 def split_session_path(raw_path: str) -> tuple[str, str]:
-    """`/session/<id>/<rest>` as (`<id>`, `/<rest>`), `<rest>` still percent-encoded.
+    """`/session/<id>/<rest>` (or `/v2/sessions/<id>/<rest>`) as (`<id>`, `/<rest>`), `<rest>`
+    still percent-encoded.
 
     Raises `SessionNotFoundError` unless the raw id segment is a session id as is.
     """
-    _, _, after = raw_path.partition("/session/")
+    prefix = next((p for p in SESSION_PREFIXES if raw_path.startswith(p + "/")), None)
+    after = raw_path[len(prefix) + 1 :] if prefix is not None else ""
     segment, slash, rest = after.partition("/")
-    if not raw_path.startswith("/session/") or not slash or not is_session_id(segment):
+    if prefix is None or not slash or not is_session_id(segment):
         shown = segment[:64]
         raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
     return segment, "/" + rest
@@ -91,13 +107,13 @@ def raw_path(scope: Scope) -> str:
 async def forward(
     request: Request,
     session_id: str,
+    path: str,
     service: SessionService,
     metrics: ManagerMetrics,
     timeout: aiohttp.ClientTimeout,
 ) -> Response:
+    """`request` sent on to `path` (raw, percent-encoding kept) of the session's container."""
     started = time.perf_counter()
-    # Routed on the raw id segment (the route's `session_id` parameter is decoded).
-    session_id, path = split_session_path(raw_path(request.scope))
     body = await read_body(request, service.settings.max_body_bytes, PayloadTooLargeError.body_over)
     route = await service.acquire(session_id)
     query = request.scope.get("query_string", b"").decode("latin-1")

@@ -45,6 +45,8 @@ async def reap_once(service: SessionService) -> ReapReport:
     report = ReapReport()
     await service.flush_activity_async()
     now = service.clock()
+    retention = service.settings.expired_retention
+    await service.registry.call(service.registry.forget_expired, now - retention)
 
     async def reap(record: SessionRecord) -> None:
         try:

@@ -37,8 +37,9 @@ T = TypeVar("T")
 #: removed after a state snapshot; stopped: container vanished, recreate from the volume alone.
 STATUSES = ("starting", "running", "hibernated", "stopped")
 
-#: 1: snapshots in a `sessions.snapshot` column; 2: snapshots in their own table.
-SCHEMA_VERSION = 2
+#: 1: snapshots in a `sessions.snapshot` column; 2: snapshots in their own table;
+#: 3: `sessions.default_of` (default sessions) and the `expired` table (410 after a TTL).
+SCHEMA_VERSION = 3
 
 _COLUMNS = (
     "session_id",
@@ -53,6 +54,7 @@ _COLUMNS = (
     "url",
     "internal_url",
     "token",
+    "default_of",
 )
 
 _SESSIONS = """
@@ -68,13 +70,22 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at REAL,
     url TEXT,
     internal_url TEXT,
-    token TEXT
+    token TEXT,
+    default_of TEXT UNIQUE
 )
 """
 _SNAPSHOTS = """
 CREATE TABLE IF NOT EXISTS snapshots (
     session_id TEXT PRIMARY KEY,
     state BLOB NOT NULL
+)
+"""
+#: Sessions deleted because their TTL passed, kept for `KATO_EXPIRED_RETENTION` so that their
+#: id answers 410 KATO_SESSION_EXPIRED instead of 404 for that while.
+_EXPIRED = """
+CREATE TABLE IF NOT EXISTS expired (
+    session_id TEXT PRIMARY KEY,
+    expired_at REAL NOT NULL
 )
 """
 _PRIVATE_DIR = 0o700
@@ -87,6 +98,8 @@ class SessionRecord:
 
     `snapshot` is the raw `GET /state` body to store with a hibernated record; records read
     back never carry it (it is read on wake only, with `SessionRegistry.snapshot`).
+    `default_of` names the caller whose default session this is (see default_sessions.py):
+    at most one record per caller.
     """
 
     session_id: str
@@ -101,6 +114,7 @@ class SessionRecord:
     url: str | None = None
     internal_url: str | None = None
     token: str | None = None
+    default_of: str | None = None
     snapshot: bytes | None = None
 
     def with_changes(self, **changes: Any) -> SessionRecord:
@@ -190,8 +204,26 @@ class SessionRegistry:
         rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())
         return [str(session_id) for (session_id,) in rows]
 
-    def delete(self, session_id: str) -> None:
-        self._writes.run(_delete, session_id)
+    def delete(self, session_id: str, expired_at: float | None = None) -> None:
+        """Drop the record and its snapshot; with `expired_at` (a TTL deletion) remember the
+        id as expired, in the same transaction."""
+        self._writes.run(_delete, session_id, expired_at)
+
+    def default_session(self, caller: str) -> SessionRecord | None:
+        """The default session of `caller`, if it has one."""
+        rows = self._query(
+            f"SELECT {', '.join(_COLUMNS)} FROM sessions WHERE default_of = ?", (caller,)
+        )
+        return _from_row(rows[0]) if rows else None
+
+    def expired_at(self, session_id: str) -> float | None:
+        """When the session was deleted for its TTL, if it was and is still remembered."""
+        rows = self._query("SELECT expired_at FROM expired WHERE session_id = ?", (session_id,))
+        return float(rows[0][0]) if rows else None
+
+    def forget_expired(self, before: float) -> None:
+        """Forget sessions expired before `before` (their ids answer 404 from then on)."""
+        self._writes.run(_forget_expired, before)
 
     def touch_many(self, activity: Iterable[tuple[str, float]]) -> None:
         """Flush coalesced last-activity times in one transaction (never moves time back)."""
@@ -215,12 +247,17 @@ class SessionRegistry:
         return self._db
 
 
+#: An upsert on the session id only: a record whose processor id or `default_of` is another
+#: record's raises (`INSERT OR REPLACE` would silently delete that other record).
+_UPSERT = (
+    f"INSERT INTO sessions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    "ON CONFLICT (session_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS[1:])
+)
+
+
 def _put(db: sqlite3.Connection, record: SessionRecord) -> None:
-    marks = ", ".join("?" for _ in _COLUMNS)
-    db.execute(
-        f"INSERT OR REPLACE INTO sessions ({', '.join(_COLUMNS)}) VALUES ({marks})",
-        _to_row(record),
-    )
+    db.execute(_UPSERT, _to_row(record))
     if record.status != "hibernated":
         db.execute("DELETE FROM snapshots WHERE session_id = ?", (record.session_id,))
     elif record.snapshot is not None:
@@ -230,9 +267,18 @@ def _put(db: sqlite3.Connection, record: SessionRecord) -> None:
         )
 
 
-def _delete(db: sqlite3.Connection, session_id: str) -> None:
+def _delete(db: sqlite3.Connection, session_id: str, expired_at: float | None = None) -> None:
     db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
     db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
+    if expired_at is not None:
+        db.execute(
+            "INSERT OR REPLACE INTO expired (session_id, expired_at) VALUES (?, ?)",
+            (session_id, expired_at),
+        )
+
+
+def _forget_expired(db: sqlite3.Connection, before: float) -> None:
+    db.execute("DELETE FROM expired WHERE expired_at < ?", (before,))
 
 
 def _touch_many(db: sqlite3.Connection, activity: Iterable[tuple[str, float]]) -> None:
@@ -247,6 +293,7 @@ _GROUPED: dict[Any, Callable[..., None]] = {
     SessionRegistry.put: _put,
     SessionRegistry.delete: _delete,
     SessionRegistry.touch_many: _touch_many,
+    SessionRegistry.forget_expired: _forget_expired,
 }
 
 
@@ -259,6 +306,7 @@ def _migrate(db: sqlite3.Connection) -> None:
     try:
         db.execute(_SESSIONS)
         db.execute(_SNAPSHOTS)
+        db.execute(_EXPIRED)
         columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
         if "snapshot" in columns:  # version 1: move snapshots out of the records
             db.execute(
@@ -266,6 +314,12 @@ def _migrate(db: sqlite3.Connection) -> None:
                 "SELECT session_id, snapshot FROM sessions WHERE snapshot IS NOT NULL"
             )
             db.execute("ALTER TABLE sessions DROP COLUMN snapshot")
+        if "default_of" not in columns:  # versions 1 and 2 (SQLite cannot add a UNIQUE column)
+            db.execute("ALTER TABLE sessions ADD COLUMN default_of TEXT")
+            db.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS sessions_default_of ON sessions (default_of)"
+            )
+        if version:
             log.info("session registry migrated", extra={"schema_version": SCHEMA_VERSION})
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
@@ -288,6 +342,7 @@ def _to_row(record: SessionRecord) -> tuple[Any, ...]:
         record.url,
         record.internal_url,
         record.token,
+        record.default_of,
     )
 
 

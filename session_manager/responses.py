@@ -30,6 +30,8 @@ MEANING = {
     405: "Method not allowed here; `Allow` lists those that are.",
     409: "The session cannot change now (KATO_SESSION_BUSY: a request is in flight, or it is "
     "starting or stopped); nothing was changed.",
+    410: "The session was deleted because its TTL passed (KATO_SESSION_EXPIRED), for "
+    "KATO_EXPIRED_RETENTION after that; an unknown session (404) from then on.",
     413: "Request body larger than KATO_MAX_BODY_BYTES.",
     422: "Invalid input (KATO_VALIDATION_ERROR, details.errors lists each problem).",
     502: "The session's container could not be started or did not answer.",

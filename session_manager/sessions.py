@@ -37,12 +37,14 @@ from container_manager import (
     ProcessorInfo,
     ProcessorNotFoundError,
 )
+from kato.contract import iso_time
 
 from .admission import Admission
 from .backoff import Backoff
 from .errors import (
     BadGatewayError,
     CapacityError,
+    SessionExpiredError,
     SessionNotFoundError,
     UpstreamTimeoutError,
     ValidationFailedError,
@@ -127,10 +129,16 @@ class SessionService:
 
     # -- API operations ----------------------------------------------------------------------
     async def create(
-        self, user_id: str | None, genes: dict[str, Any], ttl_seconds: int | None
+        self,
+        user_id: str | None,
+        genes: dict[str, Any],
+        ttl_seconds: int | None,
+        *,
+        default_of: str | None = None,
     ) -> SessionRecord:
         """Record the session first (so reconcile never takes its container for an orphan),
-        then start its container; a failed start leaves no record behind."""
+        then start its container; a failed start leaves no record behind. `default_of`: the
+        caller whose default session this is (default_sessions.py)."""
         session_id = uuid.uuid4().hex
         now = self.clock()
         record = SessionRecord(
@@ -143,6 +151,7 @@ class SessionService:
             genes=genes,
             ttl_seconds=ttl_seconds,
             expires_at=now + ttl_seconds if ttl_seconds else None,
+            default_of=default_of,
         )
         async with self.lock(session_id), self.admission.slot():
             claimed = self.pool.take() if self._poolable(genes) else None
@@ -221,6 +230,14 @@ class SessionService:
             record = await self.registry.call(self.registry.get, session_id)
         if record is None:
             shown = session_id[:64]
+            expired_at = None
+            if is_session_id(session_id) and self.settings.expired_retention:
+                expired_at = await self.registry.call(self.registry.expired_at, session_id)
+            if expired_at is not None:
+                raise SessionExpiredError(
+                    f"session {shown} expired (its TTL passed)",
+                    {"session_id": shown, "expired_at": iso_time(expired_at)},
+                )
             raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
         return record
 
@@ -234,7 +251,8 @@ class SessionService:
             self.unroute(session_id)
             with contextlib.suppress(ProcessorNotFoundError):
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
-            await self.registry.call(self.registry.delete, session_id)
+            expired_at = self.clock() if reason == "expiry" else None
+            await self.registry.call(self.registry.delete, session_id, expired_at)
             self.activity.pop(session_id, None)
             kind = "session.expired" if reason == "expiry" else "session.deleted"
             await self.emit(kind, record, "deleted")
@@ -275,8 +293,9 @@ class SessionService:
                 return route
             record = await self.get(session_id)
             if record.expires_at is not None and record.expires_at <= self.clock():
-                raise SessionNotFoundError(
-                    f"session {session_id} expired", {"session_id": session_id}
+                raise SessionExpiredError(
+                    f"session {session_id} expired (its TTL passed)",
+                    {"session_id": session_id, "expired_at": iso_time(record.expires_at)},
                 )
             if record.status in ("running", "starting"):
                 # The route was dropped after a connection error: keep a container that runs.

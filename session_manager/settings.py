@@ -35,6 +35,13 @@ class ManagerSettings(BaseSettings):
         gt=0,
         description="KATO_IDLE_TIMEOUT (600 s): a session idle this long is hibernated.",
     )
+    expired_retention: float = Field(
+        default=86400.0,
+        ge=0,
+        le=10 * 365 * 86400,
+        description="KATO_EXPIRED_RETENTION (86400 s): how long the id of a session deleted for "
+        "its TTL answers 410 KATO_SESSION_EXPIRED instead of 404 (0: 404 at once).",
+    )
     reap_interval: float = Field(
         default=30.0, gt=0, description="KATO_REAP_INTERVAL (30 s): how often the reaper runs."
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -24,7 +25,7 @@ from kato.contract import WS_PATH
 
 from .engine_errors import EngineFailureError, translated
 from .errors import SessionError
-from .proxy import raw_path, split_session_path, upstream_url
+from .proxy import upstream_url
 from .sessions import SessionService
 
 __all__ = ["relay"]
@@ -39,10 +40,14 @@ _INTERNAL_ERROR = 1011
 _RESERVED = frozenset({1005, 1006, 1015})
 
 
-async def relay(websocket: WebSocket, service: SessionService) -> None:
+async def relay(
+    websocket: WebSocket, service: SessionService, target: Callable[[], Awaitable[str]]
+) -> None:
+    """Relay `websocket` to the `/ws` of the session `target` names (an unknown one, or one
+    that cannot be woken, is refused as the module says)."""
     try:
         with translated():
-            session_id, _ = split_session_path(raw_path(websocket.scope))
+            session_id = await target()
             route = await service.acquire(session_id)
     except SessionError as exc:
         await _refuse(websocket, _close_code(exc), exc.code)

@@ -42,6 +42,11 @@ def open_processor(settings: ServiceSettings) -> KatoProcessor:
     return KatoProcessor(settings.processor_config(), store)
 
 
+#: Every route of a processor (its route table: the manager serves each path at its own root
+#: and under both session prefixes, see session_manager/api/root.py).
+ROUTERS = (routes.router, portability_routes.router, websocket.router)
+
+
 def create_app(
     settings: ServiceSettings,
     processor_factory: ProcessorFactory = open_processor,
@@ -86,9 +91,8 @@ def create_app(
         default_response_class=FastJSONResponse,
     )
     app.state.runtime = runtime
-    app.include_router(routes.router)
-    app.include_router(portability_routes.router)
-    app.include_router(websocket.router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_error_handlers(app, [*routes.router.routes, *app.router.routes])
     if direct_lane:  # before CORS, which then wraps the lane as it wraps every route
         lane.install(app, routes.router)

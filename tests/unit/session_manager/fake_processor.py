@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from kato.contract import error_body
+
 __all__ = ["GENE_LIMIT", "FakeProcessor"]
 
 GENE_LIMIT = 10**6
@@ -80,7 +82,10 @@ class FakeProcessor:
         if path == "/state" and request.method == "GET":
             return web.json_response(state)
         if path == "/state" and request.method == "PUT":
-            self.state[token] = json.loads(body)
+            restored = _json(body)
+            if not isinstance(restored.get("stm"), list):
+                return _error("KATO_VALIDATION_ERROR", "not a state", 422)
+            self.state[token] = restored
             return web.json_response({"message": "state-restored"})
         if path == "/health":
             return web.json_response({"status": "healthy"})
@@ -94,30 +99,26 @@ class FakeProcessor:
             )
             return web.Response(text=text, content_type="text/plain")
         if path == "/genes/update" and request.method == "POST":
-            genes = json.loads(body)["genes"]
+            genes = _json(body).get("genes")
+            if not isinstance(genes, dict):
+                return _error("KATO_VALIDATION_ERROR", "bad", 422)
             if genes.get("max_pattern_length", 0) > GENE_LIMIT:
-                error = {"code": "KATO_INVALID_GENE_VALUE", "message": "too large", "details": {}}
-                return web.json_response({"error": error, "status": 400}, status=400)
+                return _error("KATO_INVALID_GENE_VALUE", "too large", 400)
             state.setdefault("genes", {}).update(genes)
             return web.json_response({"status": "okay", "message": "genes-updated"})
         if path == "/observe" and request.method == "POST":
-            strings = json.loads(body).get("strings")
+            strings = _json(body).get("strings")
             if not isinstance(strings, list):
-                error = {"code": "KATO_VALIDATION_ERROR", "message": "bad", "details": {}}
-                return web.json_response({"error": error, "status": 422}, status=422)
+                return _error("KATO_VALIDATION_ERROR", "bad", 422)
             state["stm"].append(strings)
             return web.json_response({"status": "okay", "time": len(state["stm"])})
         if path == "/stm":
             return web.json_response({"stm": state["stm"]})
         if path == "/import" and request.method == "PUT":  # never a real export here
-            error = {"code": "KATO_INVALID_EXPORT", "message": "not an export", "details": {}}
-            return web.json_response({"error": error, "status": 422}, status=422)
+            return _error("KATO_INVALID_EXPORT", "not an export", 422)
         if path.startswith("/teapot"):
             return web.Response(status=418, body=b"short and stout", headers={"X-Tea": "yes"})
-        return web.json_response(
-            {"error": {"code": "KATO_NOT_FOUND", "message": path, "details": {}}, "status": 404},
-            status=404,
-        )
+        return _error("KATO_NOT_FOUND", path, 404)
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -132,3 +133,17 @@ class FakeProcessor:
                 await ws.send_bytes(message.data[::-1])
         self.ws_close_codes.append(ws.close_code)
         return ws
+
+
+def _error(code: str, message: str, status: int) -> web.Response:
+    """An error answered the way every processor answers one (kato.contract's body)."""
+    return web.json_response(error_body(code, message, status), status=status)
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    """The body's JSON object, or {} when it is not one (a processor answers 422 then)."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -79,7 +79,7 @@ def test_proxy_passes_everything_through(client: TestClient, processor: FakeProc
 
     bad = client.post(f"{base}/observe", json={"strings": 5})
     assert bad.status_code == 422
-    assert bad.json() == {
+    assert stable(bad.json()) == {
         "error": {"code": "KATO_VALIDATION_ERROR", "message": "bad", "details": {}},
         "status": 422,
     }

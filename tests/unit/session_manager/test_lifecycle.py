@@ -87,10 +87,31 @@ def test_expired_session_is_deleted(client: TestClient, fake: FakeBackend) -> No
     _later(client, 31)
     report = client.portal.call(reap_once, service_of(client))  # type: ignore[union-attr]
     assert report.expired == [session["session_id"]]
-    assert client.get(f"/session/{session['session_id']}").status_code == 404
     assert fake.container_for(session["processor_id"]) is None
     assert not any(session["processor_id"] in name for name in fake.volumes)
     assert client.get(f"/session/{kept['session_id']}").json()["status"] == "running"
+    # Gone, and said so, on every route, for KATO_EXPIRED_RETENTION (one day by default).
+    sid = session["session_id"]
+    for answer in (
+        client.get(f"/session/{sid}"),
+        client.get(f"/v2/sessions/{sid}/stm"),
+        client.post(f"/session/{sid}/observe", json={"strings": ["a"]}),
+        client.delete(f"/session/{sid}"),
+    ):
+        assert answer.status_code == 410, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "KATO_SESSION_EXPIRED" and error["details"]["session_id"] == sid
+    _later(client, 31 + 86400 + 1)
+    client.portal.call(reap_once, service_of(client))  # type: ignore[union-attr]
+    assert client.get(f"/session/{sid}").json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
+
+
+def test_a_session_past_its_ttl_answers_410_before_the_reaper_runs(client: TestClient) -> None:
+    session = _create(client, ttl_seconds=30)
+    service_of(client).unroute(session["session_id"])  # the next request looks at its record
+    _later(client, 31)
+    answer = client.get(f"/session/{session['session_id']}/stm")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (410, "KATO_SESSION_EXPIRED")
 
 
 def test_concurrent_wakes_make_one_container(client: TestClient, fake: FakeBackend) -> None:

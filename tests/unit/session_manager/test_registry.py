@@ -6,6 +6,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
+
 from session_manager.registry import SessionRecord, SessionRegistry
 
 
@@ -192,3 +194,57 @@ def test_state_directory_and_files_are_private(tmp_path: Path) -> None:
     fresh.put(_record("b"))
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
     assert stat.S_IMODE(fresh.path.stat().st_mode) == 0o600
+
+
+_V2_SCHEMA = """
+CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY, processor_id TEXT NOT NULL UNIQUE, user_id TEXT,
+    genes TEXT NOT NULL DEFAULT '{}', ttl_seconds INTEGER, status TEXT NOT NULL,
+    created_at REAL NOT NULL, last_activity REAL NOT NULL, expires_at REAL, url TEXT,
+    internal_url TEXT, token TEXT
+);
+CREATE TABLE snapshots (session_id TEXT PRIMARY KEY, state BLOB NOT NULL);
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_version_2_file_gains_default_sessions_and_expiries(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(_V2_SCHEMA)
+        old.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ("h", "ph", "bob", "{}", None, "hibernated", 1.0, 2.0, None, None, None, None),
+        )
+        old.execute("INSERT INTO snapshots VALUES ('h', x'7b7d')")
+    old.close()
+    registry = SessionRegistry(path)
+    assert registry.get("h") == SessionRecord("h", "ph", "bob", "hibernated", 1.0, 2.0)
+    assert registry.snapshot("h") == b"{}"
+    registry.put(_record("d", default_of="operator"))
+    assert registry.default_session("operator") == _record("d", default_of="operator")
+    with pytest.raises(sqlite3.IntegrityError):  # one default session per caller
+        registry.put(_record("e", processor_id="pe", default_of="operator"))
+    assert registry._open().execute("PRAGMA user_version").fetchone() == (3,)
+    registry.close()
+
+
+def test_a_ttl_deletion_is_remembered_until_forgotten(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    registry.put(_record("a"))
+    registry.put(_record("b", processor_id="pb"))
+    registry.delete("a", expired_at=160.0)
+    registry.delete("b")  # an API deletion is not an expiry
+    assert (registry.get("a"), registry.expired_at("a"), registry.expired_at("b")) == (
+        None,
+        160.0,
+        None,
+    )
+    registry.close()
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    assert registry.expired_at("a") == 160.0  # durable like the records
+    registry.forget_expired(160.0)
+    assert registry.expired_at("a") == 160.0  # not before `before`
+    registry.forget_expired(160.5)
+    assert registry.expired_at("a") is None
+    registry.close()

@@ -1,0 +1,48 @@
+"""Each caller's default session: where v1 routes at the manager's root go without a session.
+
+The v2 architecture keeps every v1 endpoint "with automatic session creation: requests without
+session use a default session". A caller is named by its credential: `operator` for the API key
+(or for everyone when no key is set); a user token's subject once tokens exist. Its default
+session is an ordinary session (no TTL, hibernated when idle, listed with `default: true`,
+deleted with `DELETE /session/{id}`) whose record says whose default it is (`default_of`,
+unique in the registry), made on the caller's first root request; after a deletion the next
+root request makes a new, empty one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .sessions import SessionService
+
+__all__ = ["OPERATOR", "DefaultSessions"]
+
+#: The caller behind the API key (or behind no key at all).
+OPERATOR = "operator"
+
+
+class DefaultSessions:
+    """Caller -> its default session's id, made once even when first requests arrive together."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self._known: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def session_id(self, caller: str) -> str:
+        """The id of `caller`'s default session, made now if it has none."""
+        known = self._known.get(caller)
+        if known is not None:
+            return known
+        async with self._locks.setdefault(caller, asyncio.Lock()):
+            registry = self.service.registry
+            record = await registry.call(registry.default_session, caller)
+            if record is None:
+                record = await self.service.create(None, {}, None, default_of=caller)
+            self._known[caller] = record.session_id
+            return record.session_id
+
+    def forget(self, caller: str, session_id: str) -> None:
+        """`session_id` turned out unknown (deleted, expired): look again next time."""
+        if self._known.get(caller) == session_id:
+            del self._known[caller]
