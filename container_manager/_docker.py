@@ -28,6 +28,7 @@ from .errors import (
     ProcessorNotFoundError,
 )
 from .models import SERVICE_PORT, Address, ContainerState, VolumeState
+from .spec import carries
 
 log = logging.getLogger("container_manager.docker")
 
@@ -140,11 +141,6 @@ class NodeBackend(Backend):
 
 def label_filter(labels: Mapping[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in labels.items()]
-
-
-def carries(labels: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
-    have = labels or {}
-    return all(have.get(key) == value for key, value in wanted.items())
 
 
 def env_of(items: Iterable[str] | None) -> dict[str, str]:

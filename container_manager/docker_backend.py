@@ -15,9 +15,10 @@ from typing import Any
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import LogConfig
 
-from ._docker import NO_HEALTHCHECK, NodeBackend, carries, engine_errors, label_filter, log
+from ._docker import NO_HEALTHCHECK, NodeBackend, engine_errors, label_filter, log
 from .errors import ContainerManagerError, EngineError, ProcessorNotFoundError, ProcessorStartError
 from .models import ContainerState, Launched, ProcessorSpec
+from .spec import carries
 
 __all__ = ["DockerBackend"]
 

@@ -45,7 +45,7 @@ from docker.types import (
 
 from kato.contract import ENV_TOKEN, ENV_TOKEN_FILE
 
-from ._docker import NO_HEALTHCHECK, NodeBackend, carries, engine_errors, env_of, label_filter
+from ._docker import NO_HEALTHCHECK, NodeBackend, engine_errors, env_of, label_filter
 from .errors import (
     ContainerManagerError,
     EngineError,
@@ -54,6 +54,7 @@ from .errors import (
     ProcessorStartError,
 )
 from .models import SERVICE_PORT, Address, ContainerState, Launched, ProcessorSpec
+from .spec import carries
 
 __all__ = ["SwarmBackend"]
 
