@@ -27,8 +27,7 @@ from .errors import (
     EngineUnavailableError,
     ProcessorNotFoundError,
 )
-from .models import SERVICE_PORT, Address, ContainerState, VolumeState
-from .spec import carries
+from .models import SERVICE_PORT, Address, ContainerState, VolumeState, carries
 
 log = logging.getLogger("container_manager.docker")
 

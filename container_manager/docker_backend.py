@@ -17,8 +17,7 @@ from docker.types import LogConfig
 
 from ._docker import NO_HEALTHCHECK, NodeBackend, engine_errors, label_filter, log
 from .errors import ContainerManagerError, EngineError, ProcessorNotFoundError, ProcessorStartError
-from .models import ContainerState, Launched, ProcessorSpec
-from .spec import carries
+from .models import ContainerState, Launched, ProcessorSpec, carries
 
 __all__ = ["DockerBackend"]
 

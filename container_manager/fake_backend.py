@@ -28,8 +28,8 @@ from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN, PROBE_PATHS, error_body
 
 from .backend import Backend
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
-from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
-from .spec import LABEL_PROCESSOR, carries
+from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState, carries
+from .spec import LABEL_PROCESSOR
 
 __all__ = ["FakeBackend", "FakeContainer"]
 

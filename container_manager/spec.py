@@ -10,14 +10,7 @@ from .config import LaunchConfig
 from .models import DATA_DIR, LogRotation, ProcessorSpec
 from .settings import ContainerSettings
 
-__all__ = [
-    "build_spec",
-    "carries",
-    "container_name",
-    "processor_labels",
-    "selector",
-    "volume_name",
-]
+__all__ = ["build_spec", "container_name", "processor_labels", "selector", "volume_name"]
 
 LABEL_MANAGED = "kato.managed"
 LABEL_DEPLOYMENT = "kato.deployment"
@@ -47,11 +40,6 @@ def selector(settings: ContainerSettings) -> dict[str, str]:
     if not settings.deployment:
         raise ValueError("selector() needs settings with a resolved deployment")
     return {**settings.extra_labels, LABEL_MANAGED: "true", LABEL_DEPLOYMENT: settings.deployment}
-
-
-def carries(labels: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
-    """Whether `labels` hold every one of `wanted` (how engines match a label filter)."""
-    return all((labels or {}).get(key) == value for key, value in wanted.items())
 
 
 def processor_labels(

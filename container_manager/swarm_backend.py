@@ -53,8 +53,7 @@ from .errors import (
     ProcessorNotFoundError,
     ProcessorStartError,
 )
-from .models import SERVICE_PORT, Address, ContainerState, Launched, ProcessorSpec
-from .spec import carries
+from .models import SERVICE_PORT, Address, ContainerState, Launched, ProcessorSpec, carries
 
 __all__ = ["SwarmBackend"]
 

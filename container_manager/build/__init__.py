@@ -1,2 +1,1 @@
-"""The processor image (`katoctl build`): `image` runs the steps, `base_image` and `wheelhouse`
-prepare them. Built on the runtime seam, never imported by it (tests/unit/test_layers.py)."""
+"""The processor image (`katoctl build`): on the runtime seam, never imported by it."""

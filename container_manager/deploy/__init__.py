@@ -1,2 +1,1 @@
-"""The session manager as a Swarm stack (`katoctl deploy`, module `stack`). Built on the
-runtime seam and the image build, never imported by them (tests/unit/test_layers.py)."""
+"""The manager as a Swarm stack (`katoctl deploy`): on the seam and build/, below neither."""
