@@ -20,8 +20,8 @@ from container_manager import (
     KatoContainerManager,
     ProcessorNotFoundError,
 )
-from container_manager.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
-from container_manager.image import DEFAULT_TAG
+from container_manager.build.base_image import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
+from container_manager.build.image import DEFAULT_TAG
 from kato.web.settings_errors import exit_on_bad_settings
 from session_manager.settings import ManagerSettings
 
@@ -95,7 +95,7 @@ def build(
     ] = None,
 ) -> None:
     """Build the processor image (what every processor container runs)."""
-    from container_manager.image import build_image  # looked up per call: tests substitute it
+    from container_manager.build.image import build_image  # looked up per call: tests substitute it
 
     def progress(line: object) -> None:
         err.print(f"[dim]›[/] {line}", highlight=False)
@@ -273,7 +273,7 @@ def deploy(
 ) -> None:
     """Run the session manager on this swarm as a stack (docker-compose.swarm.yml), with
     KATO_BACKEND=swarm: one service per session on the overlay kato-swarm-net."""
-    from container_manager.stack import deploy_stack
+    from container_manager.deploy.stack import deploy_stack
 
     with _reported_errors():
         out.print(f"[bold]deploying[/] stack {name} (manager on port {port})")
@@ -285,7 +285,7 @@ def deploy(
 @app.command()
 def undeploy(name: Annotated[str, typer.Option(help="Stack name.")] = "kato") -> None:
     """Remove the manager stack; sessions' services stay, and are adopted on redeploy."""
-    from container_manager.stack import remove_stack
+    from container_manager.deploy.stack import remove_stack
 
     with _reported_errors():
         out.print(remove_stack(name), markup=False, highlight=False)

@@ -26,7 +26,7 @@ from .errors import (
     ProcessorStartError,
 )
 from .fake_backend import FakeBackend, FakeContainer
-from .manager import Claims, KatoContainerManager, PruneReport
+from .manager import Claims, KatoContainerManager
 from .models import (
     Address,
     ContainerState,
@@ -37,6 +37,7 @@ from .models import (
     ProcessorSpec,
     VolumeState,
 )
+from .orphans import PruneReport
 from .settings import ContainerSettings
 
 __all__ = [

@@ -28,7 +28,7 @@ from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN, PROBE_PATHS, error_body
 
 from .backend import Backend
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
-from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
+from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState, carries
 from .spec import LABEL_PROCESSOR
 
 __all__ = ["FakeBackend", "FakeContainer"]
@@ -117,11 +117,11 @@ class FakeBackend(Backend):
         removed = False
         with self._lock:
             for container_id, container in list(self.containers.items()):
-                if container.spec.name == name and _carries(container.spec.labels, owner):
+                if container.spec.name == name and carries(container.spec.labels, owner):
                     del self.containers[container_id]
                     removed = True
             labels = self.volumes.get(volume)
-            if not keep_data and labels is not None and _carries(labels, owner):
+            if not keep_data and labels is not None and carries(labels, owner):
                 del self.volumes[volume]
                 removed = True
         return removed
@@ -129,7 +129,7 @@ class FakeBackend(Backend):
     # -- queries ---------------------------------------------------------------------------
     def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
         with self._lock:
-            return [c.state() for c in self.containers.values() if _carries(c.spec.labels, labels)]
+            return [c.state() for c in self.containers.values() if carries(c.spec.labels, labels)]
 
     def inspect(self, name: str) -> ContainerState | None:
         with self._lock:
@@ -141,7 +141,7 @@ class FakeBackend(Backend):
             return [
                 VolumeState(name, dict(have))
                 for name, have in self.volumes.items()
-                if _carries(have, labels)
+                if carries(have, labels)
             ]
 
     def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
@@ -219,7 +219,3 @@ class FakeBackend(Backend):
                 if address is not None and (address.host, address.port) == (host, port):
                     return container
         return None
-
-
-def _carries(have: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(have.get(key) == value for key, value in wanted.items())

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,18 +26,18 @@ import httpx
 
 from kato.contract import ENV_PROCESSOR_ID, ENV_TOKEN
 
+from . import _legacy
 from .backend import Backend
 from .backends import load_backend
 from .config import parse_config, validate_processor_id
 from .deployment import resolve_deployment
 from .errors import ContainerManagerError, ProcessorNotFoundError, ProcessorStartError
-from .models import SUSPENDED_STATUSES, ContainerState, ProcessorInfo, ProcessorSpec, VolumeState
-from .orphans import OrphanLedger
+from .models import SUSPENDED_STATUSES, ContainerState, ProcessorInfo, ProcessorSpec
+from .orphans import OrphanLedger, PruneReport, sweep
 from .readiness import wait_until_ready
 from .settings import ContainerSettings
 from .spec import (
     LABEL_CREATED,
-    LABEL_DEPLOYMENT,
     LABEL_POOL,
     LABEL_PROCESSOR,
     LABEL_SESSION,
@@ -52,21 +51,12 @@ from .spec import (
 )
 from .tokens import TokenKey
 
-__all__ = ["Claims", "KatoContainerManager", "PruneReport"]
+__all__ = ["Claims", "KatoContainerManager"]
 
 log = logging.getLogger("container_manager.manager")
 
 #: What the caller claims, read when `prune` needs it: the processor ids it still serves.
 Claims = Callable[[], Collection[str]]
-
-
-@dataclass
-class PruneReport:
-    """What one `prune` did: orphan containers removed, orphan volumes kept or removed."""
-
-    containers_removed: list[str] = field(default_factory=list)
-    volumes_kept: list[str] = field(default_factory=list)
-    volumes_removed: list[str] = field(default_factory=list)
 
 
 class KatoContainerManager:
@@ -186,7 +176,7 @@ class KatoContainerManager:
                 )
 
     def prune(self, claims: Claims) -> PruneReport:
-        """Apply the one orphan rule to this deployment's containers and data volumes.
+        """Apply the one orphan rule (`orphans.py`) to this deployment's containers and volumes.
 
         An orphan is a container or volume of this deployment that serves a session (label
         `kato.session_id` set) whose processor id `claims()` does not return and that is not
@@ -200,21 +190,18 @@ class KatoContainerManager:
         owner = selector(self.settings)
         containers = self.backend.find(owner)
         volumes = self.backend.find_volumes(owner)
-        claimed = set(claims()) | self._in_flight()
-        housed = {state.labels.get(LABEL_PROCESSOR, "") for state in containers}
-        report = PruneReport()
-        for state in containers:
-            processor_id = state.labels.get(LABEL_PROCESSOR, "")
-            if not _is_orphan(state.labels, claimed, housed):
-                continue
-            self._remove_container(state)
-            report.containers_removed.append(state.container_id)
-            log.warning(
-                "orphan container removed; its data volume is kept for the orphan grace period",
-                extra={"processor_id": processor_id, "container_id": state.container_id},
-            )
-        self._sweep_volumes(volumes, claimed, housed, claims, report)
-        return report
+        return sweep(
+            self.orphans,
+            containers,
+            volumes,
+            set(claims()) | self._in_flight(),
+            grace=self.settings.orphan_grace,
+            clock=self.clock,
+            remove_container=self._remove_container,
+            remove_volume=lambda name, processor_id: self._remove_orphan_volume(
+                name, processor_id, claims
+            ),
+        )
 
     @property
     def deployment(self) -> str:
@@ -241,39 +228,6 @@ class KatoContainerManager:
         return self.backend.stats(self._container_name(processor_id))
 
     # -- steps -----------------------------------------------------------------------------
-    def _sweep_volumes(
-        self,
-        volumes: list[VolumeState],
-        claimed: set[str],
-        housed: set[str],
-        claims: Claims,
-        report: PruneReport,
-    ) -> None:
-        """Keep unclaimed volumes for the grace period (first sighting recorded), then remove."""
-        now = self.clock()
-        grace = self.settings.orphan_grace
-        pending = self.orphans.pending()
-        unclaimed = {
-            volume.name: volume.labels[LABEL_PROCESSOR]
-            for volume in volumes
-            if _is_orphan(volume.labels, claimed, housed)
-        }
-        self.orphans.forget(set(pending) - set(unclaimed))
-        for name, processor_id in sorted(unclaimed.items()):
-            since = pending.get(name)
-            if since is None:
-                self.orphans.mark(name, now)
-                log.warning(
-                    "orphan data volume kept for %.0f s before removal",
-                    grace,
-                    extra={"processor_id": processor_id, "volume": name},
-                )
-            if since is None or now - since < grace:
-                report.volumes_kept.append(name)
-                continue
-            if self._remove_orphan_volume(name, processor_id, claims):
-                report.volumes_removed.append(name)
-
     def _remove_orphan_volume(self, name: str, processor_id: str, claims: Claims) -> bool:
         with self._lock_for(processor_id):
             if processor_id in self._in_flight() or processor_id in claims():
@@ -366,24 +320,13 @@ class KatoContainerManager:
         return state is not None and state.running
 
     def _containers_of(self, processor_id: str) -> list[ContainerState]:
-        """This deployment's containers of the processor, and a legacy one (made before
-        deployment labels, so carrying none): a caller that names the processor by its id
-        claims it, so a manager upgraded on its state directory still routes (and replaces)
-        its sessions' old containers. Other deployments' containers are never returned."""
-        legacy_selector = {**selector(self.settings), LABEL_PROCESSOR: processor_id}
-        del legacy_selector[LABEL_DEPLOYMENT]
-        found = self.backend.find(legacy_selector)
-        return [
-            s for s in found if s.labels.get(LABEL_DEPLOYMENT, self.deployment) == self.deployment
-        ]
+        """This deployment's containers of the processor (and an older one: see `_legacy`)."""
+        return _legacy.containers_of(self.backend, self.settings, processor_id)
 
     def _remove_container(self, state: ContainerState) -> bool:
-        """Remove one of this processor's containers, keeping its data (a legacy container is
-        matched without the deployment label; its data is removed only with that label)."""
-        owner = selector(self.settings)
-        if LABEL_DEPLOYMENT not in state.labels:
-            del owner[LABEL_DEPLOYMENT]
+        """Remove one of this processor's containers, keeping its data."""
         processor_id = state.labels.get(LABEL_PROCESSOR, "")
+        owner = _legacy.owner_of(self.settings, state.labels)
         return self.backend.remove(
             state.name, volume_name(processor_id), keep_data=True, owner=owner
         )
@@ -432,17 +375,6 @@ class KatoContainerManager:
             timings=dict(timings or {}),
             pooled=state.labels.get(LABEL_POOL) == "true",
         )
-
-
-def _is_orphan(labels: Mapping[str, str], claimed: set[str], housed: set[str]) -> bool:
-    """The one orphan rule: nobody claims its processor, and it serves a session or it is
-    what a pooled processor left without a container (a refill cut short by a crash between
-    volume and container: the pool never reuses an id, so nothing else would ever take it)."""
-    processor_id = labels.get(LABEL_PROCESSOR, "")
-    if not processor_id or processor_id in claimed:
-        return False
-    pooled = labels.get(LABEL_POOL) == "true"
-    return bool(labels.get(LABEL_SESSION)) or (pooled and processor_id not in housed)
 
 
 def _now() -> str:

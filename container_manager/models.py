@@ -15,6 +15,7 @@ __all__ = [
     "ProcessorInfo",
     "ProcessorSpec",
     "VolumeState",
+    "carries",
     "memory_bytes",
 ]
 
@@ -37,6 +38,11 @@ def memory_bytes(memory: str) -> int:
     one a config or settings pattern has already accepted."""
     unit = memory[-1].lower() if memory[-1:].isalpha() else ""
     return int(memory[: len(memory) - len(unit)]) * _MEMORY_UNITS[unit]
+
+
+def carries(labels: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
+    """Whether `labels` hold every one of `wanted` (how engines match a label filter)."""
+    return all((labels or {}).get(key) == value for key, value in wanted.items())
 
 
 @dataclass(frozen=True)

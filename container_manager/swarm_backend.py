@@ -32,7 +32,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from typing import Any
 
-import docker
 from docker.errors import APIError, NotFound
 from docker.types import (
     EndpointSpec,
@@ -46,9 +45,7 @@ from docker.types import (
 
 from kato.contract import ENV_TOKEN, ENV_TOKEN_FILE
 
-from .backend import Backend
-from .docker_backend import DockerBackend
-from .docker_backend import _engine_errors as engine_errors
+from ._docker import NO_HEALTHCHECK, NodeBackend, engine_errors, env_of, label_filter
 from .errors import (
     ContainerManagerError,
     EngineError,
@@ -56,7 +53,7 @@ from .errors import (
     ProcessorNotFoundError,
     ProcessorStartError,
 )
-from .models import Address, ContainerState, Launched, ProcessorSpec, VolumeState
+from .models import SERVICE_PORT, Address, ContainerState, Launched, ProcessorSpec, carries
 
 __all__ = ["SwarmBackend"]
 
@@ -85,15 +82,8 @@ def _secret_name(kind: str, volume: str) -> str:
     return f"kato-{kind}-" + volume.removeprefix("kato-data-")
 
 
-class SwarmBackend(Backend):
+class SwarmBackend(NodeBackend):
     """Processors as Swarm services; node-level work (volumes, stats) on this node's engine."""
-
-    def __init__(self, client: docker.DockerClient | None = None) -> None:
-        self._local = DockerBackend(client)
-
-    @property
-    def client(self) -> docker.DockerClient:
-        return self._local.client
 
     def ping(self) -> None:
         with engine_errors("reach the engine", unavailable_on_api_error=True):
@@ -125,18 +115,18 @@ class SwarmBackend(Backend):
         docs/scaling.md)."""
         removed = False
         service = self._service(name)
-        if service is not None and _carries(_labels(service), owner):
+        if service is not None and carries(_labels(service), owner):
             self._remove_service(service)
             removed = True
         self._remove_secret("token", volume, owner)
         if not keep_data:
             self._remove_secret("node", volume, owner)
-            removed = self._local._remove_volume(volume, owner) or removed
+            removed = self._remove_volume(volume, owner) or removed
         return removed
 
     # -- queries ---------------------------------------------------------------------------
     def find(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        filters = {"label": label_filter(labels)}
         with engine_errors("list the processor services"):
             services = self.client.services.list(filters=filters)
         return [self._state(s, self._task(str(s.id))) for s in services]
@@ -147,9 +137,6 @@ class SwarmBackend(Backend):
             return None
         return self._state(service, self._task(str(service.id)))
 
-    def find_volumes(self, labels: Mapping[str, str]) -> list[VolumeState]:
-        return self._local.find_volumes(labels)
-
     def logs(self, name: str, *, tail: int, follow: bool) -> Iterator[str]:
         service = self._service(name)
         if service is None:
@@ -157,12 +144,12 @@ class SwarmBackend(Backend):
         local = _container_id(self._task(str(service.id)))
         if local is None:
             return iter([])
-        return self._local.logs(local, tail=tail, follow=follow)
+        return super().logs(local, tail=tail, follow=follow)
 
     def stats(self, name: str) -> dict[str, Any]:
         service = self._service(name)
         local = _container_id(self._task(str(service.id))) if service is not None else None
-        return self._local.stats(local) if local else {}
+        return super().stats(local) if local else {}
 
     # -- steps -----------------------------------------------------------------------------
     def _create_service(self, spec: ProcessorSpec) -> str:
@@ -215,7 +202,7 @@ class SwarmBackend(Backend):
                     constraints=[f"node.id=={node}"] if node else [],
                     # The manager probes /health itself; an image HEALTHCHECK would hold the
                     # task in "starting" for its interval and start an interpreter every time.
-                    healthcheck=Healthcheck(test=["NONE"]),
+                    healthcheck=Healthcheck(test=list(NO_HEALTHCHECK)),
                     stop_grace_period=5_000_000_000,
                 )
         except (EngineError, ProcessorNotFoundError) as exc:
@@ -298,7 +285,7 @@ class SwarmBackend(Backend):
 
     def _remove_secret(self, kind: str, volume: str, owner: Mapping[str, str]) -> None:
         secret = self._secret(kind, volume)
-        if secret is not None and _carries(_labels(secret), owner):
+        if secret is not None and carries(_labels(secret), owner):
             with engine_errors("remove a secret"), suppress(NotFound):
                 secret.remove()
 
@@ -311,7 +298,7 @@ class SwarmBackend(Backend):
         # the removed task's address for a while (seen here: the restore then timed out).
         for attachment in task.get("NetworksAttachments") or []:
             for cidr in attachment.get("Addresses") or []:
-                return Address(cidr.split("/")[0], 8000, published=False)
+                return Address(cidr.split("/")[0], SERVICE_PORT, published=False)
         return None
 
     def _node_address(self, node_id: str) -> str:
@@ -348,7 +335,7 @@ class SwarmBackend(Backend):
             "orphaned": "exited",
         }.get(state, "created")
         container = _container_spec(service)
-        env = dict(item.split("=", 1) for item in container.get("Env") or [] if "=" in item)
+        env = env_of(container.get("Env"))
         address = self._task_address(service, task) if status == "running" and task else None
         return ContainerState(
             container_id=str(service.id),
@@ -358,10 +345,6 @@ class SwarmBackend(Backend):
             env=env,
             address=address,
         )
-
-
-def _carries(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 def _labels(obj: Any) -> dict[str, str]:

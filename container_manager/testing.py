@@ -19,6 +19,7 @@ from docker.models.containers import Container
 
 from kato.web.wait import WaitTimeout, wait_until
 
+from ._docker import label_filter
 from .models import ProcessorInfo
 
 __all__ = [
@@ -68,7 +69,7 @@ def labelled_containers(
     its inspection; a container removed in that moment is simply not in the answer here.
     """
     engine = client or docker.from_env()
-    filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    filters: dict[str, Any] = {"label": label_filter(labels)}
     found: list[Container] = []
     try:
         for summary in engine.api.containers(all=stopped, filters=filters):
@@ -89,7 +90,7 @@ def remove_labelled(labels: Mapping[str, str], settle: float = 30.0) -> list[str
     before it counts as left behind.
     """
     client = docker.from_env()
-    filters: dict[str, Any] = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    filters: dict[str, Any] = {"label": label_filter(labels)}
     if client.info()["Swarm"].get("ControlAvailable"):
         for service in client.services.list(filters=filters):
             with contextlib.suppress(NotFound):

@@ -44,7 +44,7 @@ bash scripts/make-base-image.sh "$base_tag" 2>/dev/null
 base_s=$(seconds "$start")
 
 build() {
-  "$python" -m container_manager.image --context "$work" --tag "$tag" --base-image "$base_tag" \
+  "$python" -m container_manager.build.image --context "$work" --tag "$tag" --base-image "$base_tag" \
     2>"$work/build-$1.log" >/dev/null
 }
 start=$(now_ms); build cold; cold_s=$(seconds "$start")

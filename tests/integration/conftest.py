@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from container_manager import ContainerSettings, KatoContainerManager
-from container_manager.image import DEFAULT_TAG
+from container_manager.build.image import DEFAULT_TAG
 from container_manager.testing import image_available, remove_labelled, run_label
 from session_manager.testing import ManagerProcess
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from docker.models.containers import Container
 
-from container_manager.image import DEFAULT_TAG
+from container_manager.build.image import DEFAULT_TAG
 from container_manager.testing import labelled_containers, remove_labelled
 from kato.web.wait import WaitTimeout, wait_until
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import websockets
 
-from container_manager.stack import deploy_stack, remove_stack
+from container_manager.deploy.stack import deploy_stack, remove_stack
 from container_manager.testing import remove_labelled, swarm_node
 from kato.web.launcher import free_port
 from kato.web.wait import wait_until

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from docker.models.containers import Container
 
-from container_manager.image import DEFAULT_TAG, build_image
+from container_manager.build.image import DEFAULT_TAG, build_image
 from container_manager.testing import remove_labelled, run_label
 from kato.web.wait import wait_until
 

@@ -206,7 +206,7 @@ def test_build_reports_progress_and_result(monkeypatch: pytest.MonkeyPatch) -> N
         progress("step 1/2: base image")
         return "sha256:feed"
 
-    _fake_module(monkeypatch, "container_manager.image", build_image=build_image)
+    _fake_module(monkeypatch, "container_manager.build.image", build_image=build_image)
     result = runner.invoke(app, ["build", "--tag", "kato:test", "--base-image", "python:3.11"])
     assert result.exit_code == 0, result.output
     assert seen == {"tag": "kato:test", "base_image": "python:3.11"}
@@ -218,7 +218,7 @@ def test_build_failure_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     def build_image(tag: str, **_: object) -> str:
         raise ImageBuildError("pip install failed", {"step": "wheels"})
 
-    _fake_module(monkeypatch, "container_manager.image", build_image=build_image)
+    _fake_module(monkeypatch, "container_manager.build.image", build_image=build_image)
     result = runner.invoke(app, ["build"])
     assert result.exit_code == 1
     assert "KATO_IMAGE_BUILD_FAILED" in result.stderr and "wheels" in result.stderr

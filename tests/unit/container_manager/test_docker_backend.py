@@ -24,7 +24,8 @@ from container_manager import (
     ProcessorSpec,
     ProcessorStartError,
 )
-from container_manager.docker_backend import DockerBackend, _create_options, _state
+from container_manager._docker import container_state as _state
+from container_manager.docker_backend import DockerBackend, _create_options
 
 
 def _spec(network: str | None = None) -> ProcessorSpec:

@@ -14,14 +14,14 @@ import pytest
 from docker.errors import APIError, DockerException, ImageNotFound
 
 from container_manager import ImageBuildError
-from container_manager import image as image_module
-from container_manager.base_image import (
+from container_manager.build import image as image_module
+from container_manager.build.base_image import (
     DEFAULT_BASE_IMAGE,
     LOCAL_BASE_IMAGE,
     BaseImageSource,
     choose_base_image,
 )
-from container_manager.wheelhouse import ensure_wheelhouse
+from container_manager.build.wheelhouse import ensure_wheelhouse
 
 BUILT_ID = "sha256:" + "ab" * 32
 

@@ -13,9 +13,9 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import StackError
-from .image import default_context
-from .swarm_backend import SwarmBackend
+from ..build.image import default_context
+from ..errors import StackError
+from ..swarm_backend import SwarmBackend
 
 __all__ = ["STACK_FILE", "deploy_stack", "remove_stack"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from container_manager.wheelhouse import (
+from container_manager.build.wheelhouse import (
     STAMP,
     Wheelhouse,
     ensure_wheelhouse,

@@ -1,6 +1,6 @@
 """Build the processor image `kato:fastapi` (what `katoctl build` runs).
 
-    image_id = build_image(progress=print)        # or: python -m container_manager.image
+    image_id = build_image(progress=print)        # or: python -m container_manager.build.image
 
 Four steps, each announced through `progress` as `[step] …` and each failing with
 `ImageBuildError(details={"step": step})`:
@@ -29,9 +29,9 @@ from typing import Any
 import docker
 from docker.errors import DockerException
 
+from ..errors import ImageBuildError
+from ..settings import ContainerSettings
 from .base_image import BaseImage, choose_base_image
-from .errors import ImageBuildError
-from .settings import ContainerSettings
 from .wheelhouse import Runner, ensure_wheelhouse
 
 __all__ = ["DEFAULT_TAG", "DOCKERFILE", "build_image", "default_context"]
@@ -63,7 +63,7 @@ def build_image(
 
 def default_context() -> Path:
     """The checkout this package lives in (an editable install), else the working directory."""
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     return checkout if (checkout / DOCKERFILE).is_file() else Path.cwd()
 
 
@@ -187,8 +187,10 @@ def _runner(step: str, report: Progress) -> Runner:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m container_manager.image [--tag T] [--base-image B] [--context DIR]`."""
-    parser = argparse.ArgumentParser(prog="python -m container_manager.image", description=__doc__)
+    """`python -m container_manager.build.image [--tag T] [--base-image B] [--context DIR]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m container_manager.build.image", description=__doc__
+    )
     parser.add_argument("--tag", default=DEFAULT_TAG)
     parser.add_argument("--base-image", default=None)
     parser.add_argument("--context", type=Path, default=None)

@@ -1,0 +1,1 @@
+"""The processor image (`katoctl build`): on the runtime seam, never imported by it."""

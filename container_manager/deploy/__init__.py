@@ -1,0 +1,1 @@
+"""The manager as a Swarm stack (`katoctl deploy`): on the seam and build/, below neither."""
