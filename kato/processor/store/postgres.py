@@ -34,7 +34,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from kato.processor.errors import StorageError
 from kato.processor.store.sql import Row, SQLStore
 
-__all__ = ["MAX_PROCESSOR_ID", "SCHEMA_PREFIX", "PostgresStore", "redact", "schema_name"]
+__all__ = [
+    "MAX_PROCESSOR_ID",
+    "SCHEMA_PREFIX",
+    "PostgresStore",
+    "redact",
+    "schema_name",
+    "storage_error",
+]
 
 SCHEMA_VERSION = 1
 SCHEMA_PREFIX = "kato_"
@@ -95,7 +102,6 @@ class PostgresStore(SQLStore):
     def __init__(self, url: str, processor_id: str, *, connect_timeout: int = 10) -> None:
         self.schema = schema_name(processor_id)
         self._url = url
-        self._secrets = _secrets(url)
         self.location = f"{redact(url)} schema {self.schema}"
         self._connect_timeout = connect_timeout
         self._lock = threading.RLock()  # calls may come from different threads
@@ -123,6 +129,16 @@ class PostgresStore(SQLStore):
             "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
         ).fetchone() is None:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
+        # Without USAGE the search path skips the schema and every table looks missing.
+        (allowed,) = conn.execute(
+            "SELECT has_schema_privilege(%s, 'USAGE')", (self.schema,)
+        ).fetchone() or (False,)
+        if not allowed:
+            raise StorageError(
+                f"The role of {self.location} may not use schema {self.schema} "
+                "(another processor's memory)",
+                {"store": self.location, "sqlstate": "42501"},
+            )
         exists = conn.execute(
             "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'schema_version'",
             (self.schema,),
@@ -191,19 +207,25 @@ class PostgresStore(SQLStore):
                 raise self._failure(error) from None
 
     def _failure(self, error: Exception) -> StorageError:
-        """The error as StorageError, the password scrubbed; a broken connection is dropped
-        so that the next call reconnects."""
+        """The error as StorageError; a broken connection is dropped so that the next call
+        reconnects."""
         if self._conn is not None and self._conn.broken:
             self._conn.close()
             self._conn = None
-        message = str(error).strip() or type(error).__name__
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        details = {"store": self.location}
-        sqlstate = getattr(error, "sqlstate", None)
-        if sqlstate:
-            details["sqlstate"] = sqlstate
-        return StorageError(f"PostgreSQL failure on {self.location}: {message}", details)
+        return storage_error(error, self._url, self.location)
+
+
+def storage_error(error: Exception, url: str, where: str) -> StorageError:
+    """``error`` as a StorageError about ``where``, every spelling of ``url``'s password in its
+    message replaced by ``***``, its SQLSTATE (when the server gave one) in the details."""
+    message = str(error).strip() or type(error).__name__
+    for secret in _secrets(url):
+        message = message.replace(secret, "***")
+    details = {"store": where}
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate:
+        details["sqlstate"] = sqlstate
+    return StorageError(f"PostgreSQL failure on {where}: {message}", details)
 
 
 def _pyformat(statement: str) -> str:
