@@ -193,11 +193,16 @@ class PostgresStore(SQLStore):
 
     @contextmanager
     def _transaction(self, *, flush: bool = True) -> Iterator[None]:
-        """BEGIN … COMMIT on the one connection; any error rolls back and is raised as
-        StorageError. ``flush=False``: ``synchronous_commit=off`` for this transaction only."""
+        """BEGIN … COMMIT on the one connection, pipelined: the statements that return no rows
+        go out with the COMMIT, one round trip for a write instead of four or more. On loopback
+        that costs psycopg ~0.08 ms more per state write (0.31 vs 0.23 ms measured); over a
+        network, where the store is meant to be, each saved round trip is worth more. Any error
+        rolls back and is raised as StorageError. ``flush=False``: ``synchronous_commit=off``
+        for this transaction only."""
         with self._lock:
             try:
-                with self._connection().transaction():
+                conn = self._connection()
+                with conn.pipeline(), conn.transaction():
                     if not flush:
                         self._run("SELECT set_config('synchronous_commit', 'off', true)")
                     yield
