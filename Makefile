@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker chromium prometheus image integration test run bench clean
+.PHONY: setup lint unit docker chromium prometheus postgres image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -34,10 +34,14 @@ chromium:
 prometheus:
 	bash scripts/ensure-prometheus.sh
 
+# Debian's PostgreSQL 15 server for the PostgreSQL store's tests; they start their own cluster.
+postgres:
+	bash scripts/ensure-postgres.sh
+
 image: setup docker
 	$(BIN)/katoctl build
 
-integration: image chromium prometheus
+integration: image chromium prometheus postgres
 	$(BIN)/pytest -q tests/integration
 
 test: lint unit integration

@@ -34,10 +34,14 @@ _SELF_PARSED_BODIES = (ObserveSequenceRequest, GenesUpdate, StateSnapshot)
 
 
 def open_processor(settings: ServiceSettings) -> KatoProcessor:
-    """The real engine on SQLite (``KATO_DATA_DIR``, created by the store) or MongoDB
-    (``MONGO_URL``)."""
+    """The real engine on SQLite (``KATO_DATA_DIR``, created by the store), PostgreSQL
+    (``KATO_POSTGRES_URL``) or MongoDB (``MONGO_URL``)."""
+    postgres = settings.postgres_url
     store = open_store(
-        settings.processor_id, data_dir=settings.data_dir, mongo_url=settings.mongo_url
+        settings.processor_id,
+        data_dir=settings.data_dir,
+        mongo_url=settings.mongo_url,
+        postgres_url=postgres.get_secret_value() if postgres is not None else None,
     )
     return KatoProcessor(settings.processor_config(), store)
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato import contract
@@ -106,6 +106,12 @@ class ServiceSettings(BaseSettings):
     mongo_url: str | None = Field(
         default=None, description="MONGO_URL (unset = SQLite in KATO_DATA_DIR)."
     )
+    postgres_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="KATO_POSTGRES_URL",
+        description="KATO_POSTGRES_URL (unset = SQLite in KATO_DATA_DIR): PostgreSQL instead, "
+        "schema kato_<PROCESSOR_ID>; secret, so its password never shows in a repr or log.",
+    )
     persist_state: bool = Field(
         default=_ENGINE["persist_state"],
         validation_alias="KATO_PERSIST_STATE",
@@ -140,6 +146,12 @@ class ServiceSettings(BaseSettings):
             "Swarm); read once at start-up, takes the place of KATO_PROCESSOR_TOKEN."
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_shared_store(self) -> ServiceSettings:
+        if self.postgres_url is not None and self.mongo_url:
+            raise ValueError("set KATO_POSTGRES_URL or MONGO_URL, not both")
+        return self
 
     @model_validator(mode="after")
     def _token_from_file(self) -> ServiceSettings:

@@ -1,6 +1,6 @@
 """Fixtures every real-engine suite shares: the processor image, this run's label, a container
-manager on them (`settings`, `manager`), and `start_manager` (a real session manager process on
-loopback).
+manager on them (`settings`, `manager`), `start_manager` (a real session manager process on
+loopback) and `postgres_server` (a real PostgreSQL cluster on loopback, one per test run).
 
 Every container, volume and image a test makes carries the run's `kato.test` label; the end
 of the session removes them all and asserts nothing is left behind.
@@ -17,6 +17,7 @@ import pytest
 from container_manager import ContainerSettings, KatoContainerManager
 from container_manager.build.image import DEFAULT_TAG
 from container_manager.testing import image_available, remove_labelled, run_label
+from kato.testing.postgres import PostgresServer, find_binaries
 from session_manager.testing import ManagerProcess
 
 
@@ -76,3 +77,19 @@ def start_manager(
     for manager in started:
         manager.stop()
     remove_labelled(test_labels)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the run (initdb in a temporary directory, stopped and removed
+    at the end); a test takes its own database (`create_database`) and drops it. Without server
+    binaries the tests skip and say how to install them, except under CI, where it fails."""
+    binaries = find_binaries()
+    if binaries is None:
+        reason = "no PostgreSQL server (initdb, pg_ctl): run scripts/ensure-postgres.sh " \
+                 "(make integration does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI must test the PostgreSQL store: {reason}")
+        pytest.skip(reason)
+    with PostgresServer(binaries) as server:
+        yield server

@@ -94,7 +94,9 @@ class PatternStore(ABC):
     """Long-term memory of one processor.
 
     Implementations: :class:`~kato.processor.store.memory.MemoryStore` (tests),
-    :class:`~kato.processor.store.sqlite.SQLiteStore` (default) and
+    :class:`~kato.processor.store.sqlite.SQLiteStore` (default),
+    :class:`~kato.processor.store.postgres.PostgresStore` (both on the statements of
+    :class:`~kato.processor.store.sql.SQLStore`) and
     :class:`~kato.processor.store.mongo.MongoStore`.
     """
 

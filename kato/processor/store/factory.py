@@ -11,15 +11,26 @@ from kato.processor.store.sqlite import SQLiteStore
 
 
 def open_store(
-    processor_id: str, *, data_dir: Path | None = None, mongo_url: str | None = None
+    processor_id: str,
+    *,
+    data_dir: Path | None = None,
+    mongo_url: str | None = None,
+    postgres_url: str | None = None,
 ) -> PatternStore:
-    """``mongo_url`` given -> MongoStore (database named after the processor id), else
-    SQLiteStore at ``<data_dir>/<processor_id>.sqlite3`` (``data_dir`` defaults to the current
-    directory). pymongo is imported only when MongoDB is used."""
+    """``postgres_url`` given -> PostgresStore (schema ``kato_<processor_id>``), ``mongo_url``
+    -> MongoStore (database named after the processor id), neither -> SQLiteStore at
+    ``<data_dir>/<processor_id>.sqlite3`` (``data_dir`` defaults to the current directory); both
+    is a ValidationError. psycopg and pymongo are imported only when their store is used."""
     if not is_processor_id(processor_id):
         raise ValidationError(
             f"processor_id must be {PROCESSOR_ID_RULE}", {"processor_id": processor_id}
         )
+    if postgres_url and mongo_url:
+        raise ValidationError("Give one shared store: a PostgreSQL URL or a MongoDB URL, not both")
+    if postgres_url:
+        from kato.processor.store.postgres import PostgresStore
+
+        return PostgresStore(postgres_url, processor_id)
     if mongo_url:
         from kato.processor.store.mongo import MongoStore
 

@@ -1,7 +1,7 @@
 """Fixtures: the same storage reopened, for every PatternStore backend.
 
-MongoDB runs only when ``KATO_TEST_MONGO_URL`` points at a server; each test gets its own
-database, dropped afterwards.
+PostgreSQL runs on the run's own server (``postgres_server``); MongoDB only when
+``KATO_TEST_MONGO_URL`` points at a server. Each test gets its own database, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pytest
 from kato.processor.store.base import PatternStore
 from kato.processor.store.memory import MemoryStore
 from kato.processor.store.sqlite import SQLiteStore
+from kato.testing.postgres import PostgresServer
 
-BACKENDS = ["memory", "sqlite", "mongo"]
+BACKENDS = ["memory", "sqlite", "postgres", "mongo"]
 StoreFactory = Callable[[], PatternStore]
 
 
@@ -48,6 +49,21 @@ def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFact
             return opened[-1]
 
         yield factory
+    elif request.param == "postgres":
+        from kato.processor.store.postgres import PostgresStore
+
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database = f"kato_test_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(database)
+
+        def factory() -> PatternStore:
+            opened.append(PostgresStore(url, "proc-1"))
+            return opened[-1]
+
+        yield factory
+        for store in opened:
+            store.close()
+        server.drop_database(database)
     else:
         from kato.processor.store.mongo import MongoStore
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kato.processor import KatoProcessor, Observation, PatternNotFoundError, ProcessorConfig
+from kato.processor.store.base import PatternStore
 from kato.processor.store.memory import MemoryStore
 from tests.unit.kato.processor.reference_cases import expected_results, load_cases, replay
 
@@ -15,11 +16,12 @@ CASES = load_cases()
 
 
 class InProcessDriver:
-    """Drives a KatoProcessor directly (the HTTP driver lives in the service tests)."""
+    """Drives a KatoProcessor directly (the HTTP driver lives in the service tests), on a
+    MemoryStore unless given another store (the store suites replay the cases through theirs)."""
 
-    def __init__(self, *, exhaustive: bool) -> None:
+    def __init__(self, *, exhaustive: bool, store: PatternStore | None = None) -> None:
         config = ProcessorConfig(processor_id="conformance", exhaustive_search=exhaustive)
-        self.processor = KatoProcessor(config, MemoryStore())
+        self.processor = KatoProcessor(config, store if store is not None else MemoryStore())
         self._ids = itertools.count()
 
     def observe(

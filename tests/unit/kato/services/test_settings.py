@@ -20,6 +20,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (config.max_pattern_length, config.persistence, config.recall_threshold) == (0, 5, 0.1)
     assert (config.max_predictions, config.sort, config.exhaustive_search) == (100, True, False)
     assert settings.mongo_url is None and settings.processor_token is None
+    assert settings.postgres_url is None
     assert (settings.host, settings.port, settings.log_level) == ("127.0.0.1", 8000, "INFO")
     assert settings.max_body_bytes == 4 * 1024 * 1024
     assert (settings.max_symbols_per_event, settings.max_symbol_length) == (1000, 1024)
@@ -54,6 +55,24 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert config.exhaustive_search is True
     assert settings.data_dir == tmp_path and settings.processor_token == "t"
     assert (settings.max_vectors, settings.host, settings.port) == (2, "0.0.0.0", 9001)
+
+
+def test_postgres_url_is_read_and_kept_out_of_the_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "p")
+    monkeypatch.setenv("KATO_POSTGRES_URL", "postgresql://kato_p:hunter2@db:5432/kato")
+    settings = load_settings()
+    assert settings.postgres_url is not None
+    assert settings.postgres_url.get_secret_value() == "postgresql://kato_p:hunter2@db:5432/kato"
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+def test_two_shared_stores_are_a_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROCESSOR_ID", "p")
+    monkeypatch.setenv("KATO_POSTGRES_URL", "postgresql://kato_p:hunter2@db/kato")
+    monkeypatch.setenv("MONGO_URL", "mongodb://db")
+    with pytest.raises(BadSettings, match="not both") as failure:
+        load_settings()
+    assert "hunter2" not in str(failure.value)
 
 
 @pytest.mark.parametrize("name", ["SORT", "SORT_SYMBOLS"])
