@@ -32,7 +32,7 @@ PACKAGES = ("kato", "container_manager", "session_manager", "cli")
 LAYERS: list[set[str]] = [
     {"kato", "kato.contract"},
     {"kato.processor", "kato.web", "kato.webhook_signing"},
-    {"kato.services", "kato.client"},
+    {"kato.services", "kato.client", "kato.testing"},
     {"container_manager"},
     {"container_manager.build"},
     {"container_manager.deploy"},
