@@ -63,6 +63,13 @@ class SessionExpiredError(SessionNotFoundError):
     status = 410
 
 
+class DatabaseError(SessionError):
+    """The session registry failed (the database's own words are logged, never answered)."""
+
+    code = "KATO_DATABASE_ERROR"
+    status = 503
+
+
 class CapacityError(SessionError):
     """No room for another running container or spawn; the client should retry later."""
 

@@ -7,7 +7,8 @@ periodic activity flush), never one per proxied request.
 State snapshots (the `GET /state` body of a hibernated session, megabytes for a large STM)
 live in their own table and are read only on wake: listing records never touches them (a
 42 MB snapshot read by every reaper pass held the event loop for ~200 ms). The async side
-of the manager calls this class through `call`, on one dedicated thread, so the event loop
+of the manager calls this class through `call` (a database failure there is a 503
+`KATO_DATABASE_ERROR`, its text logged only), on one dedicated thread, so the event loop
 never waits for the disk; writes arriving together share one commit (group_commit.py), each
 still answered only once it is on disk. The directory is 0700 and the files (with
 `-wal`/`-shm`) 0600: records hold bearer tokens.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .errors import DatabaseError
 from .group_commit import GroupCommit
 
 __all__ = ["STATUSES", "SessionRecord", "SessionRegistry"]
@@ -151,9 +153,14 @@ class SessionRegistry:
         write (`put`, `delete`, `touch_many`) shares its commit with the writes queued beside
         it (session_manager.group_commit) and returns once that commit is on disk."""
         statements = _GROUPED.get(getattr(method, "__func__", None))
-        if statements is not None and getattr(method, "__self__", None) is self:
-            return cast(T, await self._writes.submit(statements, *args))
-        return await self._writes.read(method, *args)
+        try:
+            if statements is not None and getattr(method, "__self__", None) is self:
+                return cast(T, await self._writes.submit(statements, *args))
+            return await self._writes.read(method, *args)
+        except sqlite3.Error as exc:
+            name = getattr(method, "__name__", "call")
+            log.error("session registry failed in %s: %s", name, exc)
+            raise DatabaseError("the session registry failed (see the manager's log)") from exc
 
     def close(self) -> None:
         with self._lock:

@@ -282,3 +282,19 @@ def test_openapi_matches_the_answers(client: TestClient) -> None:
     metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain; version=0.0.4; charset=utf-8"]
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_a_failing_registry_answers_503_database_error_without_its_words(
+    client: TestClient,
+) -> None:
+    session = client.post("/session/create").json()
+    service_of(client).registry._open().execute("ALTER TABLE sessions RENAME TO broken")
+    for answer in (
+        client.get(f"/session/{session['session_id']}"),
+        client.get("/sessions"),
+        client.post("/session/create"),
+    ):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "KATO_DATABASE_ERROR"
+        assert "broken" not in answer.text and "sqlite" not in answer.text.lower()
+    service_of(client).registry._open().execute("ALTER TABLE broken RENAME TO sessions")

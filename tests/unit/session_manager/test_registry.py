@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from session_manager.errors import DatabaseError
 from session_manager.registry import SessionRecord, SessionRegistry
 
 
@@ -247,4 +248,18 @@ def test_a_ttl_deletion_is_remembered_until_forgotten(tmp_path: Path) -> None:
     assert registry.expired_at("a") == 160.0  # not before `before`
     registry.forget_expired(160.5)
     assert registry.expired_at("a") is None
+    registry.close()
+
+
+async def test_a_failing_database_is_a_database_error_in_the_managers_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    registry._open().execute("DROP TABLE sessions")  # what a damaged file would do
+    for call in (registry.call(registry.get, "a"), registry.call(registry.put, _record("a"))):
+        with pytest.raises(DatabaseError) as raised:
+            await call
+        assert (raised.value.status, raised.value.code) == (503, "KATO_DATABASE_ERROR")
+        assert "sessions" not in raised.value.message  # SQLite's words are the log's only
+    assert "no such table: sessions" in caplog.text
     registry.close()
