@@ -28,13 +28,14 @@ def test_a_v1_client_at_the_managers_root_gets_its_default_session(
             v1.observe(strings=symbols)
         v1.learn()
         v1.observe(strings=["hello"])
+        v1.observe(strings=["world"])  # a prediction needs two symbols in the STM
         predicted = v1.predictions()
     assert [p.name for p in predicted.predictions]  # learned and predicted through the manager
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=manager.url, headers=headers, timeout=120) as http:
         (default,) = [s for s in http.get("/sessions").json()["sessions"] if s["default"]]
         sid = default["session_id"]
-        assert http.get(f"/session/{sid}/stm").json()["stm"] == [["hello"]]
+        assert http.get(f"/session/{sid}/stm").json()["stm"] == [["hello"], ["world"]]
 
         named = create_session(http)
         routed = http.post(
@@ -42,10 +43,10 @@ def test_a_v1_client_at_the_managers_root_gets_its_default_session(
         )
         assert routed.headers["x-session-id"] == named["session_id"]
         assert http.get(f"/session/{named['session_id']}/stm").json()["stm"] == [["named"]]
-        assert http.get("/stm").json()["stm"] == [["hello"]]  # the default one is untouched
+        assert http.get("/stm").json()["stm"] == [["hello"], ["world"]]  # the default one is untouched
 
         assert http.post(f"/session/{sid}/hibernate").json()["status"] == "hibernated"
-        assert http.get("/stm").json()["stm"] == [["hello"]]  # woken from its snapshot
+        assert http.get("/stm").json()["stm"] == [["hello"], ["world"]]  # woken from its snapshot
         assert http.get("/health").json()["status"] == "healthy"  # the manager's own
 
 
