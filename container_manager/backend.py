@@ -89,6 +89,18 @@ class Backend(ABC):
         """Return when the engine answers; `EngineUnavailableError` otherwise (readiness
         probes call it, so it must stay cheap)."""
 
+    #: Whether `freeze`/`thaw` work here (a Swarm service cannot be paused: the tier is off).
+    can_freeze = False
+
+    def freeze(self, name: str, owner: Mapping[str, str]) -> None:
+        """Pause the workload `name` in place (memory kept, no CPU), only if it carries every
+        `owner` label; `ProcessorNotFoundError` if it is gone."""
+        raise NotImplementedError(f"{type(self).__name__} cannot pause a workload")
+
+    def thaw(self, name: str, owner: Mapping[str, str]) -> None:
+        """Resume a workload `freeze` paused (a running one is left as it is)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot pause a workload")
+
     def started_state(self, name: str) -> ContainerState:
         """The state of a workload just started, which must be running with an address;
         `ProcessorStartError` (with the status it has instead) otherwise."""

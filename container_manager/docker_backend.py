@@ -60,6 +60,26 @@ class DockerBackend(NodeBackend):
                 self.client.volumes.create(name, labels=dict(labels))
                 return True
 
+    can_freeze = True
+
+    def freeze(self, name: str, owner: Mapping[str, str]) -> None:
+        self._freeze_or_thaw(name, owner, pause=True)
+
+    def thaw(self, name: str, owner: Mapping[str, str]) -> None:
+        self._freeze_or_thaw(name, owner, pause=False)
+
+    def _freeze_or_thaw(self, name: str, owner: Mapping[str, str], *, pause: bool) -> None:
+        state = self.inspect(name)
+        if state is None or not carries(state.labels, owner):
+            raise ProcessorNotFoundError(f"no container {name} of this deployment", {})
+        if (state.status == "paused") == pause:
+            return  # already so
+        with engine_errors("pause a container" if pause else "unpause a container"):
+            if pause:
+                self.client.api.pause(state.container_id)
+            else:
+                self.client.api.unpause(state.container_id)
+
     def _remove_container(self, name: str, owner: Mapping[str, str]) -> bool:
         state = self.inspect(name)
         if state is None:

@@ -184,6 +184,23 @@ class FakeBackend(Backend):
         with self._lock:
             self.containers[container_id].status = "paused"
 
+    can_freeze = True
+
+    def freeze(self, name: str, owner: Mapping[str, str]) -> None:
+        self._set_frozen(name, owner, "paused")
+
+    def thaw(self, name: str, owner: Mapping[str, str]) -> None:
+        self._set_frozen(name, owner, "running")
+
+    def _set_frozen(self, name: str, owner: Mapping[str, str], status: str) -> None:
+        with self._lock:
+            for container in self.containers.values():
+                if container.spec.name == name and carries(container.spec.labels, owner):
+                    if container.status in ("running", "paused"):
+                        container.status = status
+                    return
+        raise ProcessorNotFoundError(f"no container {name}", {})
+
     def container_for(self, processor_id: str) -> FakeContainer | None:
         """The fake container labelled with this processor id, if any."""
         with self._lock:

@@ -217,6 +217,21 @@ class KatoContainerManager:
         """Return when the engine answers; `EngineUnavailableError` otherwise."""
         self.backend.ping()
 
+    @property
+    def can_pause(self) -> bool:
+        """Whether this engine can pause a processor in place (not on Swarm)."""
+        return self.backend.can_freeze
+
+    def pause_processor(self, processor_id: str) -> None:
+        """Freeze the processor's container in place (`docker pause`): memory kept, no CPU."""
+        with self._lock_for(processor_id):
+            self.backend.freeze(self._container_name(processor_id), selector(self.settings))
+
+    def unpause_processor(self, processor_id: str) -> None:
+        """Resume a paused processor (a running one is left as it is)."""
+        with self._lock_for(processor_id):
+            self.backend.thaw(self._container_name(processor_id), selector(self.settings))
+
     def get_processor(self, processor_id: str) -> ProcessorInfo | None:
         containers = self._containers_of(processor_id)
         return self._info(containers[0]) if containers else None

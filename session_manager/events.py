@@ -44,6 +44,8 @@ EVENT_TYPES = (
     "session.hibernated",
     "session.evicted",
     "session.woken",
+    "session.paused",
+    "session.resumed",
     "session.expired",
     "session.deleted",
     "session.failed",

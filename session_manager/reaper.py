@@ -19,6 +19,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from container_manager import ContainerManagerError
+
 from .errors import SessionError
 from .reconcile import reconcile
 from .registry import SessionRecord
@@ -33,6 +35,7 @@ log = logging.getLogger("session_manager.reaper")
 class ReapReport:
     hibernated: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     backed_off: list[str] = field(default_factory=list)
 
@@ -71,6 +74,8 @@ async def _reap_one(
         and now - service.last_activity(record) >= service.settings.idle_timeout
     )
     if not expired and not idle:
+        if service.pausing and now - service.last_activity(record) >= service.settings.pause_after:
+            await _pause_one(service, record, report)
         return
     if not service.hibernate_backoff.ready(session_id, now):
         report.backed_off.append(session_id)
@@ -96,6 +101,21 @@ async def _reap_one(
                 "code": getattr(exc, "code", type(exc).__name__),
                 "failures_in_a_row": failures,
             },
+        )
+
+
+async def _pause_one(service: SessionService, record: SessionRecord, report: ReapReport) -> None:
+    route = service.routes.get(record.session_id)
+    if record.status != "running" or route is None or route.paused:
+        return
+    try:
+        if await service.pause(record.session_id):
+            report.paused.append(record.session_id)
+    except Exception as exc:  # left running: the next pass tries again
+        log.warning(
+            "pause failed, session left running: %s",
+            exc.message if isinstance(exc, SessionError | ContainerManagerError) else repr(exc),
+            extra={"session_id": record.session_id},
         )
 
 

@@ -76,6 +76,8 @@ class Route:
     internal_url: str
     token: str
     inflight: int = 0
+    #: Its container is paused (the paused tier): the next request resumes it first.
+    paused: bool = False
 
 
 class SessionService:
@@ -266,7 +268,7 @@ class SessionService:
     async def acquire(self, session_id: str) -> Route:
         """The session's route, waking its container if needed; pair with `release`."""
         route = self.routes.get(session_id)
-        if route is None:
+        if route is None or route.paused:
             route = await self._wake(session_id)
         route.inflight += 1
         self.activity[session_id] = self.clock()
@@ -285,42 +287,84 @@ class SessionService:
         if self.routes.get(session_id) is route:
             self.unroute(session_id)
 
+    @property
+    def pausing(self) -> bool:
+        """Whether the paused tier is on: `KATO_PAUSE_AFTER` set below `KATO_IDLE_TIMEOUT` on
+        an engine that can pause in place."""
+        pause_after = self.settings.pause_after
+        return 0 < pause_after < self.settings.idle_timeout and self.containers.can_pause
+
+    async def pause(self, session_id: str) -> bool:
+        """Pause an idle running session's container in place (`KATO_PAUSE_AFTER`); False if
+        it became busy or active meanwhile, or is paused already."""
+        async with self.lock(session_id):
+            record = await self.registry.call(self.registry.get, session_id)
+            route = self.routes.get(session_id)
+            if record is None or route is None or route.inflight or route.paused:
+                return False
+            if self.clock() - self.last_activity(record) < self.settings.pause_after:
+                return False
+            await asyncio.to_thread(self.containers.pause_processor, record.processor_id)
+            route.paused = True
+            await self.emit("session.paused", record, "running")
+        log.info("session paused", extra={"session_id": session_id})
+        return True
+
+    async def _unpause(self, record: SessionRecord, route: Route) -> None:
+        """Resume a paused session's container (the lock held); its route serves as before."""
+        await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
+        route.paused = False
+        await self.emit("session.resumed", record, "running")
+
     async def _wake(self, session_id: str) -> Route:
         await self.get(session_id)  # unknown ids get a 404 before a lock is made for them
         async with self.lock(session_id):
-            route = self.routes.get(session_id)
-            if route is not None:
-                return route
-            record = await self.get(session_id)
-            if record.expires_at is not None and record.expires_at <= self.clock():
-                raise SessionExpiredError(
-                    f"session {session_id} expired (its TTL passed)",
-                    {"session_id": session_id, "expired_at": iso_time(record.expires_at)},
+            return await self._wake_locked(session_id)
+
+    async def _wake_locked(self, session_id: str) -> Route:
+        """`_wake` with the session's lock held: resume a paused container, route a running
+        one, else start one (restoring the snapshot of a hibernated session)."""
+        route = self.routes.get(session_id)
+        if route is not None:
+            if route.paused:
+                await self._unpause(await self.get(session_id), route)
+            return route
+        record = await self.get(session_id)
+        if record.expires_at is not None and record.expires_at <= self.clock():
+            raise SessionExpiredError(
+                f"session {session_id} expired (its TTL passed)",
+                {"session_id": session_id, "expired_at": iso_time(record.expires_at)},
+            )
+        if record.status in ("running", "starting"):
+            # The route was dropped after a connection error: keep a container that runs.
+            info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
+            if info is not None and info.status == "paused":  # paused before a restart
+                route = Route(info.internal_url, info.token, paused=True)
+                await self._unpause(record, route)
+                info = await asyncio.to_thread(
+                    self.containers.get_processor, record.processor_id
                 )
-            if record.status in ("running", "starting"):
-                # The route was dropped after a connection error: keep a container that runs.
-                info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
-                if info is not None and info.status == "running":
-                    route = self.routes[session_id] = Route(info.internal_url, info.token)
-                    return route
-            async with self.admission.slot():
-                snapshot = None
-                if record.status == "hibernated":  # read only now: snapshots can be large
-                    snapshot = await self.registry.call(self.registry.snapshot, session_id)
-                async with self._failure_event(record, record.status, report_capacity=False):
-                    info = await self._spawn(record, reason="wake")
-                    if snapshot is not None:
-                        try:
-                            await restore_state(
-                                self.client, info.internal_url, info.token, snapshot
-                            )
-                        except BaseException:
-                            await self.remove_container(record.processor_id)
-                            raise
-                woken = await self.mark_running_async(record, info)
-            await self.emit("session.woken", woken, "running")
-            log.info("session woken", extra={"session_id": session_id, "status": record.status})
-            return self.routes[session_id]
+            if info is not None and info.status == "running":
+                route = self.routes[session_id] = Route(info.internal_url, info.token)
+                return route
+        async with self.admission.slot():
+            snapshot = None
+            if record.status == "hibernated":  # read only now: snapshots can be large
+                snapshot = await self.registry.call(self.registry.snapshot, session_id)
+            async with self._failure_event(record, record.status, report_capacity=False):
+                info = await self._spawn(record, reason="wake")
+                if snapshot is not None:
+                    try:
+                        await restore_state(
+                            self.client, info.internal_url, info.token, snapshot
+                        )
+                    except BaseException:
+                        await self.remove_container(record.processor_id)
+                        raise
+            woken = await self.mark_running_async(record, info)
+        await self.emit("session.woken", woken, "running")
+        log.info("session woken", extra={"session_id": session_id, "status": record.status})
+        return self.routes[session_id]
 
     # -- reaping -----------------------------------------------------------------------------
     def last_activity(self, record: SessionRecord) -> float:
@@ -349,6 +393,8 @@ class SessionService:
             needed = self.settings.idle_timeout if min_idle is None else min_idle
             if not force and idle < needed:
                 return False
+            if route.paused:  # its state is read from a running process
+                await self._unpause(record, route)
             del self.routes[session_id]
             try:
                 snapshot = await fetch_state(
@@ -383,6 +429,10 @@ class SessionService:
         arrives for it meanwhile either holds it (in flight: not evicted) or wakes it."""
         now = self.clock()
         records = await self.registry.call(self.registry.all)
+        def paused(record: SessionRecord) -> bool:
+            route = self.routes.get(record.session_id)
+            return route is not None and route.paused
+
         candidates = sorted(
             (
                 r
@@ -390,15 +440,15 @@ class SessionService:
                 if (route := self.routes.get(r.session_id)) is not None
                 and not route.inflight
                 and r.session_id not in self.reaping
-                and now - self.last_activity(r) >= self.settings.evict_min_idle
+                and (route.paused or now - self.last_activity(r) >= self.settings.evict_min_idle)
             ),
-            key=self.last_activity,
+            key=lambda r: (not paused(r), self.last_activity(r)),  # the paused tier goes first
         )
         for record in candidates:
             try:
                 evicted = await self.hibernate(
                     record.session_id,
-                    min_idle=self.settings.evict_min_idle,
+                    min_idle=0.0 if paused(record) else self.settings.evict_min_idle,
                     event="session.evicted",
                 )
             except Exception as exc:  # its snapshot failed: it stays running, try the next

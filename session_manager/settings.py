@@ -35,6 +35,14 @@ class ManagerSettings(BaseSettings):
         gt=0,
         description="KATO_IDLE_TIMEOUT (600 s): a session idle this long is hibernated.",
     )
+    pause_after: float = Field(
+        default=60.0,
+        ge=0,
+        le=365 * 86400,
+        description="KATO_PAUSE_AFTER (60 s; 0 = off): a running session idle this long is "
+        "paused in place (`docker pause`: memory kept, no CPU) until its next request or "
+        "KATO_IDLE_TIMEOUT; not at or above KATO_IDLE_TIMEOUT, and off on Swarm.",
+    )
     expired_retention: float = Field(
         default=86400.0,
         ge=0,

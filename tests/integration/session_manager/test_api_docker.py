@@ -43,7 +43,8 @@ def test_a_v1_client_at_the_managers_root_gets_its_default_session(
         )
         assert routed.headers["x-session-id"] == named["session_id"]
         assert http.get(f"/session/{named['session_id']}/stm").json()["stm"] == [["named"]]
-        assert http.get("/stm").json()["stm"] == [["hello"], ["world"]]  # the default one is untouched
+        default_stm = http.get("/stm").json()["stm"]
+        assert default_stm == [["hello"], ["world"]]  # the default one is untouched
 
         assert http.post(f"/session/{sid}/hibernate").json()["status"] == "hibernated"
         assert http.get("/stm").json()["stm"] == [["hello"], ["world"]]  # woken from its snapshot
