@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 
 from container_manager import ContainerManagerError, KatoContainerManager
 from kato.contract import error_body
+from kato.web import tracing
 
 from . import portability, probes
 from .dashboard.router import router as dashboard_router
@@ -103,6 +104,7 @@ def create_app(
             service.flush_activity()
             await client.close()
             registry.close()
+            tracing.flush()
             events.log.close()
 
     app = FastAPI(
@@ -117,6 +119,8 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_limits=portability.body_limits(settings),
     )
+    tracing.setup("kato-session-manager")
+    app.add_middleware(tracing.TracingMiddleware, service="session-manager")  # outermost
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
     app.include_router(probes.router)

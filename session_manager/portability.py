@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from yarl import URL
 
 from kato import contract
+from kato.web import tracing
 
 from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
@@ -83,6 +84,7 @@ def _timeout(settings: ManagerSettings) -> aiohttp.ClientTimeout:
         504,
     ),
 )
+@tracing.traced("session.export")
 async def export_session(session_id: str, request: Request) -> Response:
     """The session's whole memory (wakes a hibernated session first)."""
     session_id_var.set(session_id)
@@ -121,6 +123,7 @@ async def export_session(session_id: str, request: Request) -> Response:
         }
     },
 )
+@tracing.traced("session.import")
 async def import_session(
     request: Request,
     user_id: Annotated[str | None, Query(pattern=USER_ID)] = None,
@@ -161,6 +164,7 @@ async def import_session(
     status_code=201,
     responses=error_responses(404, 422, 502, 503, 504),
 )
+@tracing.traced("session.fork")
 async def fork_session(
     session_id: str, request: Request, body: Annotated[ForkRequest | None, Body()] = None
 ) -> SessionView:
@@ -224,7 +228,7 @@ async def _push(service: SessionService, session_id: str, data: AsyncIterator[by
 
 
 def _auth(route: Route) -> dict[str, str]:
-    return {"Authorization": f"Bearer {route.token}"}
+    return {"Authorization": f"Bearer {route.token}", **tracing.outgoing_headers()}
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:

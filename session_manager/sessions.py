@@ -37,6 +37,7 @@ from container_manager import (
     ProcessorInfo,
     ProcessorNotFoundError,
 )
+from kato.web import tracing
 
 from .admission import Admission
 from .backoff import Backoff
@@ -126,12 +127,14 @@ class SessionService:
         self.reap_slots = asyncio.Semaphore(settings.reap_concurrency)
 
     # -- API operations ----------------------------------------------------------------------
+    @tracing.traced("session.create")
     async def create(
         self, user_id: str | None, genes: dict[str, Any], ttl_seconds: int | None
     ) -> SessionRecord:
         """Record the session first (so reconcile never takes its container for an orphan),
         then start its container; a failed start leaves no record behind."""
         session_id = uuid.uuid4().hex
+        tracing.annotate(**{"kato.session_id": session_id})
         now = self.clock()
         record = SessionRecord(
             session_id=session_id,
@@ -183,6 +186,7 @@ class SessionService:
             self.client, claimed.internal_url, claimed.token, self.settings.snapshot_timeout
         )
 
+    @tracing.traced("pool.claim")
     async def _use_claimed(
         self, record: SessionRecord, claimed: ProcessorInfo, health: Awaitable[bool] | None
     ) -> ProcessorInfo | None:
@@ -267,7 +271,9 @@ class SessionService:
         if self.routes.get(session_id) is route:
             self.unroute(session_id)
 
+    @tracing.traced("session.wake")
     async def _wake(self, session_id: str) -> Route:
+        tracing.annotate(**{"kato.session_id": session_id})
         await self.get(session_id)  # unknown ids get a 404 before a lock is made for them
         async with self.lock(session_id):
             route = self.routes.get(session_id)
@@ -307,6 +313,7 @@ class SessionService:
     def last_activity(self, record: SessionRecord) -> float:
         return max(record.last_activity, self.activity.get(record.session_id, 0.0))
 
+    @tracing.traced("session.hibernate")
     async def hibernate(
         self,
         session_id: str,
@@ -470,10 +477,12 @@ class SessionService:
         self.routes[record.session_id] = Route(info.internal_url, info.token)
         return running
 
+    @tracing.traced("container.spawn")
     async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
         """Start the session's container within the spawn cap (`spawning.SpawnQueue`: a full
         start queue or its wait is a 503 `KATO_SPAWN_BUSY`). A pooled processor is given up
         first when the budget needs its place."""
+        tracing.annotate(**{"kato.processor_id": record.processor_id, "kato.reason": reason})
         async with self.spawns.slot():
             await self.pool.make_room()
             return await self._start_container(record, reason)

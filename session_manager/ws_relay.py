@@ -21,6 +21,7 @@ import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kato.contract import WS_PATH
+from kato.web import tracing
 
 from .engine_errors import EngineFailureError, translated
 from .errors import SessionError
@@ -54,7 +55,7 @@ async def relay(websocket: WebSocket, service: SessionService) -> None:
         try:
             upstream = await service.client.ws_connect(
                 url,
-                headers={"Authorization": f"Bearer {route.token}"},
+                headers={"Authorization": f"Bearer {route.token}", **tracing.outgoing_headers()},
                 autoclose=False,
                 max_msg_size=0,
             )

@@ -27,6 +27,7 @@ from kato.services.middleware import ServiceMiddleware
 from kato.services.models import GenesUpdate, ObserveSequenceRequest, StateSnapshot
 from kato.services.runtime import Runtime
 from kato.services.settings import ServiceSettings
+from kato.web import tracing
 
 ProcessorFactory = Callable[[ServiceSettings], KatoProcessor]
 
@@ -77,6 +78,7 @@ def create_app(
             runtime.attach(None)
             processor.close()
             logger.info("processor closed")
+            tracing.flush()
 
     app = FastAPI(
         title="KATO processor",
@@ -105,6 +107,8 @@ def create_app(
         metrics=runtime.metrics,
         logger=logger,
     )
+    tracing.setup("kato-processor", {"service.instance.id": settings.processor_id})
+    app.add_middleware(tracing.TracingMiddleware, service="processor")  # outermost
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
