@@ -29,6 +29,7 @@ class FakeProcessor:
         self.state: dict[str, dict[str, Any]] = defaultdict(lambda: {"stm": []})
         self.requests: list[dict[str, Any]] = []
         self.ws_close_codes: list[int | None] = []
+        self.ws_headers: list[dict[str, str]] = []
         self.port = 0
         self.stalled_tokens: set[str] = set()
         self.metrics_down = False
@@ -121,6 +122,7 @@ class FakeProcessor:
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
+        self.ws_headers.append(dict(request.headers))
         await ws.prepare(request)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
