@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kato.contract import OTEL_PROCESSOR_ENV
@@ -113,3 +113,13 @@ class ContainerSettings(BaseSettings):
             "reachable from the containers' network)."
         ),
     )
+
+    @field_validator("otel_env")
+    @classmethod
+    def _only_otel_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Nothing but the passed OpenTelemetry names: no other variable reaches a container
+        this way (``LD_PRELOAD``, ``PYTHONPATH``, the processor's own)."""
+        unknown = sorted(set(value) - set(OTEL_PROCESSOR_ENV))
+        if unknown:
+            raise ValueError(f"not an OpenTelemetry variable passed to processors: {unknown}")
+        return value
