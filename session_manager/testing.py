@@ -1,10 +1,15 @@
 """Run the real session manager (`python -m session_manager`) in a subprocess on loopback,
 so integration tests and benchmarks can `kill -9` it and start it again on the same state
-directory. Every container it makes carries `labels` (KATO_EXTRA_LABELS) for clean-up."""
+directory. Every container it makes carries `labels` (KATO_EXTRA_LABELS) for clean-up.
+
+`ProcessManagerProcess` runs the same app on a fake engine whose every container is one
+processor process on loopback (no engine needed); `OtlpReceiver` takes OTLP/HTTP traces."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import sys
 import threading
 import time
@@ -17,7 +22,14 @@ import httpx
 
 from kato.web.launcher import ServerProcess, free_port
 
-__all__ = ["ManagerProcess", "WebhookReceiver"]
+__all__ = [
+    "ManagerProcess",
+    "OtlpReceiver",
+    "ProcessManagerProcess",
+    "ReceivedSpan",
+    "WebhookReceiver",
+    "serve_on_one_processor",
+]
 
 
 class ManagerProcess(ServerProcess):
@@ -51,6 +63,52 @@ class ManagerProcess(ServerProcess):
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
+
+
+class ProcessManagerProcess(ManagerProcess):
+    """The manager's app under uvicorn in a child process, its engine a `FakeBackend` whose
+    every container is the processor already serving on `127.0.0.1:<processor_port>` (say
+    `python -m kato.services`): a manager and a real processor without an engine. For what a
+    container cannot do here (reach a receiver on this host's loopback, see the tracing tests)
+    and for benchmarks of the manager's own cost."""
+
+    def __init__(self, state_dir: Path, processor_port: int, **env: str) -> None:
+        super().__init__(state_dir, {}, KATO_TEST_PROCESSOR_PORT=str(processor_port), **env)
+        self.command = [sys.executable, "-c", "import session_manager.testing as t; t.serve()"]
+
+
+def serve() -> None:
+    """`ProcessManagerProcess`'s child: `serve_on_one_processor` from its environment."""
+    serve_on_one_processor(int(os.environ["KATO_TEST_PROCESSOR_PORT"]))
+
+
+def serve_on_one_processor(processor_port: int) -> None:
+    """Serve the manager (settings from the environment) on a fake engine whose containers
+    all answer at `127.0.0.1:processor_port`; readiness is the fake's, every other call goes
+    over the network to that processor."""
+    import uvicorn
+
+    from container_manager import FakeBackend, KatoContainerManager
+
+    from .app import create_app
+    from .logs import configure_logging
+    from .settings import ManagerSettings
+
+    settings = ManagerSettings()
+    backend = FakeBackend(port=processor_port)
+    containers = KatoContainerManager(
+        settings.container_settings(), backend, http_transport=backend.transport()
+    )
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings, containers),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -108,3 +166,96 @@ class WebhookReceiver:
             reached = self._changed.wait_for(lambda: len(self.deliveries) >= count, timeout)
             assert reached, f"{len(self.deliveries)} of {count} webhook deliveries arrived"
             return list(self.deliveries[:count])
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    service: str  # the resource's service.name
+    name: str
+    trace_id: str  # hex, as in a traceparent
+    span_id: str
+    parent_id: str  # "" for a root
+
+
+class OtlpReceiver:
+    """A real OTLP/HTTP receiver on loopback: `POST /v1/traces` (protobuf, gzip or not)
+    answered 200. With ``decode`` every span is kept in `spans` (needs ``opentelemetry-proto``,
+    a test dependency); without, requests are only counted (a benchmark's cheap sink)."""
+
+    def __init__(self, *, decode: bool = True) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.decode = decode
+        self.spans: list[ReceivedSpan] = []
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> OtlpReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                known = self.path == "/v1/traces"
+                if known:
+                    receiver._receive(body)
+                self.send_response(200 if known else 404)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")  # an empty ExportTraceServiceResponse
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def of(self, trace_id: str) -> list[ReceivedSpan]:
+        """The spans received so far of one trace."""
+        with self._lock:
+            return [s for s in self.spans if s.trace_id == trace_id]
+
+    def _receive(self, body: bytes) -> None:
+        spans = _decoded(body) if self.decode else []
+        with self._lock:
+            self.requests += 1
+            self.spans.extend(spans)
+
+
+def _decoded(body: bytes) -> list[ReceivedSpan]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    found: list[ReceivedSpan] = []
+    for resource_spans in request.resource_spans:
+        names = [
+            a.value.string_value
+            for a in resource_spans.resource.attributes
+            if a.key == "service.name"
+        ]
+        service = names[0] if names else ""
+        for scope_spans in resource_spans.scope_spans:
+            found.extend(
+                ReceivedSpan(
+                    service,
+                    span.name,
+                    span.trace_id.hex(),
+                    span.span_id.hex(),
+                    span.parent_span_id.hex(),
+                )
+                for span in scope_spans.spans
+            )
+    return found

@@ -3,116 +3,30 @@ OpenTelemetry SDK) → a session manager (uvicorn on loopback) → a processor
 (``python -m kato.services`` on loopback), each exporting to a small OTLP/HTTP receiver here
 that decodes ``POST /v1/traces`` with ``opentelemetry-proto``.
 
-The processor is a process, not a container: see `tracing_manager` (the receiver is on
-loopback, out of a bridged container's reach). No engine is needed.
+The processor is a process, not a container, and the manager's engine a fake whose one
+"container" is that process (`session_manager.testing.ProcessManagerProcess`): the receiver
+listens on this host's loopback, which a container on the engine's bridge network cannot reach
+(and the bridge's own address is no target this workplace allows traffic to). A container
+gets the same OTEL_* settings from the manager (`ContainerSettings.otel_env`, unit-tested).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from kato.client import KatoClient
-from kato.web.launcher import ServerProcess, free_port
+from kato.web.launcher import ServerProcess
 from kato.web.wait import wait_until
-from session_manager.testing import ManagerProcess
-
-_REPO = Path(__file__).resolve().parents[3]
-
-
-@dataclass(frozen=True)
-class Received:
-    service: str
-    name: str
-    trace_id: str
-    span_id: str
-    parent_id: str  # "" for a root
-
-
-class OtlpReceiver:
-    """``POST /v1/traces`` (OTLP/HTTP, protobuf) on loopback; every span it decodes is kept."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.spans: list[Received] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> OtlpReceiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                ok = self.path == "/v1/traces"
-                if ok:
-                    request = ExportTraceServiceRequest()
-                    request.ParseFromString(body)
-                    receiver._keep(request)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200 if ok else 404)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def _keep(self, request: ExportTraceServiceRequest) -> None:
-        for resource_spans in request.resource_spans:
-            service = next(
-                (
-                    a.value.string_value
-                    for a in resource_spans.resource.attributes
-                    if a.key == "service.name"
-                ),
-                "",
-            )
-            for scope_spans in resource_spans.scope_spans:
-                with self._lock:
-                    self.spans.extend(
-                        Received(
-                            service,
-                            span.name,
-                            span.trace_id.hex(),
-                            span.span_id.hex(),
-                            span.parent_span_id.hex(),
-                        )
-                        for span in scope_spans.spans
-                    )
-
-    def of(self, trace_id: str) -> list[Received]:
-        with self._lock:
-            return [s for s in self.spans if s.trace_id == trace_id]
+from session_manager.testing import OtlpReceiver, ProcessManagerProcess, ReceivedSpan
 
 
 @pytest.fixture
@@ -127,7 +41,7 @@ def _otel(receiver: OtlpReceiver) -> dict[str, str]:
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "50"}
 
 
-def _one(spans: list[Received], service: str, name: str) -> Received:
+def _one(spans: list[ReceivedSpan], service: str, name: str) -> ReceivedSpan:
     found = [s for s in spans if (s.service, s.name) == (service, name)]
     assert len(found) == 1, (service, name, spans)
     return found[0]
@@ -148,14 +62,7 @@ def test_one_trace_across_client_manager_and_processor(
         tmp_path / "processor.log",
     )
     processor.env["PORT"] = str(processor.port)
-    manager = ManagerProcess(
-        tmp_path / "state",
-        {"kato.test": "tracing"},
-        KATO_TEST_PROCESSOR_PORT=str(processor.port),
-        PYTHONPATH=str(_REPO),
-        **_otel(receiver),
-    )
-    manager.command = [sys.executable, "-m", "tests.integration.session_manager.tracing_manager"]
+    manager = ProcessManagerProcess(tmp_path / "state", processor.port, **_otel(receiver))
     provider = TracerProvider(resource=Resource.create({"service.name": "test-client"}))
     provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver.url}/v1/traces"))
