@@ -1,7 +1,7 @@
 """One trace across three processes, exported over real OTLP/HTTP: this test's client (its own
-OpenTelemetry SDK) → a session manager (uvicorn on loopback) → a processor
-(``python -m kato.services`` on loopback), each exporting to a small OTLP/HTTP receiver here
-that decodes ``POST /v1/traces`` with ``opentelemetry-proto``.
+OpenTelemetry SDK) → a session manager (uvicorn on loopback) → a processor (the service's
+app under uvicorn on loopback, as ``python -m kato.services`` serves it), each exporting to
+a small OTLP/HTTP receiver here that decodes ``POST /v1/traces`` with ``opentelemetry-proto``.
 
 The processor is a process, not a container, and the manager's engine a fake whose one
 "container" is that process (`session_manager.testing.ProcessManagerProcess`): the receiver
@@ -13,7 +13,6 @@ gets the same OTEL_* settings from the manager (`ContainerSettings.otel_env`, un
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from kato.client import KatoClient
-from kato.web.launcher import ServerProcess
+from kato.services.testing import ServiceProcess
 from kato.web.wait import wait_until
 from session_manager.testing import OtlpReceiver, ProcessManagerProcess, ReceivedSpan
 
@@ -50,18 +49,15 @@ def _one(spans: list[ReceivedSpan], service: str, name: str) -> ReceivedSpan:
 def test_one_trace_across_client_manager_and_processor(
     receiver: OtlpReceiver, tmp_path: Path
 ) -> None:
-    processor = ServerProcess(
-        [sys.executable, "-m", "kato.services"],
+    processor = ServiceProcess(
         {
             "PROCESSOR_ID": "traced",
-            "KATO_HOST": "127.0.0.1",
             "KATO_DATA_DIR": str(tmp_path / "data"),
             "LOG_LEVEL": "DEBUG",  # its access lines of successes too
             **_otel(receiver),
         },
         tmp_path / "processor.log",
     )
-    processor.env["PORT"] = str(processor.port)
     manager = ProcessManagerProcess(tmp_path / "state", processor.port, **_otel(receiver))
     provider = TracerProvider(resource=Resource.create({"service.name": "test-client"}))
     provider.add_span_processor(
