@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Self
@@ -86,12 +87,10 @@ def serve_on_one_processor(processor_port: int) -> None:
     """Serve the manager (settings from the environment) on a fake engine whose containers
     all answer at `127.0.0.1:processor_port`; readiness is the fake's, every other call goes
     over the network to that processor."""
-    import uvicorn
-
     from container_manager import FakeBackend, KatoContainerManager
 
-    from .app import create_app
     from .logs import configure_logging
+    from .server import serve as serve_manager
     from .settings import ManagerSettings
 
     settings = ManagerSettings()
@@ -100,50 +99,27 @@ def serve_on_one_processor(processor_port: int) -> None:
         settings.container_settings(), backend, http_transport=backend.transport()
     )
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings, containers),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-    )
+    serve_manager(settings, containers)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    headers: dict[str, str]
-    body: bytes
-    received: float  # time.time() when it arrived
-
-
-class WebhookReceiver:
-    """A real HTTP server on loopback that records every POST and answers `status` (set it
-    to 503 to play a failing receiver). `stop()` then `start()` again on the same port plays
-    a receiver that is down for a while."""
+class _PostReceiver:
+    """A real HTTP server on loopback, in a thread, that answers every POST with the status
+    `_take` returns for it (and an empty body)."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.status = 200
-        self.deliveries: list[Delivery] = []
-        self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> WebhookReceiver:
+    def _take(self, path: str, headers: Message, body: bytes) -> int:
+        raise NotImplementedError
+
+    def start(self) -> Self:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver.status
-                if status < 300:
-                    with receiver._changed:
-                        delivery = Delivery(dict(self.headers.items()), body, time.time())
-                        receiver.deliveries.append(delivery)
-                        receiver._changed.notify_all()
-                self.send_response(status)
+                self.send_response(receiver._take(self.path, self.headers, body))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -159,6 +135,34 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+    received: float  # time.time() when it arrived
+
+
+class WebhookReceiver(_PostReceiver):
+    """A real HTTP server on loopback that records every POST and answers `status` (set it
+    to 503 to play a failing receiver). `stop()` then `start()` again on the same port plays
+    a receiver that is down for a while."""
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(port)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.status = 200
+        self.deliveries: list[Delivery] = []
+        self._changed = threading.Condition()
+
+    def _take(self, path: str, headers: Message, body: bytes) -> int:
+        status = self.status
+        if status < 300:
+            with self._changed:
+                self.deliveries.append(Delivery(dict(headers.items()), body, time.time()))
+                self._changed.notify_all()
+        return status
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[Delivery]:
         """The first `count` accepted deliveries (waits for them; AssertionError on timeout)."""
@@ -177,59 +181,34 @@ class ReceivedSpan:
     parent_id: str  # "" for a root
 
 
-class OtlpReceiver:
+class OtlpReceiver(_PostReceiver):
     """A real OTLP/HTTP receiver on loopback: `POST /v1/traces` (protobuf, gzip or not)
     answered 200. With ``decode`` every span is kept in `spans` (needs ``opentelemetry-proto``,
     a test dependency); without, requests are only counted (a benchmark's cheap sink)."""
 
     def __init__(self, *, decode: bool = True) -> None:
-        self.port = free_port()
+        super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.decode = decode
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> OtlpReceiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                known = self.path == "/v1/traces"
-                if known:
-                    receiver._receive(body)
-                self.send_response(200 if known else 404)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")  # an empty ExportTraceServiceResponse
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _take(self, path: str, headers: Message, body: bytes) -> int:
+        if path != "/v1/traces":
+            return 404
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        spans = _decoded(body) if self.decode else []
+        with self._lock:
+            self.requests += 1
+            self.spans.extend(spans)
+        return 200  # an empty body is an empty ExportTraceServiceResponse
 
     def of(self, trace_id: str) -> list[ReceivedSpan]:
         """The spans received so far of one trace."""
         with self._lock:
             return [s for s in self.spans if s.trace_id == trace_id]
-
-    def _receive(self, body: bytes) -> None:
-        spans = _decoded(body) if self.decode else []
-        with self._lock:
-            self.requests += 1
-            self.spans.extend(spans)
 
 
 def _decoded(body: bytes) -> list[ReceivedSpan]:
