@@ -31,7 +31,7 @@ import httpx
 from harness import percentile
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from proxy import Target, interleaved, ms
+from proxy import Target, measured, ms
 from rich.console import Console
 from rich.table import Table
 
@@ -99,12 +99,7 @@ def main() -> None:
         for column in ("concurrency", "off p50/p99 ms", "on p50/p99 ms", "ratio p50", "ratio p99"):
             table.add_column(column, justify="right")
         for concurrency in (1, 10):
-            off, on = Target(off_base, {}), Target(on_base, {})
-            asyncio.run(interleaved(off, on, 200, concurrency))  # warm-up
-            off.latencies.clear()
-            on.latencies.clear()
-            asyncio.run(interleaved(off, on, args.requests, concurrency))
-            f, n = off.latencies, on.latencies
+            f, n = measured(Target(off_base, {}), Target(on_base, {}), args.requests, concurrency)
             table.add_row(
                 str(concurrency),
                 f"{ms(percentile(f, 50))} / {ms(percentile(f, 99))}",
