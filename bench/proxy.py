@@ -59,6 +59,17 @@ async def interleaved(proxied: Target, direct: Target, requests: int, concurrenc
         await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
 
 
+def measured(
+    first: Target, second: Target, requests: int, concurrency: int
+) -> tuple[list[float], list[float]]:
+    """Both sides' latencies of `requests` interleaved requests, after 200 to warm up."""
+    asyncio.run(interleaved(first, second, 200, concurrency))
+    first.latencies.clear()
+    second.latencies.clear()
+    asyncio.run(interleaved(first, second, requests, concurrency))
+    return first.latencies, second.latencies
+
+
 async def throughput(proxied: Target, requests: int, concurrency: int) -> float:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -100,11 +111,7 @@ def main() -> None:
             table.add_column(column, justify="right")
         for concurrency in (1, 10):
             proxied, direct = Target(proxied_base, {}), Target(session["url"], direct_headers)
-            asyncio.run(interleaved(proxied, direct, 200, concurrency))  # warm-up
-            proxied.latencies.clear()
-            direct.latencies.clear()
-            asyncio.run(interleaved(proxied, direct, args.requests, concurrency))
-            p, d = proxied.latencies, direct.latencies
+            p, d = measured(proxied, direct, args.requests, concurrency)
             table.add_row(
                 str(concurrency),
                 f"{ms(percentile(p, 50))} / {ms(percentile(p, 99))}",

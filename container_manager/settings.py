@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kato.contract import OTEL_PROCESSOR_ENV
+
 __all__ = ["ContainerSettings"]
+
+
+def _otel_from_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in OTEL_PROCESSOR_ENV if os.environ.get(name)}
 
 
 class ContainerSettings(BaseSettings):
@@ -97,3 +104,22 @@ class ContainerSettings(BaseSettings):
         le=100,
         description="KATO_LOG_MAX_FILES (3): rotated log files kept per container.",
     )
+    otel_env: dict[str, str] = Field(
+        default_factory=_otel_from_environment,
+        description=(
+            "OTEL_* (unset): the OpenTelemetry variables of kato.contract.OTEL_PROCESSOR_ENV "
+            "found in the manager's environment, passed to every processor it starts, so "
+            "processors export their spans where the manager does (the endpoint must be "
+            "reachable from the containers' network)."
+        ),
+    )
+
+    @field_validator("otel_env")
+    @classmethod
+    def _only_otel_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Nothing but the passed OpenTelemetry names: no other variable reaches a container
+        this way (``LD_PRELOAD``, ``PYTHONPATH``, the processor's own)."""
+        unknown = sorted(set(value) - set(OTEL_PROCESSOR_ENV))
+        if unknown:
+            raise ValueError(f"not an OpenTelemetry variable passed to processors: {unknown}")
+        return value

@@ -68,6 +68,7 @@ def build_spec(
     labels: Mapping[str, str],
 ) -> ProcessorSpec:
     env = {
+        **settings.otel_env,  # first: the platform's own variables always win
         contract.ENV_PROCESSOR_ID: processor_id,
         contract.ENV_PROCESSOR_NAME: processor_id,
         contract.ENV_DATA_DIR: DATA_DIR,

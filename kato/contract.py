@@ -41,6 +41,7 @@ __all__ = [
     "METRICS_TEXT_PATH",
     "MAX_PATTERN_LENGTH_RANGE",
     "MAX_PREDICTIONS_RANGE",
+    "OTEL_PROCESSOR_ENV",
     "PERSISTENCE_RANGE",
     "PLATFORM_PROCESSOR_ID_PATTERN",
     "PLATFORM_PROCESSOR_ID_RULE",
@@ -180,6 +181,28 @@ GENE_ENV: Final[Mapping[str, str]] = MappingProxyType(
 )
 #: Also read for ``sort`` (the documented name, which upstream ignores: QUIRK-9).
 ENV_SORT_ALIAS: Final = "SORT"
+
+#: The standard OpenTelemetry variables the platform passes from its own environment to the
+#: processors it launches, when the operator set them (`kato.web.tracing` reads them). Not
+#: passed: ``OTEL_SERVICE_NAME`` (a processor names itself ``kato-processor``), the
+#: ``*_HEADERS`` (collector credentials would show in ``docker inspect``) and the
+#: ``*_CERTIFICATE``/``*_CLIENT_*`` file paths (files of the manager's host, not the container's).
+OTEL_PROCESSOR_ENV: Final = (
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_PROPAGATORS",
+)
 
 
 # -- processor paths the platform calls --------------------------------------------------------

@@ -22,10 +22,11 @@ from starlette.responses import JSONResponse, Response
 
 from container_manager import ContainerManagerError, KatoContainerManager
 from kato.contract import error_body
+from kato.web import tracing
+from kato.web.route_table import route_table
 
 from . import portability, probes
 from .api import include_api
-from .api.route_table import route_table
 from .dashboard.router import router as dashboard_router
 from .default_sessions import DefaultSessions
 from .engine_errors import as_session_error
@@ -92,6 +93,7 @@ def create_app(
             service.flush_activity()
             await client.close()
             registry.close()
+            tracing.flush()
             events.log.close()
 
     app = FastAPI(
@@ -106,6 +108,8 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_limits=portability.body_limits(settings),
     )
+    tracing.setup("kato-session-manager")
+    app.add_middleware(tracing.TracingMiddleware, service="session-manager")  # outermost
     app.state.metrics = metrics
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.

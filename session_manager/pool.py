@@ -39,6 +39,7 @@ from typing import Any
 import aiohttp
 
 from container_manager import ContainerManagerError, KatoContainerManager, ProcessorInfo
+from kato.web import tracing
 
 from .metrics import ManagerMetrics
 from .processor_client import check_health
@@ -181,6 +182,7 @@ class WarmPool:
     def starting(self) -> int:
         return len(self.launching)
 
+    @tracing.traced("pool.spawn")
     async def _start_one(self, processor_id: str) -> None:
         """One pooled processor; its id is chosen by the caller and held in `launching`, so
         `reconcile` knows it is ours while it starts (listed but not ready yet)."""

@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from yarl import URL
 
 from kato import contract
+from kato.web import tracing
 
 from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
@@ -86,6 +87,7 @@ def _timeout(settings: ManagerSettings) -> aiohttp.ClientTimeout:
         504,
     ),
 )
+@tracing.traced("session.export")
 async def export_session(session_id: str, request: Request) -> Response:
     """The session's whole memory (wakes a hibernated session first)."""
     session_id_var.set(session_id)
@@ -124,6 +126,7 @@ async def export_session(session_id: str, request: Request) -> Response:
         }
     },
 )
+@tracing.traced("session.import")
 async def import_session(
     request: Request,
     user_id: Annotated[str | None, Query(pattern=USER_ID)] = None,
@@ -164,6 +167,7 @@ async def import_session(
     status_code=201,
     responses=error_responses(404, 410, 422, 502, 503, 504),
 )
+@tracing.traced("session.fork")
 async def fork_session(
     session_id: str, request: Request, body: Annotated[ForkRequest | None, Body()] = None
 ) -> SessionView:
@@ -227,7 +231,7 @@ async def _push(service: SessionService, session_id: str, data: AsyncIterator[by
 
 
 def _auth(route: Route) -> dict[str, str]:
-    return {"Authorization": f"Bearer {route.token}"}
+    return {"Authorization": f"Bearer {route.token}", **tracing.outgoing_headers()}
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:

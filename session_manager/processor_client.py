@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, METRICS_TEXT_PATH, STATE_PATH
+from kato.web import tracing
 
 from .errors import BadGatewayError, SessionError, UpstreamTimeoutError
 
@@ -62,7 +63,7 @@ async def check_health(client: aiohttp.ClientSession, url: str, token: str, time
     try:
         async with client.get(
             f"{url}{HEALTH_PATH}",
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}", **tracing.outgoing_headers()},
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             await response.read()
@@ -96,7 +97,11 @@ async def _call(
     *,
     path: str = STATE_PATH,
 ) -> bytes:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        **tracing.outgoing_headers(),
+    }
     try:
         async with client.request(
             method,

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 from yarl import URL
 
+from kato.web import tracing
 from kato.web.body import read_body
 
 from .errors import PayloadTooLargeError, SessionNotFoundError
@@ -60,6 +61,8 @@ _HOP_BY_HOP = frozenset(
         "host",
         "content-length",
         "authorization",
+        "traceparent",  # replaced by the proxy span's (`kato.web.tracing`)
+        "tracestate",
     }
 )
 # uvicorn writes its own; passing the container's too would duplicate them.
@@ -104,6 +107,7 @@ def raw_path(scope: Scope) -> str:
     return raw.decode("latin-1").partition("?")[0]
 
 
+@tracing.traced("proxy", kind="client")
 async def forward(
     request: Request,
     session_id: str,
@@ -120,6 +124,7 @@ async def forward(
     target = upstream_url(route.internal_url, path, query)
     headers = [(key, value) for key, value in request.headers.items() if key not in _HOP_BY_HOP]
     headers.append(("Authorization", f"Bearer {route.token}"))
+    headers.extend(tracing.outgoing_headers().items())
     if "x-trace-id" not in request.headers:  # the processor logs under the same id as we do
         headers.append(("X-Trace-ID", request_id_var.get() or ""))
     try:

@@ -14,7 +14,7 @@ from .app import create_app
 from .logs import configure_logging
 from .settings import ManagerSettings
 
-__all__ = ["PROGRAM", "run"]
+__all__ = ["PROGRAM", "run", "serve"]
 
 #: How the manager names itself in a start-up error.
 PROGRAM = "kato-manager"
@@ -34,13 +34,19 @@ def run(host: str | None = None, port: int | None = None) -> None:
         containers = settings.container_settings()
     configure_logging(settings.log_level)
     with state_lock.shared(settings.state_dir):
-        uvicorn.run(
-            create_app(settings, KatoContainerManager(containers)),
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=10,
-        )
+        serve(settings, KatoContainerManager(containers))
+
+
+def serve(settings: ManagerSettings, containers: KatoContainerManager) -> None:
+    """The manager's app on `containers` under uvicorn until interrupted (logging configured
+    by the caller: `configure_logging`)."""
+    uvicorn.run(
+        create_app(settings, containers),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )

@@ -38,6 +38,7 @@ from container_manager import (
     ProcessorNotFoundError,
 )
 from kato.contract import iso_time
+from kato.web import tracing
 
 from .admission import Admission
 from .backoff import Backoff
@@ -130,6 +131,7 @@ class SessionService:
         self.reap_slots = asyncio.Semaphore(settings.reap_concurrency)
 
     # -- API operations ----------------------------------------------------------------------
+    @tracing.traced("session.create")
     async def create(
         self,
         user_id: str | None,
@@ -142,6 +144,7 @@ class SessionService:
         then start its container; a failed start leaves no record behind. `default_of`: the
         caller whose default session this is (default_sessions.py)."""
         session_id = uuid.uuid4().hex
+        tracing.annotate(**{"kato.session_id": session_id})
         now = self.clock()
         record = SessionRecord(
             session_id=session_id,
@@ -194,6 +197,7 @@ class SessionService:
             self.client, claimed.internal_url, claimed.token, self.settings.snapshot_timeout
         )
 
+    @tracing.traced("pool.claim")
     async def _use_claimed(
         self, record: SessionRecord, claimed: ProcessorInfo, health: Awaitable[bool] | None
     ) -> ProcessorInfo | None:
@@ -316,7 +320,9 @@ class SessionService:
         route.paused = False
         await self.emit("session.resumed", record, "running")
 
+    @tracing.traced("session.wake")
     async def _wake(self, session_id: str) -> Route:
+        tracing.annotate(**{"kato.session_id": session_id})
         await self.get(session_id)  # unknown ids get a 404 before a lock is made for them
         async with self.lock(session_id):
             return await self._wake_locked(session_id)
@@ -370,6 +376,7 @@ class SessionService:
     def last_activity(self, record: SessionRecord) -> float:
         return max(record.last_activity, self.activity.get(record.session_id, 0.0))
 
+    @tracing.traced("session.hibernate")
     async def hibernate(
         self,
         session_id: str,
@@ -539,10 +546,12 @@ class SessionService:
         self.routes[record.session_id] = Route(info.internal_url, info.token)
         return running
 
+    @tracing.traced("container.spawn")
     async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
         """Start the session's container within the spawn cap (`spawning.SpawnQueue`: a full
         start queue or its wait is a 503 `KATO_SPAWN_BUSY`). A pooled processor is given up
         first when the budget needs its place."""
+        tracing.annotate(**{"kato.processor_id": record.processor_id, "kato.reason": reason})
         async with self.spawns.slot():
             await self.pool.make_room()
             return await self._start_container(record, reason)

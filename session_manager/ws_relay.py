@@ -22,6 +22,7 @@ import aiohttp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kato.contract import WS_PATH
+from kato.web import tracing
 
 from .engine_errors import EngineFailureError, translated
 from .errors import SessionError
@@ -59,7 +60,7 @@ async def relay(
         try:
             upstream = await service.client.ws_connect(
                 url,
-                headers={"Authorization": f"Bearer {route.token}"},
+                headers={"Authorization": f"Bearer {route.token}", **tracing.outgoing_headers()},
                 autoclose=False,
                 max_msg_size=0,
             )

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from ._errors import KatoError, KatoTimeoutError, ProtocolError, UnavailableError, error_for
+from ._trace import trace_headers
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -100,7 +101,7 @@ class Target:
         return Target(self.url(path), self.bearer)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json", **(extra or {})}
+        headers = {"Accept": "application/json", **trace_headers(), **(extra or {})}
         if self.bearer:
             headers["Authorization"] = f"Bearer {self.bearer}"
         return headers

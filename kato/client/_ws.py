@@ -22,6 +22,7 @@ from ._models import (
     StatusMessage,
     StmResult,
 )
+from ._trace import trace_headers
 
 __all__ = ["MAX_MESSAGE", "bearer", "closed", "decode", "encode", "not_opened", "ws_url"]
 
@@ -77,7 +78,9 @@ def closed(exc: ConnectionClosed) -> KatoError:
 
 
 def bearer(target: Target) -> dict[str, str]:
-    return {"Authorization": f"Bearer {target.bearer}"} if target.bearer else {}
+    """The handshake's headers: the credential, and the caller's trace context (`_trace`)."""
+    auth = {"Authorization": f"Bearer {target.bearer}"} if target.bearer else {}
+    return {**trace_headers(), **auth}
 
 
 def not_opened(exc: Exception) -> KatoError:

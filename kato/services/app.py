@@ -27,6 +27,7 @@ from kato.services.middleware import ServiceMiddleware
 from kato.services.models import GenesUpdate, ObserveSequenceRequest, StateSnapshot
 from kato.services.runtime import Runtime
 from kato.services.settings import ServiceSettings
+from kato.web import tracing
 
 ProcessorFactory = Callable[[ServiceSettings], KatoProcessor]
 
@@ -86,6 +87,7 @@ def create_app(
             runtime.attach(None)
             processor.close()
             logger.info("processor closed")
+            tracing.flush()
 
     app = FastAPI(
         title="KATO processor",
@@ -113,6 +115,8 @@ def create_app(
         metrics=runtime.metrics,
         logger=logger,
     )
+    tracing.setup("kato-processor", {"service.instance.id": settings.processor_id})
+    app.add_middleware(tracing.TracingMiddleware, service="processor")  # outermost
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from kato.contract import trace_id_var
 from kato.web.logs import JsonFormatter, configure_json_logging
 
 LOGGER_NAME = "kato.services"
@@ -14,7 +15,12 @@ _FIELDS = ("request_id", "processor_id", "method", "path", "status", "duration_m
 
 
 def json_formatter(processor_id: str) -> JsonFormatter:
-    return JsonFormatter(message_key="msg", fixed={"processor_id": processor_id}, fields=_FIELDS)
+    return JsonFormatter(
+        message_key="msg",
+        fixed={"processor_id": processor_id},
+        context={"trace_id": trace_id_var},  # the W3C trace id (`kato.web.tracing`)
+        fields=_FIELDS,
+    )
 
 
 def configure_logging(level: str, processor_id: str) -> logging.Logger:

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 from starlette.websockets import WebSocket
 
 from kato.services.app import ROUTERS
+from kato.web.route_table import route_table
 
 from ..default_sessions import OPERATOR, DefaultSessions
 from ..errors import SessionNotFoundError
@@ -33,7 +34,6 @@ from ..proxy import forward, raw_path
 from ..sessions import SessionService
 from ..ws_relay import relay
 from .deps import service_of
-from .route_table import route_table
 from .sessions import PROXIED
 
 __all__ = ["HEADER", "TAG", "include", "processor_paths"]

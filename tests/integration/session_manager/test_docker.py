@@ -73,6 +73,7 @@ def test_errors_pass_through_unchanged_and_direct_access_needs_the_token(
         directly = direct.post("/observe", json=bad, headers=headers)
         direct_missing = direct.get("/pattern/PTRN%7Cnope", headers=headers)
     assert through_proxy.status_code == directly.status_code == 422
+    # The same bodies but for what each answer has of its own (timestamp, trace id).
     assert stable(through_proxy.json()) == stable(directly.json())
     assert missing.status_code == direct_missing.status_code
     assert stable(missing.json()) == stable(direct_missing.json())

@@ -123,3 +123,32 @@ def test_every_launch_environment_is_one_the_processor_starts_with() -> None:
         sort=False,
         exhaustive_search=True,
     )
+
+
+def test_the_operators_otel_settings_reach_every_processor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the passed names (no credentials, no host file paths, no service name); nothing
+    else can be passed this way."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/host/ca.pem")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "kato-session-manager")
+    settings = ContainerSettings(deployment="d-unit")
+    assert settings.otel_env == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
+    spec = build_spec(
+        settings, parse_config(None), processor_id="0a1b2c3d4e5f", token="t", labels={}
+    )
+    assert {k: v for k, v in spec.env.items() if k.startswith("OTEL_")} == settings.otel_env
+    with pytest.raises(ValueError, match="LD_PRELOAD"):
+        ContainerSettings(deployment="d-unit", otel_env={"LD_PRELOAD": "/x.so"})
+
+
+def test_without_otel_settings_processors_get_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in contract.OTEL_PROCESSOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert ContainerSettings(deployment="d-unit").otel_env == {}

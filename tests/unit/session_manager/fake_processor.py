@@ -19,7 +19,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kato.contract import error_body
+from kato.contract import error_body, trace_id_var
+from kato.web.tracing import parse_traceparent
 
 __all__ = ["GENE_LIMIT", "FakeProcessor"]
 
@@ -31,6 +32,7 @@ class FakeProcessor:
         self.state: dict[str, dict[str, Any]] = defaultdict(lambda: {"stm": []})
         self.requests: list[dict[str, Any]] = []
         self.ws_close_codes: list[int | None] = []
+        self.ws_headers: list[dict[str, str]] = []
         self.port = 0
         self.stalled_tokens: set[str] = set()
         self.metrics_down = False
@@ -84,7 +86,7 @@ class FakeProcessor:
         if path == "/state" and request.method == "PUT":
             restored = _json(body)
             if not isinstance(restored.get("stm"), list):
-                return _error("KATO_VALIDATION_ERROR", "not a state", 422)
+                return _error(request, "KATO_VALIDATION_ERROR", "not a state", 422)
             self.state[token] = restored
             return web.json_response({"message": "state-restored"})
         if path == "/health":
@@ -101,27 +103,28 @@ class FakeProcessor:
         if path == "/genes/update" and request.method == "POST":
             genes = _json(body).get("genes")
             if not isinstance(genes, dict):
-                return _error("KATO_VALIDATION_ERROR", "bad", 422)
+                return _error(request, "KATO_VALIDATION_ERROR", "bad", 422)
             if genes.get("max_pattern_length", 0) > GENE_LIMIT:
-                return _error("KATO_INVALID_GENE_VALUE", "too large", 400)
+                return _error(request, "KATO_INVALID_GENE_VALUE", "too large", 400)
             state.setdefault("genes", {}).update(genes)
             return web.json_response({"status": "okay", "message": "genes-updated"})
         if path == "/observe" and request.method == "POST":
             strings = _json(body).get("strings")
             if not isinstance(strings, list):
-                return _error("KATO_VALIDATION_ERROR", "bad", 422)
+                return _error(request, "KATO_VALIDATION_ERROR", "bad", 422)
             state["stm"].append(strings)
             return web.json_response({"status": "okay", "time": len(state["stm"])})
         if path == "/stm":
             return web.json_response({"stm": state["stm"]})
         if path == "/import" and request.method == "PUT":  # never a real export here
-            return _error("KATO_INVALID_EXPORT", "not an export", 422)
+            return _error(request, "KATO_INVALID_EXPORT", "not an export", 422)
         if path.startswith("/teapot"):
             return web.Response(status=418, body=b"short and stout", headers={"X-Tea": "yes"})
-        return _error("KATO_NOT_FOUND", path, 404)
+        return _error(request, "KATO_NOT_FOUND", path, 404)
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
+        self.ws_headers.append(dict(request.headers))
         await ws.prepare(request)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -135,9 +138,16 @@ class FakeProcessor:
         return ws
 
 
-def _error(code: str, message: str, status: int) -> web.Response:
-    """An error answered the way every processor answers one (kato.contract's body)."""
-    return web.json_response(error_body(code, message, status), status=status)
+def _error(request: web.Request, code: str, message: str, status: int) -> web.Response:
+    """An error answered the way every processor answers one (kato.contract's body, under the
+    trace id of the request's `traceparent`)."""
+    parent = parse_traceparent(request.headers.get("traceparent"))
+    token = trace_id_var.set(parent.trace_id if parent else None)
+    try:
+        body = error_body(code, message, status)
+    finally:
+        trace_id_var.reset(token)
+    return web.json_response(body, status=status)
 
 
 def _json(body: bytes) -> dict[str, Any]:
