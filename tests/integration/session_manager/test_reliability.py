@@ -126,7 +126,7 @@ def test_two_managers_with_default_settings_keep_every_session(
             assert http.get(f"/session/{session_id}").json()["status"] == "running"
 
 
-def test_a_paused_container_is_left_alone_by_reconcile_and_restart(
+def test_a_paused_container_is_left_alone_by_reconcile_and_resumed_by_a_request(
     start_manager: Callable[..., ManagerProcess],
     processor_image: str,
     test_labels: dict[str, str],
@@ -142,18 +142,25 @@ def test_a_paused_container_is_left_alone_by_reconcile_and_restart(
     container.pause()
     try:
         _passes_reconcile([manager], processor_image, test_labels)
-        manager.stop()
-        manager = start_manager(**_FAST_RECONCILE)  # no route: a request tries to wake it
-        with _proxied(manager, session["session_id"]) as proxied:
-            refused = proxied.get("/stm")
-        assert refused.status_code == 502
-        assert refused.json()["error"]["details"]["status"] == "paused"
         container.reload()
-        assert container.status == "paused"
+        assert container.status == "paused"  # reconcile kept it: its memory is in there
+        manager.stop()
+        manager = start_manager(**_FAST_RECONCILE)  # no route: a request wakes it
+        container.reload()
+        assert container.status == "paused"  # start-up kept it too
+        with _proxied(manager, session["session_id"]) as proxied:
+            # Unpaused (never replaced), then served with the STM it held.
+            assert proxied.get("/stm").json()["stm"] == [["kept-in-stm"]]
+        container.reload()
+        assert container.status == "running"
+        (same,) = engine.containers.list(
+            filters={"label": f"kato.processor_id={session['processor_id']}"}
+        )
+        assert same.id == container.id
     finally:
-        container.unpause()
-    with _proxied(manager, session["session_id"]) as proxied:
-        assert proxied.get("/stm").json()["stm"] == [["kept-in-stm"]]
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
 
 
 def test_kill9_during_concurrent_creates_leaves_no_ghosts_orphans_or_lost_sessions(
