@@ -98,31 +98,33 @@ def main() -> None:
     for column in ("case", "n", "p50", "p99", "ratio p50"):
         table.add_column(column)
     console = Console()
-    with running_manager(**settings) as (manager, labels):
-        with httpx.Client(base_url=manager.url, timeout=300) as http:
-            console.print(f"making {args.sessions} sessions…")
-            ids = make_sessions(http, args.sessions)
-            all_paused(labels, len(ids))
-            paused = one_at_a_time(http, ids)
-            hibernate_all(http, ids)
-            hibernated = one_at_a_time(http, ids)
-            for session_id in ids:
-                http.delete(f"/session/{session_id}")
-            base = percentile(hibernated, 50)
-            for case, values in (("from paused", paused), ("from hibernated", hibernated)):
-                table.add_row(
-                    f"wake {case}, one at a time",
-                    str(len(values)),
-                    f"{percentile(values, 50) * 1000:.1f}",
-                    f"{percentile(values, 99) * 1000:.1f}",
-                    f"{percentile(values, 50) / base:.3f}",
-                )
-            console.print(f"making {args.mass} sessions for the mass wake…")
-            ids = make_sessions(http, args.mass)
-            all_paused(labels, len(ids))
-            mass_paused = all_at_once(manager.url, ids)
-            hibernate_all(http, ids)
-            mass_hibernated = all_at_once(manager.url, ids)
+    with (
+        running_manager(**settings) as (manager, labels),
+        httpx.Client(base_url=manager.url, timeout=300) as http,
+    ):
+        console.print(f"making {args.sessions} sessions…")
+        ids = make_sessions(http, args.sessions)
+        all_paused(labels, len(ids))
+        paused = one_at_a_time(http, ids)
+        hibernate_all(http, ids)
+        hibernated = one_at_a_time(http, ids)
+        for session_id in ids:
+            http.delete(f"/session/{session_id}")
+        base = percentile(hibernated, 50)
+        for case, values in (("from paused", paused), ("from hibernated", hibernated)):
+            table.add_row(
+                f"wake {case}, one at a time",
+                str(len(values)),
+                f"{percentile(values, 50) * 1000:.1f}",
+                f"{percentile(values, 99) * 1000:.1f}",
+                f"{percentile(values, 50) / base:.3f}",
+            )
+        console.print(f"making {args.mass} sessions for the mass wake…")
+        ids = make_sessions(http, args.mass)
+        all_paused(labels, len(ids))
+        mass_paused = all_at_once(manager.url, ids)
+        hibernate_all(http, ids)
+        mass_hibernated = all_at_once(manager.url, ids)
     console.print(table)
     mass = Table(title=f"Mass wake: {args.mass} sessions, one request each at the same moment")
     for column in ("case", "until the last answer", "not served"):
