@@ -176,8 +176,7 @@ async def fork_session(
     body = body or ForkRequest()
     service = _service(request)
     source = await service.get(session_id)
-    route = await service.acquire(session_id)
-    try:
+    async with service.held(session_id) as route:
         owner = body.user_id or source.user_id
         record = await service.create(owner, source.genes, body.ttl_seconds)
         try:
@@ -189,8 +188,6 @@ async def fork_session(
         except BaseException:
             await service.delete(record.session_id)
             raise
-    finally:
-        service.release(session_id, route)
     return SessionView.of(await service.get(record.session_id))
 
 

@@ -119,42 +119,40 @@ async def forward(
     """`request` sent on to `path` (raw, percent-encoding kept) of the session's container."""
     started = time.perf_counter()
     body = await read_body(request, service.settings.max_body_bytes, PayloadTooLargeError.body_over)
-    route = await service.acquire(session_id)
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    target = upstream_url(route.internal_url, path, query)
-    headers = [(key, value) for key, value in request.headers.items() if key not in _HOP_BY_HOP]
-    headers.append(("Authorization", f"Bearer {route.token}"))
-    headers.extend(tracing.outgoing_headers().items())
-    if "x-trace-id" not in request.headers:  # the processor logs under the same id as we do
-        headers.append(("X-Trace-ID", request_id_var.get() or ""))
-    try:
-        async with service.client.request(
-            request.method,
-            target,
-            data=body,
-            headers=headers,
-            allow_redirects=False,
-            skip_auto_headers=_SKIP_AUTO_HEADERS,
-            timeout=timeout,
-        ) as upstream:
-            content = await upstream.read()
-            status = upstream.status
-            reply_headers = {
-                key: value
-                for key, value in upstream.headers.items()
-                if key.lower() not in _NOT_RETURNED
-            }
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        error = unanswered_error(
-            f"{request.method} {path}", exc, timeout.total, {"session_id": session_id}
-        )
-        metrics.proxied.labels(str(error.status)).inc()
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            # Nothing listens: the next request re-checks the container (see `_wake`).
-            service.forget_route(session_id, route)
-        raise error from exc
-    finally:
-        service.release(session_id, route)
+    async with service.held(session_id) as route:
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        target = upstream_url(route.internal_url, path, query)
+        headers = [(k, v) for k, v in request.headers.items() if k not in _HOP_BY_HOP]
+        headers.append(("Authorization", f"Bearer {route.token}"))
+        headers.extend(tracing.outgoing_headers().items())
+        if "x-trace-id" not in request.headers:  # the processor logs under the same id as we do
+            headers.append(("X-Trace-ID", request_id_var.get() or ""))
+        try:
+            async with service.client.request(
+                request.method,
+                target,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+                timeout=timeout,
+            ) as upstream:
+                content = await upstream.read()
+                status = upstream.status
+                reply_headers = {
+                    key: value
+                    for key, value in upstream.headers.items()
+                    if key.lower() not in _NOT_RETURNED
+                }
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            error = unanswered_error(
+                f"{request.method} {path}", exc, timeout.total, {"session_id": session_id}
+            )
+            metrics.proxied.labels(str(error.status)).inc()
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                # Nothing listens: the next request re-checks the container (see `_wake`).
+                service.forget_route(session_id, route)
+            raise error from exc
     metrics.proxied.labels(str(status)).inc()
     metrics.proxy_seconds.observe(time.perf_counter() - started)
     return Response(content, status_code=status, headers=reply_headers)

@@ -278,6 +278,16 @@ class SessionService:
         self.activity[session_id] = self.clock()
         return route
 
+    @contextlib.asynccontextmanager
+    async def held(self, session_id: str) -> AsyncIterator[Route]:
+        """The session's route (woken or resumed first), counted in flight for the block, so
+        the session is never paused, hibernated or evicted under it."""
+        route = await self.acquire(session_id)
+        try:
+            yield route
+        finally:
+            self.release(session_id, route)
+
     def release(self, session_id: str, route: Route) -> None:
         route.inflight -= 1
         self.activity[session_id] = self.clock()
