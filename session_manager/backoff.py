@@ -1,4 +1,5 @@
-"""Per-key exponential back-off: how long the reaper leaves a session alone after a failure.
+"""Exponential back-off, one formula (`delay`): the reaper's per-session `Backoff` and the
+webhook worker's retries both use it.
 
 A session whose `GET /state` fails (a paused or wedged container, a state the processor
 cannot serialise) is retried after `base`, then 2x, 4x, ... up to `cap` seconds, so it never
@@ -9,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "delay"]
+
+
+def delay(attempts: int, base: float, cap: float) -> float:
+    """Wait after failure number `attempts` (1, 2, …): base, 2·base, 4·base, … capped at `cap`
+    (the exponent is clamped, so no count overflows a float)."""
+    return float(min(cap, base * 2 ** min(max(attempts, 1) - 1, 62)))
 
 
 @dataclass
@@ -19,6 +26,8 @@ class _Failures:
 
 
 class Backoff:
+    """Per-key back-off: how long the reaper leaves a session alone after a failure."""
+
     def __init__(self, base: float, cap: float) -> None:
         self.base = base
         self.cap = cap
@@ -32,8 +41,7 @@ class Backoff:
     def failed(self, key: str, now: float) -> int:
         """Count one more failure of `key`; returns how many in a row."""
         count = self._failures[key].count + 1 if key in self._failures else 1
-        delay = min(self.cap, self.base * 2 ** min(count - 1, 32))
-        self._failures[key] = _Failures(count, now + delay)
+        self._failures[key] = _Failures(count, now + delay(count, self.base, self.cap))
         return count
 
     def clear(self, key: str) -> None:

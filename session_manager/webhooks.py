@@ -33,10 +33,11 @@ from prometheus_client.registry import Collector
 
 from kato.webhook_signing import SIGNATURE_HEADER, signature_header
 
+from . import backoff
 from .events import EventBus, EventLog
 from .settings import ManagerSettings
 
-__all__ = ["Delivery", "Outbox", "WebhookMetrics", "WebhookWorker", "backoff_delay", "open_events"]
+__all__ = ["Delivery", "Outbox", "WebhookMetrics", "WebhookWorker", "open_events"]
 
 logger = logging.getLogger("session_manager.webhooks")
 
@@ -107,11 +108,6 @@ class Outbox:
 
     def pending(self) -> int:
         return int(self.log.query("SELECT COUNT(*) FROM webhook_outbox", ())[0][0])
-
-
-def backoff_delay(attempts: int, base: float, cap: float) -> float:
-    """Wait before attempt `attempts + 1`: base, 2·base, 4·base, … capped at `cap`."""
-    return float(min(cap, base * 2 ** min(attempts - 1, 62)))
 
 
 class WebhookMetrics(Collector):
@@ -235,7 +231,7 @@ class WebhookWorker:
             self.deliveries.labels("dropped").inc()
             logger.error("webhook dropped after %d attempts", attempt, extra=extra)
             return False
-        wait = backoff_delay(
+        wait = backoff.delay(
             attempt, self.settings.webhook_backoff, self.settings.webhook_backoff_max
         )
         await asyncio.to_thread(self.outbox.postpone, delivery, attempt, self.clock() + wait)

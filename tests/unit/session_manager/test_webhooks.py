@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 from kato.client import WebhookSignatureError, verify_webhook
 from kato.web.wait import wait_until
 from kato.webhook_signing import signature_header
+from session_manager.backoff import delay as backoff_delay
 from session_manager.settings import ManagerSettings
 from session_manager.testing import Delivery, WebhookReceiver
-from session_manager.webhooks import backoff_delay
 
 SECRET = "a-webhook-secret-of-some-length"
 
