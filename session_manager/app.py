@@ -9,10 +9,8 @@ a schema fuzzer checks that in the tests.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -49,9 +47,6 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("session_manager.app")
 
-#: Threads for blocking engine calls (each waits on the Docker API, not on a core).
-_ENGINE_THREADS = 64
-
 
 def create_app(
     settings: ManagerSettings | None = None,
@@ -66,10 +61,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Engine calls (`asyncio.to_thread`) wait on the engine, not the CPU: asyncio's default
-        # of CPUs + 4 threads made fifty wakes from paused queue behind six.
-        engine_threads = ThreadPoolExecutor(_ENGINE_THREADS, thread_name_prefix="kato-engine")
-        asyncio.get_running_loop().set_default_executor(engine_threads)
         registry = SessionRegistry(settings.registry_path)
         # No DNS cache: a woken session's container (or Swarm service) keeps its name but gets a
         # new address, and a cached one would send the restore to the old, removed container.
