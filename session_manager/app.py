@@ -90,7 +90,7 @@ def create_app(
             await webhooks.stop()
             await upkeep.stop()
             await service.pool.stop()
-            service.flush_activity()
+            await service.flush_activity()
             await client.close()
             registry.close()
             tracing.flush()

@@ -46,7 +46,7 @@ async def reap_once(service: SessionService) -> ReapReport:
     Only expiry destroys a session; hibernation keeps everything (snapshot + volume).
     """
     report = ReapReport()
-    await service.flush_activity_async()
+    await service.flush_activity()
     now = service.clock()
     retention = service.settings.expired_retention
     await service.registry.call(service.registry.forget_expired, now - retention)

@@ -62,14 +62,15 @@ async def remove_ghosts(service: SessionService) -> list[str]:
     A create answers only after its record says `running`, so a ghost was never acknowledged.
     """
     removed: list[str] = []
-    for session_id in service.registry.ids():
+    registry = service.registry
+    for session_id in await registry.call(registry.ids):
         async with service.lock(session_id):
-            record = service.registry.get(session_id)
+            record = await registry.call(registry.get, session_id)
             if record is None or record.status != "starting":
                 continue
             with contextlib.suppress(ProcessorNotFoundError):
                 await asyncio.to_thread(service.containers.remove_processor, record.processor_id)
-            service.registry.delete(session_id)
+            await registry.call(registry.delete, session_id)
         removed.append(session_id)
     if removed:
         log.warning("removed sessions whose create never finished", extra={"ghosts": removed})
@@ -78,11 +79,13 @@ async def remove_ghosts(service: SessionService) -> list[str]:
 
 async def reconcile(service: SessionService) -> ReconcileReport:
     report = ReconcileReport()
-    pruned = await asyncio.to_thread(service.containers.prune, service.registry.processor_ids)
+    registry = service.registry
+    # `prune` runs on its own thread and asks for the claims from there: a direct read.
+    pruned = await asyncio.to_thread(service.containers.prune, registry.processor_ids)
     report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id or info.pooled}
-    for session_id in service.registry.ids():  # each record is read under its lock
+    for session_id in await registry.call(registry.ids):  # each record read under its lock
         await _check_session(service, session_id, by_processor, report)
     await service.pool.reconcile()
     if report.adopted or report.orphans_removed or report.vanished or report.suspended:
@@ -105,7 +108,7 @@ async def _check_session(
     report: ReconcileReport,
 ) -> None:
     async with service.lock(session_id):
-        record = service.registry.get(session_id)
+        record = await service.registry.call(service.registry.get, session_id)
         if record is None:
             return
         info = by_processor.get(record.processor_id)
@@ -121,15 +124,16 @@ async def _check_session(
             return
         if info is not None and info.status == "running":
             if record.session_id not in service.routes:
-                service.mark_running(record, info)
+                await service.mark_running(record, info)
                 report.adopted.append(record.session_id)
             return
         service.unroute(record.session_id)
         if info is not None:
             await service.remove_container(record.processor_id)
-        service.registry.put(
+        await service.registry.call(
+            service.registry.put,
             record.with_changes(
                 status="stopped", snapshot=None, url=None, internal_url=None, token=None
-            )
+            ),
         )
         report.vanished.append(record.session_id)

@@ -184,7 +184,7 @@ class SessionService:
                 except BaseException:
                     await self.registry.call(self.registry.delete, session_id)
                     raise
-            running = await self.mark_running_async(record, info)
+            running = await self.mark_running(record, info)
             await self.emit("session.running", running, "running")
             return running
 
@@ -377,7 +377,7 @@ class SessionService:
                     except BaseException:
                         await self.remove_container(record.processor_id)
                         raise
-            woken = await self.mark_running_async(record, info)
+            woken = await self.mark_running(record, info)
         await self.emit("session.woken", woken, "running")
         log.info("session woken", extra={"session_id": session_id, "status": record.status})
         return self.routes[session_id]
@@ -480,13 +480,8 @@ class SessionService:
                 return True
         return False
 
-    def flush_activity(self) -> None:
-        """Write the coalesced last-activity times to the registry (blocking: shutdown)."""
-        pending, self.activity = self.activity, {}
-        self.registry.touch_many(pending.items())
-
-    async def flush_activity_async(self) -> None:
-        """`flush_activity` on the registry's thread."""
+    async def flush_activity(self) -> None:
+        """Write the coalesced last-activity times to the registry (on its thread)."""
         pending, self.activity = self.activity, {}
         await self.registry.call(self.registry.touch_many, list(pending.items()))
 
@@ -542,15 +537,8 @@ class SessionService:
         """A spawn slot for the pool's refill, only when no create or wake wants one."""
         return not self.admission.waiting and await self.spawns.idle_slot()
 
-    def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
-        """Record the session as running on `info`'s container and route it there."""
-        running = _running(record, info)
-        self.registry.put(running)
-        self.routes[record.session_id] = Route(info.internal_url, info.token)
-        return running
-
-    async def mark_running_async(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
-        """`mark_running` with the write on the registry's thread."""
+    async def mark_running(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
+        """Record the session as running on `info`'s container (committed), and route it."""
         running = _running(record, info)
         await self.registry.call(self.registry.put, running)
         self.routes[record.session_id] = Route(info.internal_url, info.token)
