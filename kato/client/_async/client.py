@@ -234,10 +234,10 @@ class AsyncSession(AsyncProcessorCalls):
 
     async def direct(self) -> AsyncProcessorClient:
         """A client (`AsyncProcessorClient`) of the session's own container (no manager hop),
-        waking the session first if it is hibernated. Valid until it hibernates again."""
-        if (await self.refresh()).status != "running":
-            await self.status()  # any call through the manager wakes it
-            await self.refresh()
+        waking the session first if it is hibernated, resuming it if it is paused. Valid until
+        it is paused (`KATO_PAUSE_AFTER` idle: calls then wait) or hibernated again."""
+        await self.health()  # through the manager: wakes or resumes it
+        await self.refresh()
         if not self.info.url:
             raise KatoError(
                 "the session's container has no address reachable from here (private network)",

@@ -235,10 +235,10 @@ class Session(ProcessorCalls):
 
     def direct(self) -> ProcessorClient:
         """A client (`ProcessorClient`) of the session's own container (no manager hop),
-        waking the session first if it is hibernated. Valid until it hibernates again."""
-        if (self.refresh()).status != "running":
-            self.status()  # any call through the manager wakes it
-            self.refresh()
+        waking the session first if it is hibernated, resuming it if it is paused. Valid until
+        it is paused (`KATO_PAUSE_AFTER` idle: calls then wait) or hibernated again."""
+        self.health()  # through the manager: wakes or resumes it
+        self.refresh()
         if not self.info.url:
             raise KatoError(
                 "the session's container has no address reachable from here (private network)",
