@@ -26,12 +26,14 @@ from kato.contract import error_body
 from . import portability, probes
 from .api import include_api
 from .api.route_table import route_table
+from .auth import TokenVerifier
 from .dashboard.router import router as dashboard_router
 from .default_sessions import DefaultSessions
 from .engine_errors import as_session_error
 from .errors import SessionError
 from .events import router as events_router
 from .genes import document_limits
+from .limits import RateLimitMiddleware, RateLimits
 from .metrics import ManagerMetrics
 from .middleware import HeadAsGet, RequestContextMiddleware
 from .reaper import Upkeep
@@ -97,14 +99,17 @@ def create_app(
     app = FastAPI(
         title="KATO session manager",
         lifespan=lifespan,
-        responses=error_responses(400, 401, 405, 413),
+        responses=error_responses(400, 401, 405, 413, 429),
     )
     app.add_middleware(HeadAsGet)
+    # Inside the request context: the caller is known when the rates are counted.
+    app.add_middleware(RateLimitMiddleware, limits=RateLimits(settings))
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,
         max_body_bytes=settings.max_body_bytes,
         body_limits=portability.body_limits(settings),
+        tokens=TokenVerifier(settings),
     )
     app.state.metrics = metrics
     _add_error_handlers(app)

@@ -134,4 +134,3 @@ class ErrorBody(BaseModel):
 
     error: ErrorDetail
     status: int
-

@@ -194,6 +194,11 @@ class SessionRegistry:
                 log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
         return records
 
+    def count_of(self, user_id: str) -> int:
+        """How many sessions `user_id` owns, whatever their status."""
+        rows = self._query("SELECT COUNT(*) FROM sessions WHERE user_id = ?", (user_id,))
+        return int(rows[0][0])
+
     def processor_ids(self) -> set[str]:
         """Every session's processor id: what the sessions claim from the container manager
         (read alone, so a record unreadable for `all` still claims its processor)."""

@@ -60,6 +60,7 @@ from .processor_client import (
     restore_state,
     update_genes,
 )
+from .quotas import SessionQuota
 from .registry import SessionRecord, SessionRegistry
 from .settings import ManagerSettings
 from .spawning import SpawnQueue
@@ -71,11 +72,14 @@ log = logging.getLogger("session_manager.sessions")
 
 @dataclass
 class Route:
-    """Where a running session's container answers; `inflight` counts requests and sockets."""
+    """Where a running session's container answers; `inflight` counts requests and sockets;
+    `owner` is the session's `user_id` (so the access check of a routed session reads no
+    record)."""
 
     internal_url: str
     token: str
     inflight: int = 0
+    owner: str | None = None
 
 
 class SessionService:
@@ -121,6 +125,9 @@ class SessionService:
             spawn_slot=self._idle_spawn_slot,
             release_slot=self.spawns.release,
         )
+        self.quota = SessionQuota(
+            settings.max_sessions_per_user, lambda user: registry.call(registry.count_of, user)
+        )
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
         #: The reaper's own bookkeeping: sessions being reaped now, and its concurrency bound.
@@ -138,7 +145,18 @@ class SessionService:
     ) -> SessionRecord:
         """Record the session first (so reconcile never takes its container for an orphan),
         then start its container; a failed start leaves no record behind. `default_of`: the
-        caller whose default session this is (default_sessions.py)."""
+        caller whose default session this is (default_sessions.py). A `user_id` at
+        `KATO_MAX_SESSIONS_PER_USER` is refused (429) before anything is done."""
+        async with self.quota.claim(user_id):
+            return await self._create(user_id, genes, ttl_seconds, default_of)
+
+    async def _create(
+        self,
+        user_id: str | None,
+        genes: dict[str, Any],
+        ttl_seconds: int | None,
+        default_of: str | None,
+    ) -> SessionRecord:
         session_id = uuid.uuid4().hex
         now = self.clock()
         record = SessionRecord(
@@ -241,6 +259,13 @@ class SessionService:
             raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
         return record
 
+    async def owner_of(self, session_id: str) -> str | None:
+        """The session's `user_id` (from its route while it runs); 404/410 if unknown."""
+        route = self.routes.get(session_id)
+        if route is not None:
+            return route.owner
+        return (await self.get(session_id)).user_id
+
     async def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
         return await self.registry.call(self.registry.all, user_id)
 
@@ -301,7 +326,8 @@ class SessionService:
                 # The route was dropped after a connection error: keep a container that runs.
                 info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
                 if info is not None and info.status == "running":
-                    route = self.routes[session_id] = Route(info.internal_url, info.token)
+                    route = Route(info.internal_url, info.token, owner=record.user_id)
+                    self.routes[session_id] = route
                     return route
             async with self.admission.slot():
                 snapshot = None
@@ -479,14 +505,14 @@ class SessionService:
         """Record the session as running on `info`'s container and route it there."""
         running = _running(record, info)
         self.registry.put(running)
-        self.routes[record.session_id] = Route(info.internal_url, info.token)
+        self.routes[record.session_id] = Route(info.internal_url, info.token, owner=record.user_id)
         return running
 
     async def mark_running_async(self, record: SessionRecord, info: ProcessorInfo) -> SessionRecord:
         """`mark_running` with the write on the registry's thread."""
         running = _running(record, info)
         await self.registry.call(self.registry.put, running)
-        self.routes[record.session_id] = Route(info.internal_url, info.token)
+        self.routes[record.session_id] = Route(info.internal_url, info.token, owner=record.user_id)
         return running
 
     async def _spawn(self, record: SessionRecord, *, reason: str) -> ProcessorInfo:
