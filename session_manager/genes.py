@@ -113,7 +113,8 @@ def document_limits(schema: dict[str, Any], operator: ContainerSettings) -> None
     low, high = int(FLOORS["memory_limit"]), memory_bytes(operator.memory_limit)
     sizes = [
         f"{integer_range_pattern(-(-low // size), high // size)}{units}"
-        for units, size in (("", 1), ("[bB]", 1), ("[kK]", 2**10), ("[mM]", 2**20), ("[gG]", 2**30))
+        for units, size in (("", 1), ("[bB]", 1), ("[kK]", 2**10), ("[mM]", 2**20),
+                            ("[gG]", 2**30))
     ]
     _bounded(genes["memory_limit"])["pattern"] = f"^0*(?:{'|'.join(sizes)})$"
 

@@ -134,3 +134,4 @@ class ErrorBody(BaseModel):
 
     error: ErrorDetail
     status: int
+

@@ -27,6 +27,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
+
 @router.get(HEALTH_PATH)
 async def health() -> dict[str, str]:
     """Liveness: the process serves requests."""

@@ -86,10 +86,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     binaries the tests skip and say how to install them, except under CI, where it fails."""
     binaries = find_binaries()
     if binaries is None:
-        reason = (
-            "no PostgreSQL server (initdb, pg_ctl): run scripts/ensure-postgres.sh "
-            "(make integration does)"
-        )
+        reason = "no PostgreSQL server (initdb, pg_ctl): run scripts/ensure-postgres.sh " \
+                 "(make integration does)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must test the PostgreSQL store: {reason}")
         pytest.skip(reason)

@@ -221,7 +221,9 @@ def test_manager_serves_sessions_with_processors_on_the_private_network(project:
 
         # The session's processor, and any warm-pool processor beside it: all on the network.
         processors = project.containers(**{"kato.managed": "true"})
-        assert created.json()["processor_id"] in {p.labels["kato.processor_id"] for p in processors}
+        assert created.json()["processor_id"] in {
+            p.labels["kato.processor_id"] for p in processors
+        }
         for processor in processors:
             assert list(processor.attrs["NetworkSettings"]["Networks"]) == [project.name]
             assert not processor.attrs["HostConfig"]["PortBindings"]

@@ -83,31 +83,31 @@ def test_sessions_export_import_fork(
 
         imported = _last_json(_katoctl(env, "import", str(file), "--user-id", "erin", "--json"))
         assert imported["user_id"] == "erin" and imported["status"] == "running"
-        assert (
-            http.get(f"/session/{imported['session_id']}/predictions").json()["predictions"]
-            == predictions
-        )
+        assert http.get(f"/session/{imported['session_id']}/predictions").json()[
+            "predictions"
+        ] == predictions
 
         forked = _last_json(_katoctl(env, "fork", sid, "--json"))
         assert forked["user_id"] == "dave" and forked["session_id"] != sid
-        assert (
-            http.get(f"/session/{forked['session_id']}/predictions").json()["predictions"]
-            == predictions
-        )
+        assert http.get(f"/session/{forked['session_id']}/predictions").json()[
+            "predictions"
+        ] == predictions
         table = _katoctl(env, "fork", sid, text=True)
         assert "new session" in table.stdout and "running" in table.stdout
 
 
 def test_spawned_processor_export_and_import(env: dict[str, str], tmp_path: Path) -> None:
     spawned = _last_json(_katoctl(env, "spawn", "--json", text=True))
-    with httpx.Client(headers={"Authorization": f"Bearer {spawned['token']}"}, timeout=30) as http:
+    with httpx.Client(
+        headers={"Authorization": f"Bearer {spawned['token']}"}, timeout=30
+    ) as http:
         predictions = _teach(http, spawned["external_url"])
     file = tmp_path / "spawned.ndjson"
     _katoctl(env, "export", spawned["processor_id"], "-o", str(file))
     created = _last_json(_katoctl(env, "import", str(file), "--processor", "--json", text=True))
     assert created["processor_id"] != spawned["processor_id"]
     with httpx.Client(headers={"Authorization": f"Bearer {created['token']}"}, timeout=30) as http:
-        assert (
-            http.get(f"{created['external_url']}/predictions").json()["predictions"] == predictions
-        )
+        assert http.get(f"{created['external_url']}/predictions").json()[
+            "predictions"
+        ] == predictions
     _katoctl(env, "kill", "--all")

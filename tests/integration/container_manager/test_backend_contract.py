@@ -54,7 +54,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def settings(backend: Backend, request: pytest.FixtureRequest, tmp_path: Path) -> ContainerSettings:
+def settings(
+    backend: Backend, request: pytest.FixtureRequest, tmp_path: Path
+) -> ContainerSettings:
     """The run's image and label on a real engine; the fake needs neither."""
     real = not isinstance(backend, FakeBackend)
     return ContainerSettings(

@@ -29,6 +29,7 @@ from container_manager.testing import processor_http
 pytestmark = pytest.mark.docker
 
 
+
 def _learn(info: ProcessorInfo, *events: list[str]) -> str:
     with processor_http(info) as client:
         for strings in events:

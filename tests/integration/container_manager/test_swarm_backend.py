@@ -32,6 +32,7 @@ def settings(swarm: str, settings: ContainerSettings) -> ContainerSettings:
     return settings.model_copy(update={"backend": "swarm", "name_prefix": "kato-sw"})
 
 
+
 def test_backend_is_chosen_by_name() -> None:
     assert isinstance(load_backend("swarm"), SwarmBackend)
 

@@ -38,11 +38,8 @@ def test_sessions_isolated_and_reference_cases_through_proxy(
         ready = http.get("/ready")
         assert ready.status_code == 200 and ready.json() == {"status": "ready", "running": 2}
         probes = {path: http.get(path).json()["status"] for path in _PROBES}
-        assert probes == {
-            "/health/live": "live",
-            "/health/ready": "ready",
-            "/health/startup": "started",
-        }
+        assert probes == {"/health/live": "live", "/health/ready": "ready",
+                          "/health/startup": "started"}
     with (
         session_client(manager, first["session_id"]) as one,
         session_client(manager, second["session_id"]) as two,
@@ -51,11 +48,8 @@ def test_sessions_isolated_and_reference_cases_through_proxy(
         assert one.get("/stm").json()["stm"] == [["only-in-one"]]
         assert two.get("/stm").json()["stm"] == []
         answered = {path: one.get(path).json()["status"] for path in _PROBES}  # the container's
-        assert answered == {
-            "/health/live": "live",
-            "/health/ready": "ready",
-            "/health/startup": "started",
-        }
+        assert answered == {"/health/live": "live", "/health/ready": "ready",
+                            "/health/startup": "started"}
         cases = {case["name"]: case for case in load_cases()}
         for name in CASES:
             assert replay_case(two, cases[name]) == cases[name]["expected"], name

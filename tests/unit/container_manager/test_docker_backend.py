@@ -178,10 +178,9 @@ def test_a_refused_create_has_a_clean_message_and_the_engine_text_only_in_diagno
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     backend = _backend(_Api(), create_error=_api_error(500, _RUNC))
-    with (
-        caplog.at_level(logging.WARNING, "container_manager"),
-        pytest.raises(ProcessorStartError) as caught,
-    ):
+    with caplog.at_level(logging.WARNING, "container_manager"), pytest.raises(
+        ProcessorStartError
+    ) as caught:
         backend.launch(_spec())
     shown = json.dumps([caught.value.message, caught.value.details])
     assert "runc" not in shown and "cgroup" not in shown and "0123456789" not in shown

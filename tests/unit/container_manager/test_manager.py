@@ -416,10 +416,9 @@ def test_engine_text_stays_out_of_start_errors(
             raise ProcessorStartError("the container engine refused to start it", {}, [runc])
 
     manager = on_fake(settings, Refusing())
-    with (
-        caplog.at_level("WARNING", "container_manager"),
-        pytest.raises(ProcessorStartError) as caught,
-    ):
+    with caplog.at_level("WARNING", "container_manager"), pytest.raises(
+        ProcessorStartError
+    ) as caught:
         manager.create_processor(processor_id="refused")
     error = caught.value
     assert "runc" not in error.message and "runc" not in str(error.details)

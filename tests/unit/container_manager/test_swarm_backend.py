@@ -106,3 +106,4 @@ def test_a_processor_with_data_is_pinned_to_the_node_that_holds_it() -> None:
     SwarmBackend(client)._create_service(_spec())  # type: ignore[arg-type]
     [(_, options)] = client.created
     assert options["constraints"] == ["node.id==node-7"]
+

@@ -229,3 +229,5 @@ def test_trace_id_is_echoed_as_request_id(client: TestClient) -> None:
     answer = client.get("/sessions", headers={"X-Trace-ID": "trace-9"})
     assert answer.headers["x-request-id"] == "trace-9"
     assert len(client.get("/sessions").headers["x-request-id"]) == 32
+
+

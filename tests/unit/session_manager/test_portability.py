@@ -162,9 +162,8 @@ def test_unknown_sessions_and_bad_bodies(client: TestClient) -> None:
     assert client.post("/session/nope/fork").json()["error"]["code"] == "KATO_SESSION_NOT_FOUND"
     sid = _create(client)["session_id"]
     assert client.post(f"/session/{sid}/fork", json={"colour": "red"}).status_code == 422
-    assert (
-        client.post("/session/import", params={"ttl_seconds": 0}, content=b"x").status_code == 422
-    )
+    assert client.post("/session/import", params={"ttl_seconds": 0}, content=b"x").status_code \
+        == 422
     assert len(client.get("/sessions").json()["sessions"]) == 1
 
 
@@ -247,10 +246,8 @@ def test_a_failed_fork_answers_the_processor_error_and_leaves_only_the_source(
     else:
         processor.import_dies = True
     answer = client.post(f"/session/{sid}/fork")
-    expected = (
-        (413, "KATO_PAYLOAD_TOO_LARGE")
-        if failure == "refused"
-        else (502, "KATO_PROCESSOR_UNAVAILABLE")
+    expected = (413, "KATO_PAYLOAD_TOO_LARGE") if failure == "refused" else (
+        502, "KATO_PROCESSOR_UNAVAILABLE"
     )
     assert (answer.status_code, answer.json()["error"]["code"]) == expected, answer.text
     assert [view["session_id"] for view in _sessions(client)] == [sid]

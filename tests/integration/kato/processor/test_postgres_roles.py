@@ -110,17 +110,9 @@ def test_failures_never_show_the_admin_password(
 
 
 def test_the_processor_url_keeps_the_admin_urls_address_and_options() -> None:
-    assert (
-        processor_url(
-            "postgresql://postgres:pw@db:5433/kato?sslmode=require&user=x", "kato_p", "s3"
-        )
-        == "postgresql://kato_p:s3@db:5433/kato?sslmode=require"
-    )
+    assert processor_url(
+        "postgresql://postgres:pw@db:5433/kato?sslmode=require&user=x", "kato_p", "s3"
+    ) == "postgresql://kato_p:s3@db:5433/kato?sslmode=require"
     keywords = processor_url("host=db port=5433 dbname=kato user=postgres password=pw", "k", "s")
-    assert sorted(keywords.split()) == [
-        "dbname=kato",
-        "host=db",
-        "password=s",
-        "port=5433",
-        "user=k",
-    ]
+    assert sorted(keywords.split()) == ["dbname=kato", "host=db", "password=s", "port=5433",
+                                        "user=k"]

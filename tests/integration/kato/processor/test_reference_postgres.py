@@ -45,9 +45,7 @@ def test_reference_case_on_postgres(
         again = restarted.memory_image()
         restarted.close()
         assert (again.patterns, again.symbols, again.totals) == (
-            image.patterns,
-            image.symbols,
-            image.totals,
+            image.patterns, image.symbols, image.totals
         )
         assert again.state == image.state
     finally:

@@ -19,10 +19,7 @@ from kato.processor.store.base import (
 StoreFactory = Callable[[], PatternStore]
 
 PATTERN = PatternRecord(
-    "b98534b32c1d7489d4ce1a48724aa65aeecbdba9",
-    [["a"], ["b"], ["c"]],
-    3,
-    1,
+    "b98534b32c1d7489d4ce1a48724aa65aeecbdba9", [["a"], ["b"], ["c"]], 3, 1,
     [{"joy": 0.8500000000000001, "energy": 0.2}],
 )
 SYMBOLS = [
@@ -83,7 +80,9 @@ def test_unicode_and_quotes_survive(reopen: StoreFactory) -> None:
     assert snapshot.symbols == [SymbolRecord("日本", 1, 1)]
 
 
-def test_failed_write_changes_nothing(reopen: StoreFactory, request: pytest.FixtureRequest) -> None:
+def test_failed_write_changes_nothing(
+    reopen: StoreFactory, request: pytest.FixtureRequest
+) -> None:
     if "memory" in request.node.callspec.id:
         pytest.skip("MemoryStore keeps Python objects and never fails to serialise")
     store = reopen()

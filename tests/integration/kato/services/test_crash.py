@@ -43,9 +43,7 @@ def test_sigkill_loses_nothing_acknowledged(launcher: Launcher) -> None:
         assert http.post("/observe", json={"strings": ["c"]}).json()["time"] == before["time"] + 1
         learned = http.post("/learn").json()["pattern_name"]
         assert http.get(f"/pattern/{learned}").json()["pattern"]["pattern_data"] == [
-            ["a"],
-            ["b"],
-            ["c"],
+            ["a"], ["b"], ["c"]
         ]
 
 

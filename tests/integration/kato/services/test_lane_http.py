@@ -84,3 +84,4 @@ def test_lane_answers_like_the_full_stack_over_http(
     status, _, kept = on_lane
     assert ("x-trace-id", "t-1") in kept
     assert (("vary", "Origin") in kept) == (status != 401)  # 401 is refused outside CORS
+

@@ -34,10 +34,8 @@ def test_every_reference_case_survives_export_and_import(
     pair: tuple[ServiceProcess, ServiceProcess],
 ) -> None:
     original, copy = pair
-    with (
-        httpx.Client(base_url=original.url, timeout=60) as one,
-        httpx.Client(base_url=copy.url, timeout=60) as two,
-    ):
+    with httpx.Client(base_url=original.url, timeout=60) as one, \
+            httpx.Client(base_url=copy.url, timeout=60) as two:
         for index, case in enumerate(CASES):
             replay_case(one, case)
             two.post("/observe", json={"strings": ["left-over"]}).raise_for_status()

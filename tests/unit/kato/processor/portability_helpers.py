@@ -64,9 +64,8 @@ def train(processor: KatoProcessor, patterns: int, seed: int = 7) -> None:
 def probe(processor: KatoProcessor, rounds: int, seed: int = 11) -> list[Any]:
     """Observe the same random events and collect every prediction list."""
     rng = random.Random(seed)
-    vocabulary = sorted(
-        {s for p in processor.memory_image().patterns for e in p.pattern_data for s in e}
-    )
+    vocabulary = sorted({s for p in processor.memory_image().patterns for e in p.pattern_data
+                         for s in e})
     answers = []
     for index in range(rounds):
         strings = rng.sample(vocabulary, min(2, len(vocabulary)))

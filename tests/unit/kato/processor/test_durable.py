@@ -90,11 +90,8 @@ def test_failed_state_write_changes_nothing() -> None:
     observe_all(processor, "a")
     before, stored = processor.export_state(), store.load_state()
     store.failing = True
-    for step in (
-        lambda: processor.observe(obs(["b"])),
-        processor.clear_stm,
-        lambda: processor.update_genes({"max_predictions": 3}),
-    ):
+    for step in (lambda: processor.observe(obs(["b"])), processor.clear_stm,
+                 lambda: processor.update_genes({"max_predictions": 3})):
         with pytest.raises(StorageError):
             step()
         assert processor.export_state() == before

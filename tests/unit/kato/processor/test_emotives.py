@@ -17,7 +17,9 @@ def test_mean_ignores_absent_keys_and_keeps_first_appearance_order() -> None:
 def test_window_drops_zeros_and_keeps_last_entries() -> None:
     assert next_window([], {"a": 0.0}, 3) == [{}]
     assert next_window([{"x": 1.0}], {}, 3) == [{"x": 1.0}]
-    assert next_window([{"x": 1.0}, {"x": 2.0}], {"x": 3.0, "y": 0}, 2) == [{"x": 2.0}, {"x": 3.0}]
+    assert next_window([{"x": 1.0}, {"x": 2.0}], {"x": 3.0, "y": 0}, 2) == [
+        {"x": 2.0}, {"x": 3.0}
+    ]
 
 
 def test_worked_persistence_example() -> None:
@@ -30,9 +32,7 @@ def test_worked_persistence_example() -> None:
     record = processor.get_pattern(name)
     assert record["frequency"] == 5
     assert [sorted(entry) for entry in record["emotives"]] == [
-        ["energy", "joy"],
-        ["joy"],
-        ["energy", "joy"],
+        ["energy", "joy"], ["joy"], ["energy", "joy"]
     ]
     processor.observe(obs(["A"]))
     processor.observe(obs(["B"]))

@@ -20,25 +20,11 @@ from tests.unit.kato.processor.helpers import learn_sequence, make_processor, ob
 def test_reference_answers_of_a_default_processor() -> None:
     processor = make_processor()
     expected = {
-        "recall_threshold": 0.1,
-        "max_pattern_length": 0,
-        "persistence": 5,
-        "max_predictions": 100,
-        "smoothness": 3,
-        "quiescence": 3,
-        "search_depth": 10,
-        "sort": True,
-        "SORT": True,
-        "process_predictions": True,
-        "auto_act_method": "none",
-        "auto_act_threshold": 0.8,
-        "always_update_frequencies": False,
-        "indexer_type": "VI",
-        "time": 0,
-        "name": "KatoProcessor",
-        "id": "unit",
-        "kb_id": "unit",
-        "predict": True,
+        "recall_threshold": 0.1, "max_pattern_length": 0, "persistence": 5,
+        "max_predictions": 100, "smoothness": 3, "quiescence": 3, "search_depth": 10,
+        "sort": True, "SORT": True, "process_predictions": True, "auto_act_method": "none",
+        "auto_act_threshold": 0.8, "always_update_frequencies": False, "indexer_type": "VI",
+        "time": 0, "name": "KatoProcessor", "id": "unit", "kb_id": "unit", "predict": True,
     }
     assert {name: processor.get_gene(name) for name in expected} == expected
 
@@ -49,23 +35,15 @@ def test_reference_answers_of_a_default_processor() -> None:
         ({"recall_threshold": 1}, {"recall_threshold": 1.0}),
         ({"sort": False}, {"sort": False, "SORT": False}),
         ({"quiescence": 0, "search_depth": 100}, {"quiescence": 0, "search_depth": 100}),
-        (
-            {"auto_act_method": "adaptive", "auto_act_threshold": 0.5},
-            {"auto_act_method": "adaptive", "auto_act_threshold": 0.5},
-        ),
-        (
-            {"process_predictions": False, "indexer_type": "VI"},
-            {"process_predictions": False, "indexer_type": "VI"},
-        ),
-        (
-            {"max_pattern_length": 4, "persistence": 100, "smoothness": 10},
-            {"max_pattern_length": 4, "persistence": 100, "smoothness": 10},
-        ),
+        ({"auto_act_method": "adaptive", "auto_act_threshold": 0.5},
+         {"auto_act_method": "adaptive", "auto_act_threshold": 0.5}),
+        ({"process_predictions": False, "indexer_type": "VI"},
+         {"process_predictions": False, "indexer_type": "VI"}),
+        ({"max_pattern_length": 4, "persistence": 100, "smoothness": 10},
+         {"max_pattern_length": 4, "persistence": 100, "smoothness": 10}),
         # 4.0 is an integer in JSON and in the documented schema: taken as 4.
-        (
-            {"max_pattern_length": 4.0, "max_predictions": 9.0},
-            {"max_pattern_length": 4, "max_predictions": 9},
-        ),
+        ({"max_pattern_length": 4.0, "max_predictions": 9.0},
+         {"max_pattern_length": 4, "max_predictions": 9}),
     ],
 )
 def test_documented_genes_are_accepted(genes: dict[str, Any], reads: dict[str, Any]) -> None:
@@ -84,20 +62,11 @@ def test_unknown_gene() -> None:
 @pytest.mark.parametrize(
     "genes",
     [
-        {"recall_threshold": "0.5"},
-        {"recall_threshold": 1.5},
-        {"recall_threshold": True},
-        {"max_predictions": 0},
-        {"max_pattern_length": -1},
-        {"persistence": 101},
-        {"max_pattern_length": 2.5},
-        {"sort": 1},
-        {"auto_act_method": "always"},
-        {"indexer_type": "XX"},
-        {"time": 5},
-        {"id": "other"},
-        {"max_pattern_length": 2**64},
-        {"max_pattern_length": 2**31},
+        {"recall_threshold": "0.5"}, {"recall_threshold": 1.5}, {"recall_threshold": True},
+        {"max_predictions": 0}, {"max_pattern_length": -1}, {"persistence": 101},
+        {"max_pattern_length": 2.5}, {"sort": 1}, {"auto_act_method": "always"},
+        {"indexer_type": "XX"}, {"time": 5}, {"id": "other"},
+        {"max_pattern_length": 2**64}, {"max_pattern_length": 2**31},
     ],
 )
 def test_bad_values_are_rejected(genes: dict[str, Any]) -> None:
@@ -141,7 +110,5 @@ def test_the_documented_schema_lists_every_gene_and_nothing_else() -> None:
     schema = updates_schema()
     assert set(schema["properties"]) == set(GENES) and schema["additionalProperties"] is False
     assert schema["properties"]["recall_threshold"] == {
-        "type": "number",
-        "minimum": 0.0,
-        "maximum": 1.0,
+        "type": "number", "minimum": 0.0, "maximum": 1.0
     }

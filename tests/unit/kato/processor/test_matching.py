@@ -18,9 +18,8 @@ def test_equals_difflib_on_random_sequences(alphabet: str) -> None:
         b = [rng.choice(alphabet) for _ in range(rng.randint(0, 30))]
         expected = [
             tuple(block)
-            for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()[
-                :-1
-            ]
+            for block in difflib.SequenceMatcher(None, a, b, autojunk=False)
+            .get_matching_blocks()[:-1]
         ]
         pattern_positions = {k: tuple(v) for k, v in positions(a).items()}
         pairs = equal_pairs(pattern_positions, positions(b))

@@ -45,7 +45,9 @@ def test_prefix_helpers() -> None:
         (["b", "a", "b"], ["a", "b", "b"]),
     ],
 )
-def test_sorting_is_code_point_order_with_duplicates(given: list[str], expected: list[str]) -> None:
+def test_sorting_is_code_point_order_with_duplicates(
+    given: list[str], expected: list[str]
+) -> None:
     assert sorted_symbols(given, True) == expected
 
 

@@ -87,12 +87,7 @@ def test_export_is_deterministic_and_self_describing() -> None:
     assert header["format"] == FORMAT and header["version"] == FORMAT_VERSION
     assert header["counts"] == {"patterns": 2, "symbols": 5}
     assert [next(iter(line)) for line in lines[1:]] == [
-        "totals",
-        "state",
-        "pattern",
-        "pattern",
-        *["symbol"] * 5,
-        "end",
+        "totals", "state", "pattern", "pattern", *["symbol"] * 5, "end"
     ]
     assert lines[-1]["end"]["lines"] == len(lines) - 1
 

@@ -67,7 +67,9 @@ def test_reference_case_prefilter(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_reference_case_exhaustive(case: dict[str, Any]) -> None:
-    assert replay(case, InProcessDriver(exhaustive=True)) == expected_results(case, exhaustive=True)
+    assert replay(case, InProcessDriver(exhaustive=True)) == expected_results(
+        case, exhaustive=True
+    )
 
 
 def test_all_75_cases_are_replayed() -> None:

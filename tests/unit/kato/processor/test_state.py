@@ -114,7 +114,9 @@ def test_prediction_log_keeps_the_most_recent_ids() -> None:
         processor.observe(obs(["b"], unique_id=uid))
     assert processor.get_predictions("one") == []
     assert processor.get_predictions("three") == processor.get_predictions()
-    assert [e["unique_id"] for e in processor.export_state()["prediction_log"]] == ["two", "three"]
+    assert [e["unique_id"] for e in processor.export_state()["prediction_log"]] == [
+        "two", "three"
+    ]
 
 
 def test_compacted_log_reads_and_exports_the_same() -> None:

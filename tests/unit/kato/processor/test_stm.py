@@ -100,11 +100,8 @@ def test_percept_and_cognition_data() -> None:
     processor = make_processor(name="P")
     processor.observe(obs(["b", "a"], emotives={"x": 1.0}))
     assert processor.percept_data() == {
-        "strings": ["b", "a"],
-        "vectors": [],
-        "emotives": {"x": 1.0},
-        "path": ["P-unit-process"],
-        "metadata": {},
+        "strings": ["b", "a"], "vectors": [], "emotives": {"x": 1.0},
+        "path": ["P-unit-process"], "metadata": {},
     }
     cognition = processor.cognition_data()
     assert cognition["symbols"] == ["a", "b"]

@@ -42,10 +42,7 @@ def test_unsafe_processor_ids_are_rejected(processor_id: str, tmp_path: Path) ->
 
 def _store(attempts: int) -> MongoStore:
     return MongoStore(
-        UNREACHABLE,
-        "kato_unit",
-        attempts=attempts,
-        backoff_seconds=0,
+        UNREACHABLE, "kato_unit", attempts=attempts, backoff_seconds=0,
         server_selection_timeout_ms=100,
     )
 

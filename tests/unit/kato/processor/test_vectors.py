@@ -43,7 +43,9 @@ def test_unequal_lengths_are_rejected() -> None:
 def test_mixed_event_puts_vector_symbol_first() -> None:
     processor = make_processor()
     processor.observe(obs(["multi", "modal"], [[0.5, 0.5], [1.0, 0.0]]))
-    assert processor.stm == [["VCTR|f11daefdddee30b6a7a043c084fad802f0553a99", "modal", "multi"]]
+    assert processor.stm == [
+        ["VCTR|f11daefdddee30b6a7a043c084fad802f0553a99", "modal", "multi"]
+    ]
 
 
 def test_rejected_vectors_leave_time_and_stm_unchanged() -> None:

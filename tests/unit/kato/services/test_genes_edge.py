@@ -58,39 +58,15 @@ SCALARS = (
 )
 JSON = st.recursive(
     SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
 )
 NAMES = st.sampled_from([*GENES, *READ_ONLY]) | st.text(max_size=12)
 # Values near every bound: 0, ±1, the 32- and 64-bit limits and beyond.
 EDGES = st.sampled_from(
-    [
-        0,
-        1,
-        -1,
-        100,
-        101,
-        10000,
-        10001,
-        2**31 - 1,
-        2**31,
-        2**63 - 1,
-        2**63,
-        2**64,
-        -(2**63) - 1,
-        0.0,
-        1.0,
-        1.5,
-        -0.5,
-        1e308,
-        True,
-        False,
-        "none",
-        "VI",
-        "adaptive",
-    ]
+    [0, 1, -1, 100, 101, 10000, 10001, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1,
+     0.0, 1.0, 1.5, -0.5, 1e308, True, False, "none", "VI", "adaptive"]
 )
 
 

@@ -11,10 +11,8 @@ from fastapi.testclient import TestClient
 from tests.unit.kato.services.app_helpers import observe
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/stm", "/health", "/status", "/state", "/predictions", "/gene/recall_threshold", "/metrics"],
-)
+@pytest.mark.parametrize("path", ["/stm", "/health", "/status", "/state", "/predictions",
+                                  "/gene/recall_threshold", "/metrics"])
 def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
     observe(client, "a")
     get, head = client.get(path), client.head(path)
@@ -88,12 +86,7 @@ def test_ws_spec_shapes_keep_working(client: TestClient) -> None:
         {"type": "ping"},
     )
     assert [reply["type"] for reply in replies] == [
-        "observation_result",
-        "observation_result",
-        "stm",
-        "predictions",
-        "predictions",
-        "pong",
+        "observation_result", "observation_result", "stm", "predictions", "predictions", "pong"
     ]
     assert replies[2]["data"]["stm"] == [["a"], ["b"]]
 

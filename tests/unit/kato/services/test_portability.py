@@ -47,11 +47,8 @@ def test_export_then_import_gives_the_same_answers(make_client: MakeClient) -> N
     answer = target.put("/import", content=exported.content, headers=NDJSON)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
-        "status": "okay",
-        "message": "memory-imported",
-        "processor_id": "unit",
-        "patterns": 1,
-        "symbols": 3,
+        "status": "okay", "message": "memory-imported", "processor_id": "unit",
+        "patterns": 1, "symbols": 3,
     }
     assert _answers(target, name) == _answers(source, name)
     assert target.get("/export").content == exported.content

@@ -185,8 +185,7 @@ def test_direct_lane_answers_like_the_full_stack(client: TestClient) -> None:
         )
         assert (answers[0].status_code, direct) == (answers[1].status_code, full), path
         assert [
-            (k, v)
-            for k, v in answers[1].headers.multi_items()
+            (k, v) for k, v in answers[1].headers.multi_items()
             if k not in cors | {"content-length"}
         ] == [(k, v) for k, v in answers[0].headers.multi_items() if k != "content-length"]
 
@@ -221,13 +220,11 @@ def test_response_models_are_documented_on_demand(client: TestClient) -> None:
     assert set(health) == {"200", "500"}  # no token, no lock, no store: nothing else
     learn = schema["paths"]["/learn"]["post"]["responses"]
     assert set(learn) == {"200", "401", "500", "503"}
-    assert learn["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert learn["503"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorResponse"
+    )
     assert set(schema["paths"]["/gene/{gene_name}"]["get"]["responses"]) == {
-        "200",
-        "401",
-        "404",
-        "422",
-        "500",  # 422: FastAPI's own, for the path parameter
+        "200", "401", "404", "422", "500"  # 422: FastAPI's own, for the path parameter
     }
     body = schema["paths"]["/genes/update"]["post"]["responses"]
     assert set(body) == {"200", "400", "401", "413", "422", "500", "503"}
@@ -237,6 +234,7 @@ def test_response_models_are_documented_on_demand(client: TestClient) -> None:
     assert set(prometheus) == {"text/plain", "application/openmetrics-text"}
     assert "ObserveResponse" in schema["components"]["schemas"]
     assert client.get("/openapi.json").json() == schema
+
 
 
 _SCHEMA_AFTER_A_REQUEST = """

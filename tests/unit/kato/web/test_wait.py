@@ -33,6 +33,7 @@ def test_the_conditions_own_error_is_raised() -> None:
 
 async def test_until_lets_other_tasks_make_it_true() -> None:
 
+
     flag: list[int] = []
 
     async def later() -> None:

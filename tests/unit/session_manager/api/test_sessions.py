@@ -26,10 +26,9 @@ def test_a_session_made_under_v2_is_the_same_under_v1(client: TestClient) -> Non
     v1 = client.get(f"/session/{sid}").json()
     assert client.get(f"/v2/sessions/{sid}").json() == v1
     assert client.get("/v2/sessions").json() == client.get("/sessions").json()
-    assert (
-        client.get("/v2/sessions", params={"user_id": "alice"}).json()["sessions"][0]["session_id"]
-        == sid
-    )
+    assert client.get("/v2/sessions", params={"user_id": "alice"}).json()["sessions"][0][
+        "session_id"
+    ] == sid
 
     observed = client.post(f"/v2/sessions/{sid}/observe", json={"strings": ["a"]})
     assert observed.json() == {"status": "okay", "time": 1}
