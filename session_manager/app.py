@@ -103,7 +103,10 @@ def create_app(
     )
     app.add_middleware(HeadAsGet)
     # Inside the request context: the caller is known when the rates are counted.
-    app.add_middleware(RateLimitMiddleware, limits=RateLimits(settings))
+    rate_limits = RateLimits(settings, on_refusal=metrics.rejected)
+    metrics.quota_limit.set(settings.max_sessions_per_user)
+    metrics.rate_limit_buckets.set_function(lambda: len(rate_limits))
+    app.add_middleware(RateLimitMiddleware, limits=rate_limits)
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,
@@ -112,6 +115,7 @@ def create_app(
         tokens=TokenVerifier(settings),
     )
     app.state.metrics = metrics
+    app.state.rate_limits = rate_limits  # the WebSocket relay counts messages too
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
     app.include_router(probes.router)

@@ -65,8 +65,12 @@ class RateLimits:
     """The three kinds of buckets; `take` counts one request or refuses it (429)."""
 
     def __init__(
-        self, settings: ManagerSettings, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: ManagerSettings,
+        clock: Callable[[], float] = time.monotonic,
+        on_refusal: Callable[[str, str | None], None] = lambda reason, user: None,
     ) -> None:
+        """`on_refusal(reason, user)`: told of each 429 (the metrics count it)."""
         self.rates = {
             "global": settings.rate_limit_global,
             "user": settings.rate_limit_user,
@@ -74,6 +78,7 @@ class RateLimits:
         }
         self.max_keys = settings.rate_limit_keys
         self.clock = clock
+        self.on_refusal = on_refusal
         self._buckets: OrderedDict[tuple[str, str], Bucket] = OrderedDict()
 
     @property
@@ -91,6 +96,7 @@ class RateLimits:
         ]
         for kind, bucket in buckets:
             if bucket.tokens < 1:
+                self.on_refusal(f"rate_{kind}", user)
                 raise RateLimitedError(
                     f"more than {self.rates[kind]:g} requests per second ({kind})",
                     {"limit": f"KATO_RATE_LIMIT_{kind.upper()}", "rate": self.rates[kind]},

@@ -20,8 +20,14 @@ __all__ = ["SessionQuota"]
 class SessionQuota:
     """`claim(user_id)` around a create: refused (429) when the user is at the limit."""
 
-    def __init__(self, limit: int, count: Callable[[str], Awaitable[int]]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        count: Callable[[str], Awaitable[int]],
+        on_refusal: Callable[[str, str | None], None] = lambda reason, user: None,
+    ) -> None:
         self.limit = limit
+        self.on_refusal = on_refusal
         self._count = count
         self._pending: dict[str, int] = {}  # creates in flight; emptied as they end
         self._lock = asyncio.Lock()
@@ -34,6 +40,7 @@ class SessionQuota:
         async with self._lock:
             owned = await self._count(user_id) + self._pending.get(user_id, 0)
             if owned >= self.limit:
+                self.on_refusal("quota", user_id)
                 raise QuotaExceededError(
                     f"user {user_id} has {self.limit} sessions, the most "
                     "KATO_MAX_SESSIONS_PER_USER allows",

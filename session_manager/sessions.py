@@ -126,7 +126,9 @@ class SessionService:
             release_slot=self.spawns.release,
         )
         self.quota = SessionQuota(
-            settings.max_sessions_per_user, lambda user: registry.call(registry.count_of, user)
+            settings.max_sessions_per_user,
+            lambda user: registry.call(registry.count_of, user),
+            on_refusal=metrics.rejected,
         )
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)

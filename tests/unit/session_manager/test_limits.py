@@ -10,9 +10,11 @@ from pathlib import Path
 import jwt
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from session_manager.errors import RateLimitedError
 from session_manager.limits import RateLimits
+from session_manager.metrics import REJECTION_USER_LABELS
 from session_manager.settings import ManagerSettings
 from tests.unit.session_manager.support import Clock
 
@@ -105,3 +107,30 @@ def test_buckets_refill_refuse_without_taking_and_stay_bounded(tmp_path: Path) -
 
 def test_rates_off_by_default(client: TestClient) -> None:
     assert all(client.get("/sessions").status_code == 200 for _ in range(50))
+
+
+def test_websocket_messages_count_against_the_session_rate(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(rate_limit_session=1)
+    sid = client.post("/session/create").json()["session_id"]
+    with client.websocket_connect(f"/session/{sid}/ws") as ws:  # the open takes one token
+        ws.send_text("a")
+        assert ws.receive_text() == "echo:a"
+        ws.send_text("b")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (4429, "KATO_RATE_LIMITED")
+
+
+def test_refusals_are_counted_by_reason_with_few_user_labels(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(api_key=KEY, jwt_secret=SECRET, rate_limit_user=0.5)
+    for n in range(REJECTION_USER_LABELS + 5):
+        for _ in range(2):
+            client.get("/sessions", headers=bearer(f"user{n:02d}"))
+    text = client.get("/metrics", headers=OPERATOR).text
+    rejected = [line for line in text.splitlines() if line.startswith("kato_rejections_total{")]
+    assert len(rejected) == REJECTION_USER_LABELS + 1
+    assert 'kato_rejections_total{reason="rate_user",user="other"} 5.0' in rejected
