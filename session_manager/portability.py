@@ -29,7 +29,7 @@ from .access import WriteSession, new_session_owner, require_scope
 from .auth import WRITE, principal_of
 from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
-from .models import MAX_TTL_SECONDS, USER_ID, SessionView
+from .models import MAX_TTL_SECONDS, USER_ID, JsonInt, SessionView
 from .processor_client import answered_error, unanswered_error
 from .proxy import SESSION_PREFIXES
 from .responses import error_responses, with_errors
@@ -57,7 +57,7 @@ class ForkRequest(BaseModel):
     user_id: str | None = Field(
         default=None, pattern=USER_ID, description="Owner (default: the source's)."
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: JsonInt | None = Field(
         default=None,
         ge=1,
         le=MAX_TTL_SECONDS,
