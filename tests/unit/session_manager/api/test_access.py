@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -13,6 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+import kato.client
+from container_manager import KatoContainerManager
+from kato.web.launcher import ThreadServer
+from session_manager.app import create_app
+from session_manager.settings import ManagerSettings
 from tests.unit.session_manager.support import backlog
 from tests.unit.session_manager.test_portability import processor as processor  # noqa: F401
 
@@ -226,3 +232,28 @@ def test_without_tokens_configured_a_jwt_is_just_a_wrong_key(
 def test_tokens_need_an_api_key(make_client: Callable[..., TestClient]) -> None:
     with pytest.raises(ValueError, match="KATO_API_KEY"):
         make_client(jwt_secret=SECRET)
+
+
+def test_the_readme_example_mints_a_token_the_manager_takes(
+    make_settings: Callable[..., ManagerSettings],
+    containers: KatoContainerManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readme = (Path(__file__).parents[4] / "README.md").read_text()
+    section = readme[readme.index("### Many users") :]
+    example = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    app = create_app(make_settings(api_key=KEY, jwt_secret=SECRET), containers)
+    with ThreadServer(app, access_log=False) as server:
+        real_client = kato.client.KatoClient
+
+        def at_the_test_server(url: str, **options: Any) -> Any:
+            return real_client(server.url, **options)
+
+        monkeypatch.setattr(kato.client, "KatoClient", at_the_test_server)
+        scope: dict[str, Any] = {"KATO_JWT_SECRET": SECRET}
+        exec(compile(example, "README.md", "exec"), scope)  # noqa: S102
+        session = scope["s"]
+        assert session.info.user_id == "alice"
+        limited = scope["kato_token"]("alice", session.session_id)
+        with real_client(server.url, token=limited) as kato_limited:
+            assert [s.session_id for s in kato_limited.list_sessions()] == [session.session_id]
