@@ -106,7 +106,12 @@ def create_app(
     rate_limits = RateLimits(settings, on_refusal=metrics.rejected)
     metrics.quota_limit.set(settings.max_sessions_per_user)
     metrics.rate_limit_buckets.set_function(lambda: len(rate_limits))
-    app.add_middleware(RateLimitMiddleware, limits=rate_limits)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=rate_limits,
+        shed_inflight=settings.shed_inflight,
+        retry_after=settings.retry_after,
+    )
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,

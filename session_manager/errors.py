@@ -14,6 +14,7 @@ __all__ = [
     "BadGatewayError",
     "CapacityError",
     "ForbiddenError",
+    "OverloadedError",
     "QuotaExceededError",
     "RateLimitedError",
     "SpawnBusyError",
@@ -146,3 +147,10 @@ class RateLimitedError(SessionError):
     def __init__(self, message: str, details: dict[str, Any], headers: dict[str, str]) -> None:
         super().__init__(message, details)
         self.headers = headers
+
+
+class OverloadedError(CapacityError):
+    """The manager already works on `KATO_SHED_INFLIGHT` requests: new work is refused at once
+    rather than making every request slower."""
+
+    code = "KATO_OVERLOADED"

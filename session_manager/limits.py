@@ -8,6 +8,12 @@
   seen is forgotten, and comes back full, so memory never grows with the number of users.
   A request that one bucket refuses takes no token from the others.
 
+**Shedding** (`KATO_SHED_INFLIGHT`, 0 = off): the manager's own queue is the number of HTTP
+requests it works on at once (proxied calls included, probes not); past the bound a new request
+is answered at once with 503 `KATO_OVERLOADED` and `Retry-After` (`KATO_RETRY_AFTER`), so a
+flood makes callers wait and retry instead of making every request slow. A count, not a
+latency: it reacts at once, is the same on every machine, and latency follows from it.
+
 Direct container access (a session's `url` and its container token) does not pass the
 manager and is outside these limits.
 """
@@ -24,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kato.contract import PROBE_PATHS
 
 from .auth import PRINCIPAL_KEY, Principal
-from .errors import RateLimitedError
+from .errors import OverloadedError, RateLimitedError
 from .logs import request_id_var
 from .middleware import reject
 from .models import is_session_id
@@ -138,23 +144,39 @@ class RateLimitMiddleware:
     """Counts each request (and each WebSocket open) against the rates, after the caller is
     known (inside `RequestContextMiddleware`); a refusal is answered as every error is."""
 
-    def __init__(self, app: ASGIApp, *, limits: RateLimits) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: RateLimits, shed_inflight: int = 0, retry_after: int = 1
+    ) -> None:
         self.app = app
         self.limits = limits
+        self.shed_inflight = shed_inflight
+        self.retry_after = retry_after
+        self.inflight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] not in ("http", "websocket")
-            or not self.limits.enabled
-            or scope["path"] in PROBE_PATHS
-        ):
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         principal: Principal | None = scope.get(PRINCIPAL_KEY)
         user = principal.subject if principal is not None else None
         try:
-            self.limits.take(user, session_of(scope, principal))
-        except RateLimitedError as exc:
+            if self.shed_inflight and self.inflight >= self.shed_inflight:
+                self.limits.on_refusal("overload", user)
+                raise OverloadedError(
+                    f"the manager works on {self.shed_inflight} requests already",
+                    self.retry_after,
+                    {"limit": "KATO_SHED_INFLIGHT", "max": self.shed_inflight},
+                )
+            if self.limits.enabled:
+                self.limits.take(user, session_of(scope, principal))
+        except (OverloadedError, RateLimitedError) as exc:
             await reject(scope, send, exc, request_id_var.get() or "")
             return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1

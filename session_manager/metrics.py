@@ -183,8 +183,8 @@ class ManagerMetrics:
 
         self.rejections = Counter(
             "kato_rejections",
-            "Requests refused by a quota or rate limit, by reason (quota, rate_global, "
-            "rate_user, rate_session) and user (`operator`; the first "
+            "Requests refused by a quota, rate limit or shedding, by reason (quota, "
+            "rate_global, rate_user, rate_session, overload) and user (`operator`; the first "
             f"{REJECTION_USER_LABELS} users by name, then `other`).",
             ["reason", "user"],
             registry=self.registry,

@@ -40,8 +40,9 @@ MEANING = {
     429: "Over a quota (KATO_QUOTA_EXCEEDED, naming the limit) or a rate limit "
     "(KATO_RATE_LIMITED, with Retry-After and RateLimit-Limit/-Remaining/-Reset).",
     502: "The session's container could not be started or did not answer.",
-    503: "No room (KATO_CAPACITY), the queue of container starts full (KATO_SPAWN_BUSY), both "
-    "with Retry-After, or the container engine is unavailable.",
+    503: "No room (KATO_CAPACITY), the queue of container starts full (KATO_SPAWN_BUSY), the "
+    "manager at KATO_SHED_INFLIGHT (KATO_OVERLOADED), all with Retry-After, or the container "
+    "engine is unavailable.",
     504: "The session's container did not answer in time (KATO_UPSTREAM_TIMEOUT); the request "
     "may still be applied and is not retried.",
 }

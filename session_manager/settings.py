@@ -83,6 +83,13 @@ class ManagerSettings(BaseSettings):
         description="KATO_RATE_LIMIT_GLOBAL (0 = off): requests per second to the whole manager "
         "(burst twice that); beyond, 429 KATO_RATE_LIMITED.",
     )
+    shed_inflight: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="KATO_SHED_INFLIGHT (0 = off): HTTP requests the manager works on at once "
+        "at most; a new one beyond is answered 503 KATO_OVERLOADED with Retry-After at once.",
+    )
     rate_limit_keys: int = Field(
         default=10_000,
         ge=1,

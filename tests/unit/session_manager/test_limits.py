@@ -3,17 +3,20 @@ Retry-After and RateLimit-* headers), bounded memory."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from session_manager.errors import RateLimitedError
-from session_manager.limits import RateLimits
+from session_manager.limits import RateLimitMiddleware, RateLimits
 from session_manager.metrics import REJECTION_USER_LABELS
 from session_manager.settings import ManagerSettings
 from tests.unit.session_manager.support import Clock
@@ -134,3 +137,43 @@ def test_refusals_are_counted_by_reason_with_few_user_labels(
     rejected = [line for line in text.splitlines() if line.startswith("kato_rejections_total{")]
     assert len(rejected) == REJECTION_USER_LABELS + 1
     assert 'kato_rejections_total{reason="rate_user",user="other"} 5.0' in rejected
+
+
+async def test_past_the_inflight_bound_new_work_is_shed_with_503(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    refusals: list[str] = []
+    limits = RateLimits(
+        ManagerSettings(state_dir=tmp_path), on_refusal=lambda r, u: refusals.append(r)
+    )
+    app = RateLimitMiddleware(slow, limits=limits, shed_inflight=2, retry_after=3)
+    sent: list[list[dict[str, Any]]] = [[], [], [], []]
+
+    def call(n: int, path: str = "/sessions") -> Any:
+        scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent[n].append(message)
+
+        return asyncio.create_task(app(scope, receive, send))
+
+    first, second = call(0), call(1)
+    await asyncio.sleep(0)
+    await call(2)  # two in flight: refused at once
+    probe = call(3, "/health")  # probes are never shed
+    assert sent[2][0]["status"] == 503
+    assert (b"retry-after", b"3") in sent[2][0]["headers"]
+    assert b"KATO_OVERLOADED" in sent[2][1]["body"]
+    assert refusals == ["overload"]
+    gate.set()
+    await asyncio.gather(first, second, probe)
+    assert [m[0]["status"] for m in (sent[0], sent[1], sent[3])] == [200, 200, 200]
+    assert app.inflight == 0
