@@ -74,6 +74,7 @@ def create_app(
         app.state.events = events
         service = SessionService(settings, registry, containers, client, metrics, events=events)
         metrics.watch_sessions(registry.count_by_status)
+        metrics.watch_quota(registry.owned_counts, settings.max_sessions_per_user)
         app.state.service = service
         app.state.default_sessions = DefaultSessions(service)
         try:

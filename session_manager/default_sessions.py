@@ -33,20 +33,28 @@ class DefaultSessions:
     def __init__(self, service: SessionService) -> None:
         self.service = service
         self._known: dict[str, str] = {}
-        self._locks: dict[str, asyncio.Lock] = {}  # one per caller seen; see `forget`
+        self._locks: dict[str, asyncio.Lock] = {}  # only while a caller's first requests wait
 
     async def session_id(self, caller: str, owner: str | None = None) -> str:
         """The id of `caller`'s default session, made now (owned by `owner`) if it has none."""
         known = self._known.get(caller)
         if known is not None:
             return known
-        async with self._locks.setdefault(caller, asyncio.Lock()):
-            registry = self.service.registry
-            record = await registry.call(registry.default_session, caller)
-            if record is None:
-                record = await self.service.create(owner, {}, None, default_of=caller)
-            self._known[caller] = record.session_id
-            return record.session_id
+        lock = self._locks.setdefault(caller, asyncio.Lock())
+        try:
+            async with lock:
+                known = self._known.get(caller)
+                if known is not None:  # made while this request waited
+                    return known
+                registry = self.service.registry
+                record = await registry.call(registry.default_session, caller)
+                if record is None:
+                    record = await self.service.create(owner, {}, None, default_of=caller)
+                self._known[caller] = record.session_id
+                return record.session_id
+        finally:
+            if not lock.locked() and self._locks.get(caller) is lock:
+                del self._locks[caller]  # a lock lives only while a first request needs it
 
     def forget(self, caller: str, session_id: str) -> None:
         """`session_id` turned out unknown (deleted, expired): look again next time."""

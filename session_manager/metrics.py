@@ -47,6 +47,28 @@ class _SessionsByStatus(Collector):
         yield gauge
 
 
+class _QuotaUsage(Collector):
+    """The quota's use without a label per user: the most sessions one user owns, and how
+    many users are at `KATO_MAX_SESSIONS_PER_USER` (read at scrape time from the registry)."""
+
+    def __init__(self, owned: Callable[[], list[int]], limit: int) -> None:
+        self._owned = owned
+        self._limit = limit
+
+    def collect(self) -> Iterator[Metric]:
+        owned = self._owned()
+        yield GaugeMetricFamily(
+            "kato_quota_user_sessions_max",
+            "Sessions owned by the user who owns the most.",
+            value=max(owned, default=0),
+        )
+        yield GaugeMetricFamily(
+            "kato_quota_users_at_limit",
+            "Users owning KATO_MAX_SESSIONS_PER_USER sessions (0 when there is no limit).",
+            value=sum(1 for n in owned if n >= self._limit) if self._limit else 0,
+        )
+
+
 class _EngineUp(Collector):
     """`kato_engine_up`: 1 when the engine answered a ping within `timeout` at this scrape.
 
@@ -231,6 +253,9 @@ class ManagerMetrics:
 
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByStatus(counts))
+
+    def watch_quota(self, owned: Callable[[], list[int]], limit: int) -> None:
+        self.registry.register(_QuotaUsage(owned, limit))
 
     def watch_engine(self, ping: Callable[[], None], timeout: float = ENGINE_PING_TIMEOUT) -> None:
         """Ping the engine at each scrape (`kato_engine_up`); `ping` raises when it cannot."""

@@ -234,6 +234,13 @@ class SessionRegistry:
         """Flush coalesced last-activity times in one transaction (never moves time back)."""
         self._writes.run(_touch_many, activity)
 
+    def owned_counts(self) -> list[int]:
+        """How many sessions each user owns (one number per user_id, none for unowned)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL GROUP BY user_id", ()
+        )
+        return [int(count) for (count,) in rows]
+
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         for status, count in self._query(

@@ -50,6 +50,11 @@ def test_a_create_beyond_the_quota_is_429_naming_the_limit(
     refused = client.post("/session/create", headers=OPERATOR, json={"user_id": "alice"})
     assert refused.status_code == 429
     assert client.post("/session/create", headers=bearer("bob")).status_code == 201
+    text = client.get("/metrics", headers=OPERATOR).text.splitlines()
+    assert "kato_quota_user_sessions_max 2.0" in text
+    assert "kato_quota_users_at_limit 1.0" in text  # alice, not bob
+    assert "kato_quota_max_sessions_per_user 2.0" in text
+    assert 'kato_rejections_total{reason="quota",user="alice"} 3.0' in text
     assert client.delete(f"/session/{first}", headers=alice).status_code == 204
     assert client.post("/session/create", headers=alice).status_code == 201
 
