@@ -268,6 +268,8 @@ class ManagerSettings(BaseSettings):
         if self.tokens_enabled and self.api_key is None:
             # Without a key every caller would be the operator, tokens or not.
             raise ValueError("KATO_JWT_SECRET / KATO_JWT_PUBLIC_KEY need KATO_API_KEY too")
+        if self.jwt_public_key is not None and not self.jwt_public_key.is_file():
+            raise ValueError(f"KATO_JWT_PUBLIC_KEY: no file {str(self.jwt_public_key)[:200]}")
         return self
 
     @model_validator(mode="after")

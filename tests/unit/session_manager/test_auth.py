@@ -158,3 +158,13 @@ def test_the_middleware_answers_401_with_the_code(make_client: Callable[..., Tes
         ]
         is False
     )
+
+
+def test_a_public_key_must_be_a_file_of_an_accepted_type(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="KATO_JWT_PUBLIC_KEY"):
+        ManagerSettings(state_dir=tmp_path, api_key=KEY, jwt_public_key=tmp_path / "absent.pem")
+    pem = tmp_path / "p384.pem"
+    pem.write_bytes(_pem(ec.generate_private_key(ec.SECP384R1())))
+    settings = ManagerSettings(state_dir=tmp_path, api_key=KEY, jwt_public_key=pem)
+    with pytest.raises(ValueError, match="P-256"):
+        TokenVerifier(settings)
