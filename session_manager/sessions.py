@@ -74,7 +74,7 @@ log = logging.getLogger("session_manager.sessions")
 class Route:
     """Where a running session's container answers; `inflight` counts requests and sockets;
     `owner` is the session's `user_id` (so the access check of a routed session reads no
-    record)."""
+    record; None: read the record)."""
 
     internal_url: str
     token: str
@@ -262,9 +262,10 @@ class SessionService:
         return record
 
     async def owner_of(self, session_id: str) -> str | None:
-        """The session's `user_id` (from its route while it runs); 404/410 if unknown."""
+        """The session's `user_id`: from its route while it runs and has one, else from its
+        record (a route made without `owner` is only slower); 404/410 if unknown."""
         route = self.routes.get(session_id)
-        if route is not None:
+        if route is not None and route.owner is not None:
             return route.owner
         return (await self.get(session_id)).user_id
 
