@@ -19,7 +19,7 @@ from container_manager import KatoContainerManager
 from kato.web.launcher import ThreadServer
 from session_manager.app import create_app
 from session_manager.settings import ManagerSettings
-from tests.unit.session_manager.support import backlog
+from tests.unit.session_manager.support import backlog, service_of
 from tests.unit.session_manager.test_portability import processor as processor  # noqa: F401
 
 KEY = "operator-key-0123456789"
@@ -257,3 +257,10 @@ def test_the_readme_example_mints_a_token_the_manager_takes(
         limited = scope["kato_token"]("alice", session.session_id)
         with real_client(server.url, token=limited) as kato_limited:
             assert [s.session_id for s in kato_limited.list_sessions()] == [session.session_id]
+
+
+def test_a_route_without_its_owner_falls_back_to_the_record(client: TestClient) -> None:
+    mine = _session(client, bearer("alice"))
+    service_of(client).routes[mine].owner = None
+    assert client.get(f"/session/{mine}/stm", headers=bearer("alice")).status_code == 200
+    assert client.get(f"/session/{mine}/stm", headers=bearer("bob")).status_code == 404
