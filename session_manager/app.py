@@ -27,12 +27,14 @@ from kato.web.route_table import route_table
 
 from . import portability, probes
 from .api import include_api
+from .auth import TokenVerifier
 from .dashboard.router import router as dashboard_router
 from .default_sessions import DefaultSessions
 from .engine_errors import as_session_error
 from .errors import SessionError
 from .events import router as events_router
 from .genes import document_limits
+from .limits import RateLimitMiddleware, RateLimits
 from .metrics import ManagerMetrics
 from .middleware import HeadAsGet, RequestContextMiddleware
 from .reaper import Upkeep
@@ -73,6 +75,7 @@ def create_app(
         app.state.events = events
         service = SessionService(settings, registry, containers, client, metrics, events=events)
         metrics.watch_sessions(registry.count_by_status)
+        metrics.watch_quota(registry.owned_counts, settings.max_sessions_per_user)
         app.state.service = service
         app.state.default_sessions = DefaultSessions(service)
         try:
@@ -99,18 +102,30 @@ def create_app(
     app = FastAPI(
         title="KATO session manager",
         lifespan=lifespan,
-        responses=error_responses(400, 401, 405, 413),
+        responses=error_responses(400, 401, 405, 413, 429),
     )
     app.add_middleware(HeadAsGet)
+    # Inside the request context: the caller is known when the rates are counted.
+    rate_limits = RateLimits(settings, on_refusal=metrics.rejected)
+    metrics.quota_limit.set(settings.max_sessions_per_user)
+    metrics.rate_limit_buckets.set_function(lambda: len(rate_limits))
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=rate_limits,
+        shed_inflight=settings.shed_inflight,
+        retry_after=settings.retry_after,
+    )
     app.add_middleware(
         RequestContextMiddleware,
         api_key=settings.api_key,
         max_body_bytes=settings.max_body_bytes,
         body_limits=portability.body_limits(settings),
+        tokens=TokenVerifier(settings),
     )
     tracing.setup("kato-session-manager")
     app.add_middleware(tracing.TracingMiddleware, service="session-manager")  # outermost
     app.state.metrics = metrics
+    app.state.rate_limits = rate_limits  # the WebSocket relay counts messages too
     _add_error_handlers(app)
     # Before the proxy's catch-all `/session/{id}/{path}`, which would take their paths.
     app.include_router(probes.router)

@@ -13,6 +13,10 @@ from kato.contract import error_body
 __all__ = [
     "BadGatewayError",
     "CapacityError",
+    "ForbiddenError",
+    "OverloadedError",
+    "QuotaExceededError",
+    "RateLimitedError",
     "SpawnBusyError",
     "PayloadTooLargeError",
     "SessionError",
@@ -124,3 +128,36 @@ class PayloadTooLargeError(SessionError):
 class UnauthorizedError(SessionError):
     code = "KATO_UNAUTHORIZED"
     status = 401
+
+
+class ForbiddenError(SessionError):
+    """A user token asks for what it may not do (a scope it lacks, an operator route, another
+    `user_id`); never for another user's session, which is unknown to it (404)."""
+
+    code = "KATO_FORBIDDEN"
+    status = 403
+
+
+class QuotaExceededError(SessionError):
+    """A create beyond `KATO_MAX_SESSIONS_PER_USER`; deleting a session makes room."""
+
+    code = "KATO_QUOTA_EXCEEDED"
+    status = 429
+
+
+class RateLimitedError(SessionError):
+    """More requests than a rate limit allows; `headers` say when to come back."""
+
+    code = "KATO_RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, details: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(message, details)
+        self.headers = headers
+
+
+class OverloadedError(CapacityError):
+    """The manager already works on `KATO_SHED_INFLIGHT` requests: new work is refused at once
+    rather than making every request slower."""
+
+    code = "KATO_OVERLOADED"

@@ -30,6 +30,8 @@ from starlette.responses import StreamingResponse
 
 from kato.contract import iso_time
 
+from .access import require_scope, session_visible
+from .auth import READ, principal_of
 from .errors import ValidationFailedError
 from .group_commit import GroupCommit
 from .responses import with_errors
@@ -287,9 +289,14 @@ def _logged_after(log: EventLog, after: int) -> Iterator[SessionEvent]:
 
 
 async def stream_events(
-    bus: EventBus, after: int | None, follow: bool, keepalive: float
+    bus: EventBus,
+    after: int | None,
+    follow: bool,
+    keepalive: float,
+    shown: Callable[[SessionEvent], bool] = lambda event: True,
 ) -> AsyncIterator[bytes]:
-    """The SSE body: the backlog after `after` (None: none of it), then live events."""
+    """The SSE body: the backlog after `after` (None: none of it), then live events; only
+    the events `shown` passes (a user's own sessions')."""
     with bus.subscribe() as queue:
         last = bus.log.last_id() if after is None else after
         first = bus.log.first_id()
@@ -297,7 +304,8 @@ async def stream_events(
             yield _gap(after, first)
         yield b"retry: 1000\nid: %d\n\n" % last
         for event in _logged_after(bus.log, last):
-            yield _sse(event)
+            if shown(event):
+                yield _sse(event)
             last = event.id
         while follow:
             try:
@@ -307,7 +315,8 @@ async def stream_events(
                 continue
             for event in _logged_after(bus.log, last) if live is None else [live]:
                 if event.id > last:
-                    yield _sse(event)
+                    if shown(event):
+                        yield _sse(event)
                     last = event.id
 
 
@@ -318,7 +327,9 @@ router = APIRouter()
     "/events",
     response_class=StreamingResponse,
     responses=with_errors(
-        {200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}}, 422
+        {200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+        403,
+        422,
     ),
 )
 async def events(
@@ -342,7 +353,11 @@ async def events(
     Each event: `id: <n>`, `event: session.<kind>`, `data: {"id", "type", "time",
     "session_id", "user_id", "status", "error_code"}`. A reconnecting client sends
     `Last-Event-ID` (EventSource does) and gets everything after it that the backlog holds.
+    A user token (`sessions:read`) gets its own sessions' events only.
     """
+    caller = principal_of(request)
+    if not caller.is_operator:
+        require_scope(caller, READ)
     start = after
     if last_event_id is not None:
         if not last_event_id.isdigit() or int(last_event_id) > _MAX_ID:
@@ -353,7 +368,13 @@ async def events(
         start = int(last_event_id)
     bus: EventBus = request.app.state.events
     return StreamingResponse(
-        stream_events(bus, start, follow, bus.keepalive),
+        stream_events(
+            bus,
+            start,
+            follow,
+            bus.keepalive,
+            lambda event: session_visible(caller, event.session_id, event.user_id),
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

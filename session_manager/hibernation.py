@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from .access import WriteSession
 from .errors import SessionError
-from .logs import session_id_var
 from .models import SessionView
 from .responses import error_responses
 from .sessions import SessionService
@@ -21,14 +21,13 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/{session_id}/hibernate", responses=error_responses(404, 409, 410, 422, 503))
-async def hibernate_now(session_id: str, request: Request) -> SessionView:
+@router.post("/{session_id}/hibernate", responses=error_responses(403, 404, 409, 410, 422, 503))
+async def hibernate_now(session_id: WriteSession, request: Request) -> SessionView:
     """Hibernate a running session now; a hibernated one is answered as is (idempotent).
 
     409 `KATO_SESSION_BUSY` when a request or WebSocket is in flight, or the session is not
     running (starting, stopped): nothing is changed then.
     """
-    session_id_var.set(session_id)
     service: SessionService = request.app.state.service
     record = await service.get(session_id)
     if record.status != "hibernated" and not await service.hibernate(session_id, force=True):

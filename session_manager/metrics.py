@@ -14,7 +14,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ENGINE_PING_TIMEOUT", "REAP_KINDS", "SPAWN_REASONS", "ManagerMetrics"]
+__all__ = [
+    "ENGINE_PING_TIMEOUT",
+    "REAP_KINDS",
+    "REJECTION_USER_LABELS",
+    "SPAWN_REASONS",
+    "ManagerMetrics",
+]
 
 #: Seconds a scrape waits for the engine's ping before it reports `kato_engine_up 0`.
 ENGINE_PING_TIMEOUT = 2.0
@@ -22,6 +28,8 @@ ENGINE_PING_TIMEOUT = 2.0
 SPAWN_REASONS = ("create", "wake")
 #: The `kind` of `kato_reaps_total` and `kato_reap_failures_total`.
 REAP_KINDS = ("hibernation", "expiry")
+#: Users that get their own `user` label on `kato_rejections_total`; later ones are `other`.
+REJECTION_USER_LABELS = 20
 _SPAWN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
@@ -37,6 +45,28 @@ class _SessionsByStatus(Collector):
         for status, count in self._counts().items():
             gauge.add_metric([status], count)
         yield gauge
+
+
+class _QuotaUsage(Collector):
+    """The quota's use without a label per user: the most sessions one user owns, and how
+    many users are at `KATO_MAX_SESSIONS_PER_USER` (read at scrape time from the registry)."""
+
+    def __init__(self, owned: Callable[[], list[int]], limit: int) -> None:
+        self._owned = owned
+        self._limit = limit
+
+    def collect(self) -> Iterator[Metric]:
+        owned = self._owned()
+        yield GaugeMetricFamily(
+            "kato_quota_user_sessions_max",
+            "Sessions owned by the user who owns the most.",
+            value=max(owned, default=0),
+        )
+        yield GaugeMetricFamily(
+            "kato_quota_users_at_limit",
+            "Users owning KATO_MAX_SESSIONS_PER_USER sessions (0 when there is no limit).",
+            value=sum(1 for n in owned if n >= self._limit) if self._limit else 0,
+        )
 
 
 class _EngineUp(Collector):
@@ -173,7 +203,37 @@ class ManagerMetrics:
             registry=self.registry,
         )
 
+        self.rejections = Counter(
+            "kato_rejections",
+            "Requests refused by a quota, rate limit or shedding, by reason (quota, "
+            "rate_global, rate_user, rate_session, overload) and user (`operator`; the first "
+            f"{REJECTION_USER_LABELS} users by name, then `other`).",
+            ["reason", "user"],
+            registry=self.registry,
+        )
+        self.quota_limit = Gauge(
+            "kato_quota_max_sessions_per_user",
+            "Sessions one user may own (KATO_MAX_SESSIONS_PER_USER; 0: no limit).",
+            registry=self.registry,
+        )
+        self.rate_limit_buckets = Gauge(
+            "kato_rate_limit_buckets",
+            "Rate-limit buckets kept now (users and sessions; at most KATO_RATE_LIMIT_KEYS).",
+            registry=self.registry,
+        )
+        self._rejection_users: set[str] = set()
+
         self._zero_known_labels()
+
+    def rejected(self, reason: str, user: str | None) -> None:
+        """Count one refusal; the `user` label's values stay few (see `kato_rejections`)."""
+        label = "operator" if user is None else user
+        if user is not None and user not in self._rejection_users:
+            if len(self._rejection_users) < REJECTION_USER_LABELS:
+                self._rejection_users.add(user)
+            else:
+                label = "other"
+        self.rejections.labels(reason, label).inc()
 
     def _zero_known_labels(self) -> None:
         """Export every known label value from the start, at 0: a series that first appears
@@ -193,6 +253,9 @@ class ManagerMetrics:
 
     def watch_sessions(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_SessionsByStatus(counts))
+
+    def watch_quota(self, owned: Callable[[], list[int]], limit: int) -> None:
+        self.registry.register(_QuotaUsage(owned, limit))
 
     def watch_engine(self, ping: Callable[[], None], timeout: float = ENGINE_PING_TIMEOUT) -> None:
         """Ping the engine at each scrape (`kato_engine_up`); `ping` raises when it cannot."""

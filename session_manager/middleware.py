@@ -7,6 +7,9 @@ Pure ASGI keeps the proxy path cheap.
 - The API key is `Authorization: Bearer <key>`, the scheme in any case (RFC 7235); browsers,
   which cannot set headers on a WebSocket, offer the subprotocol `kato.bearer.<key>` instead
   (with `kato`, which is the one echoed back). The key is never logged.
+- The same two places carry a user token (a JWT, `auth.py`) when `KATO_JWT_SECRET` or
+  `KATO_JWT_PUBLIC_KEY` is set; the caller found (operator, user, or anonymous on an open path)
+  is left in the scope for the routes (`auth.principal_of`, the rules in `access.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kato.contract import PROBE_PATHS
 from kato.web.request_id import CLIENT_ID
 
+from .auth import ANONYMOUS, OPERATOR, PRINCIPAL_KEY, Principal, TokenVerifier
 from .dashboard.cookie import (
     COOKIE_SCOPE_KEY,
     CSRF_HEADER,
@@ -33,7 +37,7 @@ from .dashboard.cookie import (
 from .errors import PayloadTooLargeError, SessionError, UnauthorizedError
 from .logs import request_id_var, session_id_var
 
-__all__ = ["HeadAsGet", "RequestContextMiddleware", "request_id_of"]
+__all__ = ["HeadAsGet", "RequestContextMiddleware", "reject", "request_id_of"]
 
 log = logging.getLogger("session_manager.access")
 
@@ -59,8 +63,11 @@ class RequestContextMiddleware:
         api_key: str | None,
         max_body_bytes: int,
         body_limits: Mapping[str, int] | None = None,
+        tokens: TokenVerifier | None = None,
     ) -> None:
-        """``body_limits``: paths with their own body limit instead of ``max_body_bytes``."""
+        """``body_limits``: paths with their own body limit instead of ``max_body_bytes``;
+        ``tokens``: verifies user tokens (none: only the API key is a credential)."""
+        self._tokens = tokens if tokens is not None and tokens.enabled else None
         self.app = app
         self.max_body_bytes = max_body_bytes
         self._key = api_key.encode() if api_key is not None else None
@@ -78,7 +85,7 @@ class RequestContextMiddleware:
         session_id_var.set(None)
         problem = self._problem(scope, headers, cookie)
         if problem is not None:
-            await _reject(scope, send, problem, request_id)
+            await reject(scope, send, problem, request_id)
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -112,20 +119,37 @@ class RequestContextMiddleware:
     def _problem(
         self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None
     ) -> SessionError | None:
-        path = scope["path"]
-        if (
-            self._key is not None
-            and path not in _OPEN_PATHS
-            and not is_open_path(path)
-            and not _authorized(scope, headers, self._key)
-            and not self._cookie_ok(scope, headers, cookie)
-        ):
-            return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
+        caller = self._caller(scope, headers, cookie)
+        if isinstance(caller, SessionError):
+            return caller
+        scope[PRINCIPAL_KEY] = caller
         length = headers.get(b"content-length")
         limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         if length is not None and length.isdigit() and int(length) > limit:
             return PayloadTooLargeError.body_over(int(length), limit)
         return None
+
+    def _caller(
+        self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None
+    ) -> Principal | SessionError:
+        """Who the request is from, or why it is refused (an open path is served anyway)."""
+        if self._key is None:
+            return OPERATOR
+        offered = _credentials(scope, headers)
+        if any(hmac.compare_digest(given, self._key) for given in offered):
+            return OPERATOR
+        if self._cookie_ok(scope, headers, cookie):
+            return OPERATOR
+        path = scope["path"]
+        open_path = path in _OPEN_PATHS or is_open_path(path)
+        if self._tokens is not None and offered:
+            try:
+                return self._tokens.verify(offered[0])
+            except UnauthorizedError as exc:
+                return ANONYMOUS if open_path else exc
+        if open_path:
+            return ANONYMOUS
+        return UnauthorizedError("missing or bad API key (Authorization: Bearer <key>)")
 
     def _cookie_ok(self, scope: Scope, headers: dict[bytes, bytes], cookie: bytes | None) -> bool:
         """The dashboard's login cookie, for plain HTTP only; a change needs the CSRF header
@@ -155,18 +179,20 @@ def _take_dashboard_cookie(scope: Scope) -> bytes | None:
     return found
 
 
-def _authorized(scope: Scope, headers: dict[bytes, bytes], key: bytes) -> bool:
+def _credentials(scope: Scope, headers: dict[bytes, bytes]) -> list[bytes]:
+    """The bearer credentials offered: the Authorization header's, then (WebSocket) each
+    `kato.bearer.<credential>` subprotocol's."""
+    offered = []
     scheme, _, given = headers.get(b"authorization", b"").strip().partition(b" ")
-    if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), key):
-        return True
-    if scope["type"] != "websocket":
-        return False
-    offered = [
-        p[len(_BEARER_PROTOCOL) :].encode()
-        for p in scope.get("subprotocols", ())
-        if p.startswith(_BEARER_PROTOCOL)
-    ]
-    return any(hmac.compare_digest(p, key) for p in offered)
+    if scheme.lower() == b"bearer":
+        offered.append(given.strip())
+    if scope["type"] == "websocket":
+        offered.extend(
+            p[len(_BEARER_PROTOCOL) :].encode()
+            for p in scope.get("subprotocols", ())
+            if p.startswith(_BEARER_PROTOCOL)
+        )
+    return offered
 
 
 class HeadAsGet:
@@ -188,7 +214,8 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
-async def _reject(scope: Scope, send: Send, error: SessionError, request_id: str) -> None:
+async def reject(scope: Scope, send: Send, error: SessionError, request_id: str) -> None:
+    """Answer `error` before any route is reached (a WebSocket is closed with its code)."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008, "reason": error.code})
         return

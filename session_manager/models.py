@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from kato.contract import iso_time
 
@@ -19,6 +19,7 @@ from .genes import SessionGenes
 from .registry import SessionRecord
 
 __all__ = [
+    "JsonInt",
     "MAX_TTL_SECONDS",
     "SESSION_ID",
     "USER_ID",
@@ -41,6 +42,17 @@ MAX_TTL_SECONDS = 10 * 366 * 86400
 _SESSION_ID = re.compile(SESSION_ID)
 
 
+def _not_a_bool(value: Any) -> Any:
+    """JSON `true` is no integer (the schema says so; Python's `bool` is an `int`)."""
+    if isinstance(value, bool):
+        raise ValueError("an integer is needed, not a boolean")
+    return value
+
+
+#: An integer from a JSON body, where `true` / `false` are refused (`483.0` is taken).
+JsonInt = Annotated[int, BeforeValidator(_not_a_bool)]
+
+
 def is_session_id(value: str) -> bool:
     return _SESSION_ID.match(value) is not None
 
@@ -54,7 +66,7 @@ class CreateSessionRequest(BaseModel):
         description='Processor genes, e.g. {"max_pattern_length": 5}; resource limits at most '
         "the operator's.",
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: JsonInt | None = Field(
         default=None,
         gt=0,
         le=MAX_TTL_SECONDS,

@@ -26,9 +26,11 @@ from yarl import URL
 from kato import contract
 from kato.web import tracing
 
+from .access import WriteSession, new_session_owner, require_scope
+from .auth import WRITE, principal_of
 from .errors import PayloadTooLargeError, SessionError
 from .logs import session_id_var
-from .models import MAX_TTL_SECONDS, USER_ID, SessionView
+from .models import MAX_TTL_SECONDS, USER_ID, JsonInt, SessionView
 from .processor_client import answered_error, unanswered_error
 from .proxy import SESSION_PREFIXES
 from .responses import error_responses, with_errors
@@ -56,7 +58,7 @@ class ForkRequest(BaseModel):
     user_id: str | None = Field(
         default=None, pattern=USER_ID, description="Owner (default: the source's)."
     )
-    ttl_seconds: int | None = Field(
+    ttl_seconds: JsonInt | None = Field(
         default=None,
         ge=1,
         le=MAX_TTL_SECONDS,
@@ -79,6 +81,7 @@ def _timeout(settings: ManagerSettings) -> aiohttp.ClientTimeout:
     response_class=StreamingResponse,
     responses=with_errors(
         {200: {"content": {MEDIA_TYPE: {}}, "description": "The export document."}},
+        403,
         404,
         410,
         422,
@@ -88,9 +91,8 @@ def _timeout(settings: ManagerSettings) -> aiohttp.ClientTimeout:
     ),
 )
 @tracing.traced("session.export")
-async def export_session(session_id: str, request: Request) -> Response:
+async def export_session(session_id: WriteSession, request: Request) -> Response:
     """The session's whole memory (wakes a hibernated session first)."""
-    session_id_var.set(session_id)
     service = _service(request)
     route = await service.acquire(session_id)
     try:
@@ -117,7 +119,7 @@ async def export_session(session_id: str, request: Request) -> Response:
 @router.post(
     IMPORT_PATH,
     status_code=201,
-    responses=error_responses(413, 422, 502, 503, 504),
+    responses=error_responses(403, 413, 422, 429, 502, 503, 504),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -132,7 +134,12 @@ async def import_session(
     user_id: Annotated[str | None, Query(pattern=USER_ID)] = None,
     ttl_seconds: Annotated[int | None, Query(ge=1, le=MAX_TTL_SECONDS)] = None,
 ) -> SessionView:
-    """A new session holding the memory of the export in the body (``KATO_MAX_IMPORT_BYTES``)."""
+    """A new session holding the memory of the export in the body (``KATO_MAX_IMPORT_BYTES``);
+    a user token's import is its `sub`'s."""
+    caller = principal_of(request)
+    owner = new_session_owner(caller, user_id)
+    if not caller.is_operator:
+        require_scope(caller, WRITE)
     service = _service(request)
     limit = service.settings.max_import_bytes
     declared = request.headers.get("content-length", "")
@@ -147,7 +154,7 @@ async def import_session(
                 return  # the processor sees a truncated document and refuses it
             yield chunk
 
-    record = await service.create(user_id, {}, ttl_seconds)
+    record = await service.create(owner, {}, ttl_seconds)
     session_id_var.set(record.session_id)
     try:
         try:
@@ -165,19 +172,21 @@ async def import_session(
 @router.post(
     "/{session_id}/fork",
     status_code=201,
-    responses=error_responses(404, 410, 422, 502, 503, 504),
+    responses=error_responses(403, 404, 410, 422, 429, 502, 503, 504),
 )
 @tracing.traced("session.fork")
 async def fork_session(
-    session_id: str, request: Request, body: Annotated[ForkRequest | None, Body()] = None
+    session_id: WriteSession, request: Request, body: Annotated[ForkRequest | None, Body()] = None
 ) -> SessionView:
-    """A new session with a copy of this one's memory; this one keeps running untouched."""
-    session_id_var.set(session_id)
+    """A new session with a copy of this one's memory; this one keeps running untouched.
+    A user token forks its own sessions, into sessions of its own."""
     body = body or ForkRequest()
+    caller = principal_of(request)
     service = _service(request)
     source = await service.get(session_id)
+    owner = new_session_owner(caller, body.user_id) if not caller.is_operator else None
+    owner = owner or body.user_id or source.user_id
     async with service.held(session_id) as route:
-        owner = body.user_id or source.user_id
         record = await service.create(owner, source.genes, body.ttl_seconds)
         try:
             upstream = await _open_export(service, route)

@@ -201,6 +201,11 @@ class SessionRegistry:
                 log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
         return records
 
+    def count_of(self, user_id: str) -> int:
+        """How many sessions `user_id` owns, whatever their status."""
+        rows = self._query("SELECT COUNT(*) FROM sessions WHERE user_id = ?", (user_id,))
+        return int(rows[0][0])
+
     def processor_ids(self) -> set[str]:
         """Every session's processor id: what the sessions claim from the container manager
         (read alone, so a record unreadable for `all` still claims its processor)."""
@@ -235,6 +240,13 @@ class SessionRegistry:
     def touch_many(self, activity: Iterable[tuple[str, float]]) -> None:
         """Flush coalesced last-activity times in one transaction (never moves time back)."""
         self._writes.run(_touch_many, activity)
+
+    def owned_counts(self) -> list[int]:
+        """How many sessions each user owns (one number per user_id, none for unowned)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL GROUP BY user_id", ()
+        )
+        return [int(count) for (count,) in rows]
 
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

@@ -61,6 +61,7 @@ from .processor_client import (
     restore_state,
     update_genes,
 )
+from .quotas import SessionQuota
 from .registry import SessionRecord, SessionRegistry
 from .settings import ManagerSettings
 from .spawning import SpawnQueue
@@ -72,13 +73,16 @@ log = logging.getLogger("session_manager.sessions")
 
 @dataclass
 class Route:
-    """Where a running session's container answers; `inflight` counts requests and sockets."""
+    """Where a running session's container answers; `inflight` counts requests and sockets;
+    `owner` is the session's `user_id` (so the access check of a routed session reads no
+    record; None: read the record)."""
 
     internal_url: str
     token: str
     inflight: int = 0
     #: Its container is paused (the paused tier): the next request resumes it first.
     paused: bool = False
+    owner: str | None = None
 
 
 class SessionService:
@@ -124,6 +128,11 @@ class SessionService:
             spawn_slot=self._idle_spawn_slot,
             release_slot=self.spawns.release,
         )
+        self.quota = SessionQuota(
+            settings.max_sessions_per_user,
+            lambda user: registry.call(registry.count_of, user),
+            on_refusal=metrics.rejected,
+        )
         #: Sessions whose snapshot failed wait longer and longer before the reaper retries.
         self.hibernate_backoff = Backoff(base=settings.reap_interval, cap=settings.reap_backoff_max)
         #: The reaper's own bookkeeping: sessions being reaped now, and its concurrency bound.
@@ -142,7 +151,18 @@ class SessionService:
     ) -> SessionRecord:
         """Record the session first (so reconcile never takes its container for an orphan),
         then start its container; a failed start leaves no record behind. `default_of`: the
-        caller whose default session this is (default_sessions.py)."""
+        caller whose default session this is (default_sessions.py). A `user_id` at
+        `KATO_MAX_SESSIONS_PER_USER` is refused (429) before anything is done."""
+        async with self.quota.claim(user_id):
+            return await self._create(user_id, genes, ttl_seconds, default_of)
+
+    async def _create(
+        self,
+        user_id: str | None,
+        genes: dict[str, Any],
+        ttl_seconds: int | None,
+        default_of: str | None,
+    ) -> SessionRecord:
         session_id = uuid.uuid4().hex
         tracing.annotate(**{"kato.session_id": session_id})
         now = self.clock()
@@ -246,6 +266,14 @@ class SessionService:
                 )
             raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
         return record
+
+    async def owner_of(self, session_id: str) -> str | None:
+        """The session's `user_id`: from its route while it runs and has one, else from its
+        record (a route made without `owner` is only slower); 404/410 if unknown."""
+        route = self.routes.get(session_id)
+        if route is not None and route.owner is not None:
+            return route.owner
+        return (await self.get(session_id)).user_id
 
     async def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
         return await self.registry.call(self.registry.all, user_id)
@@ -361,7 +389,8 @@ class SessionService:
                     self.containers.get_processor, record.processor_id
                 )
             if info is not None and info.status == "running":
-                route = self.routes[session_id] = Route(info.internal_url, info.token)
+                route = Route(info.internal_url, info.token, owner=record.user_id)
+                self.routes[session_id] = route
                 return route
         async with self.admission.slot():
             snapshot = None
@@ -541,7 +570,7 @@ class SessionService:
         """Record the session as running on `info`'s container (committed), and route it."""
         running = _running(record, info)
         await self.registry.call(self.registry.put, running)
-        self.routes[record.session_id] = Route(info.internal_url, info.token)
+        self.routes[record.session_id] = Route(info.internal_url, info.token, owner=record.user_id)
         return running
 
     @tracing.traced("container.spawn")

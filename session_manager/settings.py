@@ -30,6 +30,73 @@ class ManagerSettings(BaseSettings):
         description="KATO_API_KEY (unset): when set, every route but /health needs "
         "`Authorization: Bearer <key>`.",
     )
+    # -- user tokens, quotas and rate limits (session_manager/auth.py, access.py, limits.py) --
+    jwt_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        max_length=4096,
+        description="KATO_JWT_SECRET (unset): HS256 key of user tokens (at least 32 characters); "
+        "needs KATO_API_KEY.",
+    )
+    jwt_public_key: Path | None = Field(
+        default=None,
+        description="KATO_JWT_PUBLIC_KEY (unset): PEM file of the RSA (RS256) or EC P-256 "
+        "(ES256) public key of user tokens; needs KATO_API_KEY.",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        max_length=512,
+        description="KATO_JWT_AUDIENCE (unset): when set, a user token's `aud` must name it.",
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        max_length=512,
+        description="KATO_JWT_ISSUER (unset): when set, a user token's `iss` must be it.",
+    )
+    jwt_leeway: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="KATO_JWT_LEEWAY (30 s): clock skew tolerated on `exp`, `nbf` and `iat`.",
+    )
+    max_sessions_per_user: int = Field(
+        default=0,
+        ge=0,
+        description="KATO_MAX_SESSIONS_PER_USER (0 = no limit): sessions one user_id may own, "
+        "hibernated ones included; a create beyond is 429 KATO_QUOTA_EXCEEDED.",
+    )
+    rate_limit_session: float = Field(
+        default=0.0,
+        ge=0,
+        description="KATO_RATE_LIMIT_SESSION (0 = off): requests per second to one session "
+        "(burst twice that); beyond, 429 KATO_RATE_LIMITED.",
+    )
+    rate_limit_user: float = Field(
+        default=0.0,
+        ge=0,
+        description="KATO_RATE_LIMIT_USER (0 = off): requests per second of one token subject "
+        "(burst twice that); beyond, 429 KATO_RATE_LIMITED.",
+    )
+    rate_limit_global: float = Field(
+        default=0.0,
+        ge=0,
+        description="KATO_RATE_LIMIT_GLOBAL (0 = off): requests per second to the whole manager "
+        "(burst twice that); beyond, 429 KATO_RATE_LIMITED.",
+    )
+    shed_inflight: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="KATO_SHED_INFLIGHT (0 = off): HTTP requests the manager works on at once "
+        "at most; a new one beyond is answered 503 KATO_OVERLOADED with Retry-After at once.",
+    )
+    rate_limit_keys: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="KATO_RATE_LIMIT_KEYS (10000): users and sessions whose buckets are kept; "
+        "the least recently seen is forgotten beyond (it starts again with a full burst).",
+    )
     idle_timeout: float = Field(
         default=600.0,
         gt=0,
@@ -199,6 +266,19 @@ class ManagerSettings(BaseSettings):
     @property
     def webhook_urls(self) -> tuple[str, ...]:
         return tuple(url.strip() for url in self.webhook_url.split(",") if url.strip())
+
+    @property
+    def tokens_enabled(self) -> bool:
+        return self.jwt_secret is not None or self.jwt_public_key is not None
+
+    @model_validator(mode="after")
+    def _check_tokens(self) -> ManagerSettings:
+        if self.tokens_enabled and self.api_key is None:
+            # Without a key every caller would be the operator, tokens or not.
+            raise ValueError("KATO_JWT_SECRET / KATO_JWT_PUBLIC_KEY need KATO_API_KEY too")
+        if self.jwt_public_key is not None and not self.jwt_public_key.is_file():
+            raise ValueError(f"KATO_JWT_PUBLIC_KEY: no file {str(self.jwt_public_key)[:200]}")
+        return self
 
     @model_validator(mode="after")
     def _check_webhooks(self) -> ManagerSettings:

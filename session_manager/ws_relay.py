@@ -10,6 +10,9 @@ session closes with 4404, other manager errors with 4000 + their HTTP status (45
 could not be started included, see `engine_errors`); the reason is the `KATO_…` error code.
 A browser that offers the `kato` subprotocol gets it back (the API key travels as
 `kato.bearer.<key>`, see the middleware; it is never echoed).
+
+Rate limits (`limits.py`) count the open and then each message the client sends: one over
+a limit closes the socket with 4429 `KATO_RATE_LIMITED` (both sides).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from kato.contract import WS_PATH
 from kato.web import tracing
 
+from .auth import principal_of
 from .engine_errors import EngineFailureError, translated
-from .errors import SessionError
+from .errors import RateLimitedError, SessionError
+from .limits import RateLimits
 from .proxy import upstream_url
 from .sessions import SessionService
 
@@ -37,6 +42,7 @@ _HTTP_STATUS_BASE = 4000
 #: The subprotocol echoed to clients that offer it (never the `kato.bearer.<key>` one).
 SUBPROTOCOL = "kato"
 _INTERNAL_ERROR = 1011
+_RATE_LIMITED = _HTTP_STATUS_BASE + 429
 # Codes that must never be sent in a close frame (RFC 6455 §7.4.1).
 _RESERVED = frozenset({1005, 1006, 1015})
 
@@ -105,6 +111,13 @@ async def _client_to_upstream(
         if message["type"] == "websocket.disconnect":
             await upstream.close(code=_sendable(message.get("code", _NORMAL)))
             return
+        try:
+            _count_message(websocket, session_id)
+        except RateLimitedError as exc:  # the client first: it must see why
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await websocket.close(code=_RATE_LIMITED, reason=exc.code)
+            await upstream.close(code=_NORMAL)
+            return
         service.touch(session_id)
         if message.get("text") is not None:
             await upstream.send_str(message["text"])
@@ -136,6 +149,12 @@ async def _upstream_to_client(
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await websocket.close(code=_INTERNAL_ERROR)
             return
+
+
+def _count_message(websocket: WebSocket, session_id: str) -> None:
+    limits: RateLimits | None = getattr(websocket.app.state, "rate_limits", None)
+    if limits is not None and limits.enabled:
+        limits.take(principal_of(websocket).subject, session_id)
 
 
 def _close_code(exc: SessionError) -> int:

@@ -41,8 +41,9 @@ POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When a call is sent again: only after a 503 that carries Retry-After (capacity, a
-    container starting), waiting what the server asked, at most `max_wait` seconds each time.
+    """When a call is sent again: only after a 503 or 429 that carries Retry-After (capacity,
+    a container starting, a rate limit), waiting what the server asked, at most `max_wait`
+    seconds each time (a quota's 429 has no Retry-After: waiting does not free a place).
 
     `attempts` counts every try (1 = never retry). Calls that are not idempotent (observe,
     learn, create a session, …) are retried only with `non_idempotent=True`: a 503 from the
@@ -62,7 +63,7 @@ class RetryPolicy:
 
     def delay(self, error: KatoError, attempt: int, idempotent: bool) -> float | None:
         """Seconds to wait before try `attempt + 1`, or None to give up and raise `error`."""
-        if attempt >= self.attempts or error.status != 503 or error.retry_after is None:
+        if attempt >= self.attempts or error.status not in (429, 503) or error.retry_after is None:
             return None
         if not (idempotent or self.non_idempotent) or error.retry_after > self.max_wait:
             return None

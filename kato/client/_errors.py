@@ -5,12 +5,13 @@ Every error carries `status` (the HTTP status, None when no answer came), `code`
 KATO_BAD_RESPONSE, KATO_BAD_SIGNATURE), `message` and `details`:
 
     KatoError
-    ├── AuthError            401, 403 (missing or bad API key / processor token)
+    ├── AuthError            401, 403 (missing or bad API key / user or processor token)
     ├── NotFoundError        404 (session, pattern, gene, route)
     ├── ValidationError      400, 409, 413, 422 (the request was refused as it is)
     ├── UnavailableError     502, 503, 504, connection failures
     │   ├── CapacityError    503 KATO_CAPACITY or KATO_SPAWN_BUSY (`retry_after`: when to retry)
     │   └── KatoTimeoutError no answer within the configured timeout
+    ├── RateLimitError       429 KATO_RATE_LIMITED (`retry_after`) or KATO_QUOTA_EXCEEDED
     ├── ProtocolError        an answer that is not what the API documents
     └── WebhookSignatureError  a webhook whose signature does not verify
 """
@@ -30,6 +31,7 @@ __all__ = [
     "KatoTimeoutError",
     "NotFoundError",
     "ProtocolError",
+    "RateLimitError",
     "UnavailableError",
     "ValidationError",
     "WebhookSignatureError",
@@ -91,6 +93,11 @@ class KatoTimeoutError(UnavailableError):
     """No answer within the configured timeout."""
 
 
+class RateLimitError(KatoError):
+    """Over a rate limit (429 KATO_RATE_LIMITED, `retry_after` says when to come back) or
+    over the sessions a user may own (429 KATO_QUOTA_EXCEEDED: delete one first)."""
+
+
 class ProtocolError(KatoError):
     """An answer the client cannot read as the API documents it."""
 
@@ -118,6 +125,8 @@ def _class_for(status: int, code: str) -> type[KatoError]:
         return NotFoundError
     if status in (400, 409, 413, 422):
         return ValidationError
+    if status == 429:
+        return RateLimitError
     if status in (502, 503, 504):
         return UnavailableError
     return KatoError

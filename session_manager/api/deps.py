@@ -1,4 +1,5 @@
-"""What a route is given: the session service and the session id of its path.
+"""What a route is given: the session service, its caller, and the session id of its path
+once the caller may use it (`access.py`: `ReadSession`, `WriteSession`, `DeleteSession`).
 
 Dependencies are `async def`: FastAPI runs a plain `def` dependency on its thread pool, a
 thread hop on every proxied request.
@@ -9,14 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from fastapi import Path as PathParam
 from starlette.requests import HTTPConnection
 
-from ..logs import session_id_var
-from ..models import SESSION_ID
+from ..access import DeleteSession, ReadSession, WriteSession
+from ..auth import Principal, principal_of
 from ..sessions import SessionService
 
-__all__ = ["Service", "SessionId", "service_of"]
+__all__ = ["Caller", "DeleteSession", "ReadSession", "Service", "WriteSession", "service_of"]
 
 
 async def service_of(connection: HTTPConnection) -> SessionService:
@@ -24,16 +24,9 @@ async def service_of(connection: HTTPConnection) -> SessionService:
     return service
 
 
-async def _session_id(
-    # Not a `pattern`: an id of another format is an unknown session (404), not a 422.
-    session_id: Annotated[
-        str,
-        PathParam(description=f"A session id as `POST /session/create` returns ({SESSION_ID})."),
-    ],
-) -> str:
-    session_id_var.set(session_id[:64])
-    return session_id
+async def _caller(connection: HTTPConnection) -> Principal:
+    return principal_of(connection)
 
 
 Service = Annotated[SessionService, Depends(service_of)]
-SessionId = Annotated[str, Depends(_session_id)]
+Caller = Annotated[Principal, Depends(_caller)]

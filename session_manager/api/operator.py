@@ -1,4 +1,5 @@
-"""The manager's own metrics: its Prometheus text, and every running processor's."""
+"""The manager's own metrics: its Prometheus text, and every running processor's (operator
+only: a user token gets a 403)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..access import OperatorOnly
 from ..metrics import ManagerMetrics
 from ..processor_metrics import processor_metrics
+from ..responses import error_responses
 from .deps import Service
 
 __all__ = ["PROMETHEUS", "router"]
@@ -16,7 +19,7 @@ __all__ = ["PROMETHEUS", "router"]
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 _TEXT = {200: {"description": "Prometheus text format", "content": {PROMETHEUS: {}}}}
 
-router = APIRouter()
+router = APIRouter(dependencies=[OperatorOnly], responses=error_responses(403))
 
 
 @router.get("/metrics", response_class=Response, responses=_TEXT)  # type: ignore[arg-type]

@@ -8,7 +8,9 @@ method the manager serves itself keeps its meaning (`/health`, `/health/live|rea
 `/metrics`: reach the processor's at `/session/{id}/…`); every other processor path is the
 session's. The answer names the session that served it in `X-Session-ID`; an `X-Session-ID`
 that is not a session id, or names an unknown session, is a 404 (a deleted default session is
-replaced by a new one instead).
+replaced by a new one instead). A user token's root requests need `sessions:write`; without
+`X-Session-ID` they go to its `sid` session when it has one, else to its own default session
+(owned by its `sub`, `default_of` = `user:<sub>`); another user's session is a 404.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from starlette.websockets import WebSocket
 from kato.services.app import ROUTERS
 from kato.web.route_table import route_table
 
-from ..default_sessions import OPERATOR, DefaultSessions
+from ..access import authorize_session, require_scope
+from ..auth import WRITE, principal_of
+from ..default_sessions import DefaultSessions, caller_of
 from ..errors import SessionNotFoundError
 from ..logs import session_id_var
 from ..models import is_session_id
@@ -104,21 +108,25 @@ async def root_ws(websocket: WebSocket) -> None:
 
 async def _target(connection: HTTPConnection, service: SessionService) -> str:
     """The id of the session a root request is for."""
-    given = connection.headers.get(HEADER)
+    principal = principal_of(connection)
+    given = connection.headers.get(HEADER) or principal.session_id
     if given is not None:
         session_id_var.set(given[:64])
         if not is_session_id(given):
             shown = given[:64]
             raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+        await authorize_session(connection, given, WRITE)
         return given
+    if not principal.is_operator:
+        require_scope(principal, WRITE)
     defaults: DefaultSessions = connection.app.state.default_sessions
-    caller = OPERATOR  # a user token's subject, once tokens exist
-    session_id = await defaults.session_id(caller)
+    caller, owner = caller_of(principal.subject), principal.subject
+    session_id = await defaults.session_id(caller, owner)
     if session_id not in service.routes:  # not running: check it still exists
         try:
             await service.get(session_id)
         except SessionNotFoundError:  # deleted or expired since: a new one
             defaults.forget(caller, session_id)
-            session_id = await defaults.session_id(caller)
+            session_id = await defaults.session_id(caller, owner)
     session_id_var.set(session_id)
     return session_id

@@ -26,13 +26,15 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from .. import hibernation, portability
+from ..access import authorize_session, listing_owner, new_session_owner, session_visible
+from ..auth import WRITE
 from ..genes import check_limits
 from ..logs import session_id_var
 from ..models import USER_ID, CreateSessionRequest, SessionList, SessionView
 from ..proxy import SESSION_PREFIXES, V1_PREFIX, V2_PREFIX, forward, raw_path, split_session_path
 from ..responses import error_responses, with_errors
 from ..ws_relay import relay
-from .deps import Service, SessionId, service_of
+from .deps import Caller, DeleteSession, ReadSession, Service, WriteSession, service_of
 
 __all__ = ["include"]
 
@@ -47,6 +49,7 @@ PROXIED = with_errors(
         200: {"description": "The processor's answer, as it is.", "content": ANY_MEDIA},
         "default": {"description": "The processor's answer, passed through.", "content": ANY_MEDIA},
     },
+    403,
     404,
     410,
     422,
@@ -57,13 +60,15 @@ PROXIED = with_errors(
 
 
 async def create_session(
-    service: Service, body: Annotated[CreateSessionRequest | None, Body()] = None
+    service: Service, caller: Caller, body: Annotated[CreateSessionRequest | None, Body()] = None
 ) -> SessionView:
     """Every field is optional, so is the body: `curl -XPOST …/session/create` works.
-    The answer is one of the two places the session's container token appears."""
+    The answer is one of the two places the session's container token appears. A user
+    token's session is its `sub`'s (another `user_id` is a 403)."""
     body = body or CreateSessionRequest()
+    owner = new_session_owner(caller, body.user_id)
     check_limits(body.genes, service.containers.settings)  # before anything is recorded
-    record = await service.create(body.user_id, body.genes.as_config(), body.ttl_seconds)
+    record = await service.create(owner, body.genes.as_config(), body.ttl_seconds)
     session_id_var.set(record.session_id)
     log.info("session created", extra={"processor_id": record.processor_id})
     return SessionView.of(record)
@@ -71,25 +76,28 @@ async def create_session(
 
 async def list_sessions(
     service: Service,
+    caller: Caller,
     user_id: Annotated[str | None, Query(max_length=200, pattern=USER_ID)] = None,
 ) -> SessionList:
-    """Every session (or one user's), oldest first; tokens are never listed."""
-    records = await service.list_sessions(user_id)
+    """Every session (or one user's), oldest first; tokens are never listed. A user token
+    lists its own sessions only (its `sid` session only, with one)."""
+    records = await service.list_sessions(listing_owner(caller, user_id))
+    records = [r for r in records if session_visible(caller, r.session_id, r.user_id)]
     return SessionList.of([(r, service.last_activity(r)) for r in records])
 
 
 items = APIRouter()
 
 
-@items.get("/{session_id}", responses=error_responses(404, 410, 422))
-async def get_session(service: Service, session_id: SessionId) -> SessionView:
+@items.get("/{session_id}", responses=error_responses(403, 404, 410, 422))
+async def get_session(service: Service, session_id: ReadSession) -> SessionView:
     """One session, with its container token while it runs."""
     record = await service.get(session_id)
     return SessionView.of(record, service.last_activity(record))
 
 
-@items.delete("/{session_id}", status_code=204, responses=error_responses(404, 410, 422, 503))
-async def delete_session(service: Service, session_id: SessionId) -> Response:
+@items.delete("/{session_id}", status_code=204, responses=error_responses(403, 404, 410, 422, 503))
+async def delete_session(service: Service, session_id: DeleteSession) -> Response:
     """Remove the session, its container and its data volume."""
     await service.delete(session_id)
     return Response(status_code=204)
@@ -100,7 +108,9 @@ async def session_ws(websocket: WebSocket, session_id: str) -> None:
     session_id_var.set(session_id[:64])
 
     async def target() -> str:  # routed on the raw id segment (`session_id` is decoded)
-        return split_session_path(raw_path(websocket.scope))[0]
+        raw_id = split_session_path(raw_path(websocket.scope))[0]
+        await authorize_session(websocket, raw_id, WRITE)
+        return raw_id
 
     await relay(websocket, await service_of(websocket), target)
 
@@ -108,7 +118,7 @@ async def session_ws(websocket: WebSocket, session_id: str) -> None:
 async def proxy(
     request: Request,
     service: Service,
-    session_id: SessionId,
+    session_id: WriteSession,
     path: Annotated[str, PathParam(description="The processor's own path, e.g. `observe`.")],
 ) -> Response:
     """Any processor route of the session's container (woken first if it hibernates)."""
@@ -141,11 +151,15 @@ def include(app: FastAPI) -> None:
             create_session,
             methods=["POST"],
             status_code=201,
-            responses=error_responses(422, 502, 503),
+            responses=error_responses(403, 422, 429, 502, 503),
             tags=[tag],
         )
         app.add_api_route(
-            list_path, list_sessions, methods=["GET"], responses=error_responses(422), tags=[tag]
+            list_path,
+            list_sessions,
+            methods=["GET"],
+            responses=error_responses(403, 422),
+            tags=[tag],
         )
         for router in (hibernation.router, portability.router, items):
             app.include_router(router, prefix=prefix, tags=[tag])

@@ -16,6 +16,7 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ..access import OperatorOnly
 from ..errors import UnauthorizedError
 from ..events import EVENT_TYPES
 from ..sessions import SessionService
@@ -110,7 +111,7 @@ async def logout() -> Response:
     return response
 
 
-@router.get("/api/overview")
+@router.get("/api/overview", dependencies=[OperatorOnly])
 async def overview(request: Request) -> Response:
     service = _service(request)
     sampler: Sampler = request.app.state.dashboard_sampler

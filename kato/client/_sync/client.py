@@ -259,7 +259,8 @@ class Session(ProcessorCalls):
 
 
 class KatoClient:
-    """The session manager at `base_url`, with `api_key` when it requires one (KATO_API_KEY).
+    """The session manager at `base_url`, with `api_key` when it requires one (KATO_API_KEY),
+    or as one of an application's users with the `token` (a JWT) the application gave it.
 
     `timeout` applies to every call (a float, or an `httpx.Timeout`); `retry` says when a
     refused call is sent again (see `RetryPolicy`); `transport` replaces the network (tests).
@@ -270,11 +271,14 @@ class KatoClient:
         base_url: str = "http://127.0.0.1:8080",
         api_key: str | None = None,
         *,
+        token: str | None = None,
         timeout: TimeoutLike = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._target = Target(httpx.URL(base_url), api_key)
+        if api_key is not None and token is not None:
+            raise ValueError("give api_key (the operator's) or token (a user's), not both")
+        self._target = Target(httpx.URL(base_url), api_key if token is None else token)
         self.retry = retry or RetryPolicy()
         self._http = httpx.Client(timeout=timeout, transport=transport, limits=POOL_LIMITS)
 

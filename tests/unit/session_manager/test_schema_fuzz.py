@@ -6,14 +6,19 @@ requests refused and schema-valid ones accepted.
 
 Two rules a JSON schema cannot state: an import body is an export document (NDJSON), and a
 root route's body is the processor's to validate, so `positive_data_acceptance` runs as it is
-except for a 422 `KATO_INVALID_EXPORT` and a root route's 422."""
+except for a 422 `KATO_INVALID_EXPORT` and a root route's 422.
+
+The fuzzer runs as the operator (no API key) and with a user token (`sub` "fuzz"), whose
+answers (403 on the operator's routes, 404 for sessions it does not own) are documented too."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -28,6 +33,13 @@ from session_manager.settings import ManagerSettings
 
 #: Examples per operation and mode (13 positive, 2 negative operations): ~20 s here.
 EXAMPLES = 20
+_KEY = "fuzz-operator-key-0123456789"
+_SECRET = "fuzz-hs256-secret-of-at-least-32-chars"
+
+
+@pytest.fixture(params=["operator", "user"])
+def caller(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
@@ -35,17 +47,29 @@ def manager_url(
     make_settings: Callable[..., ManagerSettings],
     containers: KatoContainerManager,
     tmp_path: Path,
+    caller: str,
 ) -> Iterator[str]:
     # Room for every session the fuzzer creates: a 503 for capacity would be a server error.
-    settings = make_settings(max_sessions=10_000, spawn_queue=10_000, max_body_bytes=2**16)
+    tokens = {"api_key": _KEY, "jwt_secret": _SECRET} if caller == "user" else {}
+    settings = make_settings(
+        max_sessions=10_000, spawn_queue=10_000, max_body_bytes=2**16, **tokens
+    )
     with ThreadServer(create_app(settings, containers), access_log=False) as server:
         yield server.url
 
 
-@pytest.mark.timeout(120)
+def _headers(caller: str) -> dict[str, str]:
+    if caller == "operator":
+        return {}
+    token = jwt.encode({"sub": "fuzz", "exp": int(time.time()) + 3600}, _SECRET, "HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("mode", ["positive", "negative"])
-def test_every_operation_answers_as_documented(manager_url: str, mode: str) -> None:
-    schema = schemathesis.openapi.from_url(f"{manager_url}/openapi.json")
+def test_every_operation_answers_as_documented(manager_url: str, mode: str, caller: str) -> None:
+    headers = _headers(caller)
+    schema = schemathesis.openapi.from_url(f"{manager_url}/openapi.json", headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 12
     generation = schemathesis.GenerationMode(mode)
@@ -79,6 +103,7 @@ def test_every_operation_answers_as_documented(manager_url: str, mode: str) -> N
         def answers_as_documented(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 base_url=manager_url,
+                headers=headers,
                 timeout=30,
                 excluded_checks=[positive_data_acceptance],
                 additional_checks=[accepts_schema_valid_data],

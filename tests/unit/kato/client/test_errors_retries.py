@@ -21,6 +21,7 @@ from kato.client import (
     KatoTimeoutError,
     NotFoundError,
     ProtocolError,
+    RateLimitError,
     RetryPolicy,
     SessionInfo,
     UnavailableError,
@@ -232,3 +233,29 @@ def test_close_frames_map_to_the_error_tree(
     error = _closed(ConnectionClosedError(Close(code, reason), None))
     assert (type(error), error.status) == (cls, status)
     assert error.code == (reason or "KATO_CONNECTION_CLOSED")
+
+
+def test_a_rate_limit_is_retried_after_its_retry_after_and_a_quota_is_not(
+    flavour: Flavour,
+) -> None:
+    limited = lambda: _error(429, "KATO_RATE_LIMITED", **{"Retry-After": "0"})  # noqa: E731
+    transport, seen = _counting([limited, _stm])
+    with flavour.KatoClient("http://m", transport=transport) as kato:
+        assert _session(flavour, kato).stm().stm == [["a"]]
+    assert len(seen) == 2
+    transport, seen = _counting([lambda: _error(429, "KATO_QUOTA_EXCEEDED")])
+    with (
+        flavour.KatoClient("http://m", transport=transport) as kato,
+        pytest.raises(RateLimitError) as caught,
+    ):
+        kato.create_session()
+    assert len(seen) == 1 and caught.value.code == "KATO_QUOTA_EXCEEDED"
+
+
+def test_a_user_token_is_sent_as_the_bearer(flavour: Flavour) -> None:
+    transport, seen = _counting([_stm])
+    with flavour.KatoClient("http://m", token="user.jwt.here", transport=transport) as kato:
+        _session(flavour, kato).stm()
+    assert seen[0].headers["Authorization"] == "Bearer user.jwt.here"
+    with pytest.raises(ValueError, match="not both"):
+        flavour.KatoClient("http://m", api_key="k", token="t")
