@@ -170,13 +170,13 @@ def test_the_quickstart_example_runs(start_manager: Callable[..., ManagerProcess
     ]
 
 
-def test_the_readme_example_runs(start_manager: Callable[..., ManagerProcess]) -> None:
+def test_the_documented_example_runs(start_manager: Callable[..., ManagerProcess]) -> None:
     manager = start_manager()
-    readme = (Path(__file__).parents[4] / "README.md").read_text()
-    section = readme[readme.index("### Python client") :]
+    usage = (Path(__file__).parents[4] / "docs" / "usage.md").read_text()
+    section = usage[usage.index("## Python client") :]
     code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
     code = code.replace('"http://127.0.0.1:8080"', repr(manager.url))
-    exec(compile(code, "README.md", "exec"), {})  # our own README, as a user would run it
+    exec(compile(code, "docs/usage.md", "exec"), {})  # our own docs, as a user would run them
     with KatoClient(manager.url) as kato:
         assert kato.list_sessions() == []  # the example cleans up after itself
         kinds = [e.type for e in kato.events(after=0, follow=False)]
