@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
 
-from session_manager.api.root import processor_paths
+from tests.unit.session_manager.api.processor_routes import ROUTES, concrete
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -17,24 +16,18 @@ from tests.unit.session_manager.support import service_of
 MANAGERS_OWN = {"/health", "/health/live", "/health/ready", "/health/startup", "/metrics"}
 
 
-def _concrete(template: str) -> str:
-    return re.sub(r"\{[^}]+\}", "PTRN%7Cabc", template)
-
 
 def _defaults(client: TestClient) -> list[dict[str, object]]:
     return [s for s in client.get("/sessions").json()["sessions"] if s["default"]]
 
 
-@pytest.mark.parametrize(
-    ("path", "method"),
-    sorted((path, method) for path, methods in processor_paths() for method in methods),
-)
+@pytest.mark.parametrize(("path", "method"), ROUTES)
 def test_every_processor_route_at_the_root_with_and_without_a_session_header(
     client: TestClient, processor: FakeProcessor, path: str, method: str
 ) -> None:
     named = client.post("/session/create").json()
     with_header = client.request(
-        method, _concrete(path), headers={"X-Session-ID": named["session_id"]}
+        method, concrete(path), headers={"X-Session-ID": named["session_id"]}
     )
     if path in MANAGERS_OWN:  # the manager's answer, not a processor's
         assert all(r["raw_path"] != path for r in processor.requests)
@@ -43,13 +36,13 @@ def test_every_processor_route_at_the_root_with_and_without_a_session_header(
     assert with_header.status_code < 500, with_header.text
     assert with_header.headers["x-session-id"] == named["session_id"]
     seen = processor.requests[-1]
-    assert (seen["method"], seen["raw_path"]) == (method, _concrete(path))
+    assert (seen["method"], seen["raw_path"]) == (method, concrete(path))
     assert seen["headers"]["Authorization"] == f"Bearer {named['token']}"
 
-    without = client.request(method, _concrete(path))
+    without = client.request(method, concrete(path))
     (default,) = _defaults(client)
     assert without.headers["x-session-id"] == default["session_id"] != named["session_id"]
-    assert processor.requests[-1]["raw_path"] == _concrete(path)
+    assert processor.requests[-1]["raw_path"] == concrete(path)
     assert processor.requests[-1]["headers"]["Authorization"] != f"Bearer {named['token']}"
 
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
 
-from session_manager.api.root import processor_paths
+from tests.unit.session_manager.api.processor_routes import ROUTES, concrete
 from tests.unit.session_manager.fake_processor import FakeProcessor
-
-
-def _concrete(template: str) -> str:
-    """A processor path template with each `{parameter}` filled in."""
-    return re.sub(r"\{[^}]+\}", "PTRN%7Cabc", template)
 
 
 def test_a_session_made_under_v2_is_the_same_under_v1(client: TestClient) -> None:
@@ -58,20 +52,17 @@ def test_both_prefixes_need_the_key(make_client: Callable[..., TestClient]) -> N
         assert client.get(path).status_code == 401
 
 
-@pytest.mark.parametrize(
-    ("path", "method"),
-    sorted((path, method) for path, methods in processor_paths() for method in methods),
-)
+@pytest.mark.parametrize(("path", "method"), ROUTES)
 def test_every_processor_route_is_served_under_both_prefixes(
     client: TestClient, processor: FakeProcessor, path: str, method: str
 ) -> None:
     """Over the processor's own route table: a new processor route cannot be missed."""
     session = client.post("/session/create").json()
     for prefix in ("/session", "/v2/sessions"):
-        answer = client.request(method, f"{prefix}/{session['session_id']}{_concrete(path)}")
+        answer = client.request(method, f"{prefix}/{session['session_id']}{concrete(path)}")
         assert answer.status_code < 500, answer.text
         seen = processor.requests[-1]
-        assert (seen["method"], seen["raw_path"]) == (method, _concrete(path))
+        assert (seen["method"], seen["raw_path"]) == (method, concrete(path))
         assert seen["headers"]["Authorization"] == f"Bearer {session['token']}"
 
 
