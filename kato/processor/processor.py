@@ -222,6 +222,19 @@ class KatoProcessor:
         """
         self._state.compact_log()
 
+    @property
+    def upkeep_due(self) -> bool:
+        """Whether :meth:`upkeep` has work to do."""
+        return self._state.log_pending or self._store.upkeep_due
+
+    def upkeep(self) -> None:
+        """What the service runs after answering: :meth:`compact_log` and the store's upkeep
+        (:meth:`~kato.processor.store.base.PatternStore.upkeep`). Changes nothing any call
+        returns; without it the log stays as objects and the store does its upkeep itself."""
+        self._state.compact_log()
+        if self._store.upkeep_due:
+            self._store.upkeep()
+
     def get_pattern(self, pattern_id: str) -> dict[str, Any]:
         """Stored record of a pattern named with or without ``PTRN|``."""
         pattern = self._kb.patterns.get(bare(pattern_id))

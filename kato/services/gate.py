@@ -8,8 +8,9 @@ thread while the lock is held so ``/health`` keeps answering.
 Outputs are the processor's own: every read builds fresh objects whose prediction names already
 carry ``PTRN|`` (QUIRK-11 fixed in :mod:`kato.processor`), so nothing is copied or renamed here.
 
-Packing the prediction log (``KatoProcessor.compact_log``) is the one piece of work done after
-answering: a task queued behind the call takes the lock once the response is on its way.
+Upkeep (``KatoProcessor.upkeep``: packing the prediction log, the store's WAL checkpoints) is the
+one piece of work done after answering: a task queued behind the call takes the lock once the
+response is on its way.
 """
 
 from __future__ import annotations
@@ -71,13 +72,13 @@ class ProcessorGate:
         return result
 
     def _compact_later(self) -> None:
-        if self._compaction is None and self.processor.log_pending:
+        if self._compaction is None and self.processor.upkeep_due:
             self._compaction = asyncio.get_running_loop().create_task(self._compact())
 
     async def _compact(self) -> None:
         try:
             async with self.lock:
-                self.processor.compact_log()
+                self.processor.upkeep()
         finally:
             self._compaction = None
 

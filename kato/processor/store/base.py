@@ -141,6 +141,17 @@ class PatternStore(ABC):
         """Apply ``state``, all or nothing. Survives a crash of the process when it returns;
         the SQLite store does not wait for the disk (see its module doc)."""
 
+    @property
+    def upkeep_due(self) -> bool:
+        """Whether :meth:`upkeep` has work to do (never, unless a store says otherwise)."""
+        return False
+
+    def upkeep(self) -> None:
+        """Housekeeping the service runs after answering, under the processor lock: it changes
+        no stored fact and nothing any read returns, and a failure is the store's to absorb
+        (the work is retried later). No-op unless a store has some (SQLite: WAL checkpoints)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release connections/files. Idempotent."""

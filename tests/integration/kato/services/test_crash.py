@@ -79,3 +79,27 @@ def test_sigkill_under_traffic_keeps_every_acknowledged_observation(launcher: La
     # Every answered observation is there, in order; the one in flight may or may not be.
     assert stm[: len(acknowledged)] == acknowledged
     assert len(stm) - len(acknowledged) in (0, 1) and time == len(stm)
+
+
+def test_sigkill_across_wal_checkpoints_loses_nothing(launcher: Launcher) -> None:
+    """Checkpoints run after answers (SQLite ``upkeep``, every ``CHECKPOINT_EVERY`` commits):
+    killed at any point among them, every acknowledged observation and learn is there."""
+    from kato.processor.store.sqlite import CHECKPOINT_EVERY
+
+    data_dir = launcher.root / "checkpoints"
+    first = launcher.start(data_dir=data_dir, processor_id="ckpt")
+    learned = []
+    with httpx.Client(base_url=first.url) as http:
+        for index in range(2 * CHECKPOINT_EVERY + 7):
+            http.post("/observe", json={"strings": [f"s{index}", "x"]}).raise_for_status()
+            if index % 50 == 49:
+                learned.append(http.post("/learn").json()["pattern_name"])
+        before = _everything(http)
+    first.kill()
+
+    second = launcher.start(data_dir=data_dir, processor_id="ckpt")
+    with httpx.Client(base_url=second.url) as http:
+        after = _everything(http)
+        assert after == before
+        for name in learned:
+            http.get(f"/pattern/{name}").raise_for_status()
