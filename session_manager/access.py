@@ -82,8 +82,7 @@ async def authorize_session(connection: HTTPConnection, session_id: str, scope: 
         with contextlib.suppress(SessionNotFoundError):  # expired too: whose is not known
             owner = await service.owner_of(session_id)
     if owner is None or not session_visible(principal, session_id, owner):
-        shown = session_id[:64]
-        raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+        raise SessionNotFoundError.unknown(session_id)
 
 
 def new_session_owner(principal: Principal, user_id: str | None) -> str | None:

@@ -58,6 +58,12 @@ class SessionNotFoundError(SessionError):
     code = "KATO_SESSION_NOT_FOUND"
     status = 404
 
+    @classmethod
+    def unknown(cls, session_id: str) -> SessionNotFoundError:
+        """"no session <id>", the id cut to 64 characters (it may be anything a client sent)."""
+        shown = session_id[:64]
+        return cls(f"no session {shown}", {"session_id": shown})
+
 
 class SessionExpiredError(SessionNotFoundError):
     """The session was deleted because its TTL passed (remembered `KATO_EXPIRED_RETENTION`):

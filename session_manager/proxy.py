@@ -26,7 +26,6 @@ from kato.web.body import read_body
 
 from .errors import PayloadTooLargeError, SessionNotFoundError
 from .logs import request_id_var
-from .metrics import ManagerMetrics
 from .models import is_session_id
 from .processor_client import unanswered_error
 from .sessions import SessionService
@@ -80,8 +79,7 @@ def split_session_path(raw_path: str) -> tuple[str, str]:
     after = raw_path[len(prefix) + 1 :] if prefix is not None else ""
     segment, slash, rest = after.partition("/")
     if prefix is None or not slash or not is_session_id(segment):
-        shown = segment[:64]
-        raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+        raise SessionNotFoundError.unknown(segment)
     return segment, "/" + rest
 
 
@@ -113,11 +111,11 @@ async def forward(
     session_id: str,
     path: str,
     service: SessionService,
-    metrics: ManagerMetrics,
-    timeout: aiohttp.ClientTimeout,
 ) -> Response:
-    """`request` sent on to `path` (raw, percent-encoding kept) of the session's container."""
+    """`request` sent on to `path` (raw, percent-encoding kept) of the session's container,
+    within `KATO_PROXY_TIMEOUT`."""
     started = time.perf_counter()
+    metrics, timeout = service.metrics, service.proxy_timeout
     body = await read_body(request, service.settings.max_body_bytes, PayloadTooLargeError.body_over)
     async with service.held(session_id) as route:
         query = request.scope.get("query_string", b"").decode("latin-1")

@@ -101,6 +101,8 @@ class SessionService:
         self.containers = containers
         self.client = client
         self.metrics = metrics
+        #: One timeout for every proxied request (`KATO_PROXY_TIMEOUT`), made once.
+        self.proxy_timeout = aiohttp.ClientTimeout(total=settings.proxy_timeout)
         self.clock = clock
         self.events = events
         self.routes: dict[str, Route] = {}
@@ -264,7 +266,7 @@ class SessionService:
                     f"session {shown} expired (its TTL passed)",
                     {"session_id": shown, "expired_at": iso_time(expired_at)},
                 )
-            raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+            raise SessionNotFoundError.unknown(session_id)
         return record
 
     async def owner_of(self, session_id: str) -> str | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import aiohttp
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.requests import HTTPConnection, Request
@@ -90,9 +89,7 @@ def _served(routes: list[BaseRoute]) -> dict[str, set[str]]:
 async def root_proxy(request: Request) -> Response:
     service = await service_of(request)
     session_id = await _target(request, service)
-    timeout = aiohttp.ClientTimeout(total=service.settings.proxy_timeout)
-    path = raw_path(request.scope)
-    answer = await forward(request, session_id, path, service, service.metrics, timeout)
+    answer = await forward(request, session_id, raw_path(request.scope), service)
     answer.headers[HEADER] = session_id
     return answer
 
@@ -113,8 +110,7 @@ async def _target(connection: HTTPConnection, service: SessionService) -> str:
     if given is not None:
         session_id_var.set(given[:64])
         if not is_session_id(given):
-            shown = given[:64]
-            raise SessionNotFoundError(f"no session {shown}", {"session_id": shown})
+            raise SessionNotFoundError.unknown(given)
         await authorize_session(connection, given, WRITE)
         return given
     if not principal.is_operator:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-import aiohttp
 from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
@@ -124,8 +123,7 @@ async def proxy(
     """Any processor route of the session's container (woken first if it hibernates)."""
     # Routed on the raw path: the `session_id` and `path` parameters are decoded.
     session_id, upstream = split_session_path(raw_path(request.scope))
-    timeout = aiohttp.ClientTimeout(total=service.settings.proxy_timeout)
-    return await forward(request, session_id, upstream, service, service.metrics, timeout)
+    return await forward(request, session_id, upstream, service)
 
 
 for method in PROXY_METHODS:  # one route per method: one OpenAPI operation id each
