@@ -10,7 +10,7 @@ a schema fuzzer checks that in the tests.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -41,6 +41,7 @@ from .reaper import Upkeep
 from .reconcile import reconcile_at_startup
 from .registry import SessionRegistry
 from .responses import error_responses
+from .routing import Router, make_router
 from .sessions import SessionService
 from .settings import ManagerSettings
 from .webhooks import WebhookMetrics, open_events
@@ -53,7 +54,9 @@ log = logging.getLogger("session_manager.app")
 def create_app(
     settings: ManagerSettings | None = None,
     container_manager: KatoContainerManager | None = None,
+    router_of: Callable[[ManagerSettings], Router] | None = None,
 ) -> FastAPI:
+    """The manager's app; `router_of` makes its router (default: `KATO_ROUTER`'s)."""
     settings = settings or ManagerSettings()
     metrics = ManagerMetrics()
     webhook_metrics = WebhookMetrics(metrics.registry)
@@ -73,7 +76,11 @@ def create_app(
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         events, webhooks = open_events(settings, webhook_metrics)
         app.state.events = events
-        service = SessionService(settings, registry, containers, client, metrics, events=events)
+        router = router_of(settings) if router_of is not None else make_router(settings)
+        await router.start()  # adopts the router a previous manager left running
+        service = SessionService(
+            settings, registry, containers, client, metrics, events=events, router=router
+        )
         metrics.watch_sessions(registry.count_by_status)
         metrics.watch_quota(registry.owned_counts, settings.max_sessions_per_user)
         app.state.service = service
@@ -95,6 +102,7 @@ def create_app(
             await service.pool.stop()
             await service.flush_activity()
             await client.close()
+            await router.close()  # an external router keeps serving its routes
             registry.close()
             tracing.flush()
             events.log.close()

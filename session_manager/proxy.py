@@ -149,7 +149,7 @@ async def forward(
             metrics.proxied.labels(str(error.status)).inc()
             if isinstance(exc, aiohttp.ClientConnectorError):
                 # Nothing listens: the next request re-checks the container (see `_wake`).
-                service.forget_route(session_id, route)
+                await service.forget_route(session_id, route)
             raise error from exc
     metrics.proxied.labels(str(status)).inc()
     metrics.proxy_seconds.observe(time.perf_counter() - started)

@@ -45,6 +45,9 @@ class ReconcileReport:
     vanished: list[str] = field(default_factory=list)
     suspended: list[str] = field(default_factory=list)
     ghosts_removed: list[str] = field(default_factory=list)
+    #: The router's routes made the manager's (`SessionService.sync_routes`).
+    routes_added: list[str] = field(default_factory=list)
+    routes_removed: list[str] = field(default_factory=list)
 
 
 async def reconcile_at_startup(service: SessionService) -> ReconcileReport:
@@ -88,6 +91,7 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     for session_id in await registry.call(registry.ids):  # each record read under its lock
         await _check_session(service, session_id, by_processor, report)
     await service.pool.reconcile()
+    report.routes_added, report.routes_removed = await service.sync_routes()
     if report.adopted or report.orphans_removed or report.vanished or report.suspended:
         log.info(
             "reconciled",
@@ -127,7 +131,7 @@ async def _check_session(
                 await service.mark_running(record, info)
                 report.adopted.append(record.session_id)
             return
-        service.unroute(record.session_id)
+        await service.unroute(record.session_id)
         if info is not None:
             await service.remove_container(record.processor_id)
         await service.registry.call(

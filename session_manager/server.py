@@ -42,8 +42,8 @@ def serve(settings: ManagerSettings, containers: KatoContainerManager) -> None:
     by the caller: `configure_logging`)."""
     uvicorn.run(
         create_app(settings, containers),
-        host=settings.host,
-        port=settings.port,
+        host=settings.api_address[0],
+        port=settings.api_address[1],
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -63,6 +63,7 @@ from .processor_client import (
 )
 from .quotas import SessionQuota
 from .registry import SessionRecord, SessionRegistry
+from .routing.router import BuiltinRouter, Router, RouteTarget
 from .settings import ManagerSettings
 from .spawning import SpawnQueue
 
@@ -95,8 +96,11 @@ class SessionService:
         metrics: ManagerMetrics,
         clock: Callable[[], float] = time.time,
         events: EventBus | None = None,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
+        #: What carries running sessions' traffic (routing/router.py): told of every route.
+        self.router: Router = router or BuiltinRouter()
         self.registry = registry
         self.containers = containers
         self.client = client
@@ -284,7 +288,7 @@ class SessionService:
         """Remove container, volume and record; `reason` ("expiry") counts it as a reap."""
         async with self.lock(session_id):
             record = await self.get(session_id)
-            self.unroute(session_id)
+            await self.unroute(session_id)
             with contextlib.suppress(ProcessorNotFoundError):
                 await asyncio.to_thread(self.containers.remove_processor, record.processor_id)
             expired_at = self.clock() if reason == "expiry" else None
@@ -325,11 +329,11 @@ class SessionService:
     def touch(self, session_id: str) -> None:
         self.activity[session_id] = self.clock()
 
-    def forget_route(self, session_id: str, route: Route) -> None:
+    async def forget_route(self, session_id: str, route: Route) -> None:
         """Drop a route whose container refused a connection, so the next request checks it:
         still running → routed again as is; gone → recreated on its volume."""
         if self.routes.get(session_id) is route:
-            self.unroute(session_id)
+            await self.unroute(session_id)
 
     @property
     def pausing(self) -> bool:
@@ -348,8 +352,15 @@ class SessionService:
                 return False
             if self.clock() - self.last_activity(record) < self.settings.pause_after:
                 return False
-            await asyncio.to_thread(self.containers.pause_processor, record.processor_id)
-            route.paused = True
+            if not await self._withdraw(session_id):  # busy at the router
+                return False
+            route.paused = True  # before the pause: a request now reaches the manager
+            try:
+                await asyncio.to_thread(self.containers.pause_processor, record.processor_id)
+            except BaseException:
+                route.paused = False
+                await self._publish(session_id, route)
+                raise
             await self.emit("session.paused", record, "running")
         log.info("session paused", extra={"session_id": session_id})
         return True
@@ -358,6 +369,7 @@ class SessionService:
         """Resume a paused session's container (the lock held); its route serves as before."""
         await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
         route.paused = False
+        await self._publish(record.session_id, route)
         await self.emit("session.resumed", record, "running")
 
     @tracing.traced("session.wake")
@@ -385,14 +397,13 @@ class SessionService:
             # The route was dropped after a connection error: keep a container that runs.
             info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
             if info is not None and info.status == "paused":  # paused before a restart
-                route = Route(info.internal_url, info.token, paused=True)
-                await self._unpause(record, route)
-                info = await asyncio.to_thread(
-                    self.containers.get_processor, record.processor_id
-                )
+                await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
+                await self.emit("session.resumed", record, "running")
+                info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
             if info is not None and info.status == "running":
                 route = Route(info.internal_url, info.token, owner=record.user_id)
                 self.routes[session_id] = route
+                await self._publish(session_id, route)
                 return route
         async with self.admission.slot():
             snapshot = None
@@ -402,9 +413,7 @@ class SessionService:
                 info = await self._spawn(record, reason="wake")
                 if snapshot is not None:
                     try:
-                        await restore_state(
-                            self.client, info.internal_url, info.token, snapshot
-                        )
+                        await restore_state(self.client, info.internal_url, info.token, snapshot)
                     except BaseException:
                         await self.remove_container(record.processor_id)
                         raise
@@ -441,8 +450,12 @@ class SessionService:
             needed = self.settings.idle_timeout if min_idle is None else min_idle
             if not force and idle < needed:
                 return False
-            if route.paused:  # its state is read from a running process
-                await self._unpause(record, route)
+            if route.paused:  # its state is read from a running process (it stays unrouted)
+                await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
+                route.paused = False
+                await self.emit("session.resumed", record, "running")
+            elif not await self._withdraw(session_id):  # busy at the router
+                return False
             del self.routes[session_id]
             try:
                 snapshot = await fetch_state(
@@ -450,6 +463,7 @@ class SessionService:
                 )
             except BaseException:
                 self.routes[session_id] = route
+                await self._publish(session_id, route)
                 raise
             await self.registry.call(
                 self.registry.put,
@@ -477,6 +491,7 @@ class SessionService:
         arrives for it meanwhile either holds it (in flight: not evicted) or wakes it."""
         now = self.clock()
         records = await self.registry.call(self.registry.all)
+
         def paused(record: SessionRecord) -> bool:
             route = self.routes.get(record.session_id)
             return route is not None and route.paused
@@ -512,7 +527,9 @@ class SessionService:
         return False
 
     async def flush_activity(self) -> None:
-        """Write the coalesced last-activity times to the registry (on its thread)."""
+        """Write the coalesced last-activity times to the registry (on its thread), the
+        router's included (`read_router_activity`)."""
+        await self.read_router_activity()
         pending, self.activity = self.activity, {}
         await self.registry.call(self.registry.touch_many, list(pending.items()))
 
@@ -555,10 +572,84 @@ class SessionService:
         """Sessions' containers: routed ones and those being started, claimed or woken."""
         return self.admission.used()
 
-    def unroute(self, session_id: str) -> None:
-        """Drop the route (if any) and let a waiting create or wake, or the pool, use the room."""
+    async def unroute(self, session_id: str) -> None:
+        """Drop the route (if any) and let a waiting create or wake, or the pool, use the room.
+        The router's copy goes too; a router that cannot be told is logged, not fatal (the
+        container is gone or going, and `sync_routes` removes the route later)."""
         if self.routes.pop(session_id, None) is not None:
             self._room_freed()
+            try:
+                await self.router.remove_route(session_id)
+            except Exception as exc:
+                log.warning(
+                    "router kept a removed route: %r", exc, extra={"session_id": session_id}
+                )
+
+    # -- the router (routing/router.py) --------------------------------------------------------
+    async def _publish(self, session_id: str, route: Route) -> None:
+        """Tell the router of a route that serves: a router that cannot be told is logged,
+        not fatal (its misses reach the manager, which serves them; `sync_routes` retries)."""
+        if route.paused:
+            return
+        try:
+            await self.router.add_route(RouteTarget(session_id, route.internal_url, route.token))
+        except Exception as exc:
+            log.warning("router did not take a route: %r", exc, extra={"session_id": session_id})
+
+    async def _withdraw(self, session_id: str) -> bool:
+        """Remove the session's route from the router before its container is paused or
+        snapshotted; False (the route given back) when the router still has a request or a
+        socket of it open. A removed route sends new requests to the manager, which waits for
+        the session's lock; a request past the router's lookup is in `Activity.open`."""
+        if not self.router.external:
+            return True
+        await self.router.remove_route(session_id)  # raises: nothing changed, nothing done
+        seen = (await self.router.activity()).get(session_id)
+        if seen is None or seen.open == 0:
+            return True
+        route = self.routes.get(session_id)
+        if route is not None:
+            await self._publish(session_id, route)
+        self.activity[session_id] = self.clock()
+        return False
+
+    async def read_router_activity(self) -> None:
+        """Fold what the router carried into the sessions' activity: its last request, and
+        "now" for a session with a request or socket open there."""
+        if not self.router.external:
+            return
+        try:
+            seen = await self.router.activity()
+        except Exception as exc:
+            log.warning("router activity unread: %r", exc)
+            return
+        now = self.clock()
+        for session_id, activity in seen.items():
+            last = now if activity.open else activity.last_request
+            if last is not None and last > self.activity.get(session_id, 0.0):
+                self.activity[session_id] = last
+
+    async def sync_routes(self) -> tuple[list[str], list[str]]:
+        """Make the router's routes the manager's (after a restart adopted a running router,
+        and on every reconcile): (added, removed) session ids. Adds happen under the
+        session's lock, so a hibernation in progress is never routed again."""
+        if not self.router.external:
+            return [], []
+        have = await self.router.routes()
+        added: list[str] = []
+        removed: list[str] = []
+        for session_id in sorted(set(have) | set(self.routes)):
+            async with self.lock(session_id):
+                route = self.routes.get(session_id)
+                if route is None or route.paused:
+                    if session_id in have:
+                        await self.router.remove_route(session_id)
+                        removed.append(session_id)
+                    continue
+                if have.get(session_id) != RouteTarget(session_id, route.internal_url, route.token):
+                    await self._publish(session_id, route)
+                    added.append(session_id)
+        return added, removed
 
     def _room_freed(self) -> None:
         self.admission.notify()
@@ -572,7 +663,9 @@ class SessionService:
         """Record the session as running on `info`'s container (committed), and route it."""
         running = _running(record, info)
         await self.registry.call(self.registry.put, running)
-        self.routes[record.session_id] = Route(info.internal_url, info.token, owner=record.user_id)
+        route = Route(info.internal_url, info.token, owner=record.user_id)
+        self.routes[record.session_id] = route
+        await self._publish(record.session_id, route)
         return running
 
     @tracing.traced("container.spawn")

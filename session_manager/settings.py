@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -21,6 +22,21 @@ class ManagerSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="KATO_HOST (127.0.0.1): bind address.")
     port: int = Field(default=8080, ge=0, le=65535, description="KATO_PORT (8080): bind port.")
+    # -- the data plane (session_manager/routing/) --------------------------------------------
+    router: Literal["builtin", "haproxy"] = Field(
+        default="builtin",
+        description="KATO_ROUTER (builtin): what carries running sessions' traffic. `builtin`: "
+        "the manager's own proxy. `haproxy`: HAProxy (started and configured by the manager, "
+        "outliving it) listens on KATO_HOST:KATO_PORT and the manager's API moves to "
+        "127.0.0.1:KATO_API_PORT.",
+    )
+    api_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="KATO_API_PORT (KATO_PORT + 1): the manager's own loopback port with "
+        "KATO_ROUTER=haproxy (where HAProxy sends what it does not route itself).",
+    )
     state_dir: Path = Field(
         default=Path("./state"),
         description="KATO_STATE_DIR (./state): directory of sessions.sqlite3.",
@@ -291,6 +307,24 @@ class ManagerSettings(BaseSettings):
                 raise ValueError(f"KATO_WEBHOOK_URL: not an http(s) URL: {url[:200]!r}")
         if urls and not self.webhook_secret:
             raise ValueError("KATO_WEBHOOK_URL is set: KATO_WEBHOOK_SECRET is required too")
+        return self
+
+    @property
+    def api_address(self) -> tuple[str, int]:
+        """Where the manager's own app listens: KATO_HOST:KATO_PORT with the builtin router;
+        with HAProxy in front, 127.0.0.1:KATO_API_PORT (KATO_PORT + 1 unset)."""
+        if self.router == "builtin":
+            return self.host, self.port
+        return "127.0.0.1", self.api_port or self.port + 1
+
+    @model_validator(mode="after")
+    def _check_router(self) -> ManagerSettings:
+        if self.router != "haproxy":
+            return self
+        if self.port == 0:
+            raise ValueError("KATO_ROUTER=haproxy needs a fixed KATO_PORT (not 0)")
+        if self.api_address[1] in (self.port, 65536):
+            raise ValueError("KATO_API_PORT must differ from KATO_PORT (and be at most 65535)")
         return self
 
     def container_settings(self) -> ContainerSettings:
