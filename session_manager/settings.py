@@ -325,6 +325,17 @@ class ManagerSettings(BaseSettings):
             raise ValueError("KATO_ROUTER=haproxy needs a fixed KATO_PORT (not 0)")
         if self.api_address[1] in (self.port, 65536):
             raise ValueError("KATO_API_PORT must differ from KATO_PORT (and be at most 65535)")
+        limits = {
+            "KATO_RATE_LIMIT_SESSION": self.rate_limit_session,
+            "KATO_RATE_LIMIT_GLOBAL": self.rate_limit_global,
+            "KATO_SHED_INFLIGHT": self.shed_inflight,
+        }
+        on = [name for name, value in limits.items() if value]
+        if on:
+            raise ValueError(
+                f"KATO_ROUTER=haproxy does not apply {', '.join(on)} to the requests it routes "
+                "(only the builtin router does): unset them, or use KATO_ROUTER=builtin"
+            )
         return self
 
     def container_settings(self) -> ContainerSettings:

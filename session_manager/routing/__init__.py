@@ -14,14 +14,19 @@ def make_router(settings: ManagerSettings) -> Router:
     if settings.router == "builtin":
         return BuiltinRouter()
     from .haproxy import HaproxyRouter
+    from .haproxy_config import HaproxyParams, default_maxconn
 
     manager_host, manager_port = settings.api_address
-    return HaproxyRouter(
-        state_dir=settings.state_dir,
+    params = HaproxyParams(
         public_host=settings.host,
         public_port=settings.port,
         manager_host=manager_host,
         manager_port=manager_port,
         api_key=settings.api_key,
         max_body_bytes=settings.max_body_bytes,
+        proxy_timeout=settings.proxy_timeout,
+        retry_after=settings.retry_after,
+        max_sessions=settings.max_sessions,
+        maxconn=default_maxconn(),
     )
+    return HaproxyRouter(state_dir=settings.state_dir, params=params)
