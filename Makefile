@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker chromium prometheus postgres image integration test run bench clean
+.PHONY: setup lint unit docker chromium prometheus postgres haproxy image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -38,10 +38,14 @@ prometheus:
 postgres:
 	bash scripts/ensure-postgres.sh
 
+# Debian's HAProxy for KATO_ROUTER=haproxy and its tests; the manager starts its own.
+haproxy:
+	bash scripts/ensure-haproxy.sh
+
 image: setup docker
 	$(BIN)/katoctl build
 
-integration: image chromium prometheus postgres
+integration: image chromium prometheus postgres haproxy
 	$(BIN)/pytest -q tests/integration
 
 test: lint unit integration

@@ -80,7 +80,8 @@ def down(
     api_key: ApiKey = None,
 ) -> None:
     """Stop this deployment cleanly: remove its warm pool (pooled processors no session
-    claims, with their volumes), which a stopped manager leaves running for its next start.
+    claims, with their volumes), which a stopped manager leaves running for its next start,
+    and the HAProxy router of `KATO_ROUTER=haproxy`, which it leaves serving.
     Run it with the session manager's KATO_STATE_DIR (its registry says what is claimed), once
     no manager runs on it. Session containers, hibernated sessions' volumes and `katoctl spawn`
     processors are left as they are (listed as kept)."""
@@ -108,6 +109,7 @@ def down(
                     registry.close()
                 drained = _drain(manager, free)
                 rows += drained + _kept(manager.list_processors(), claims)
+                rows += _stop_router(state_dir)
         except state_lock.ManagerRunning:
             raise CommandFailed(
                 f"a session manager runs on KATO_STATE_DIR={state_dir}: it owns its warm pool "
@@ -209,6 +211,16 @@ def _drain(manager: KatoContainerManager, free: list[ProcessorInfo]) -> list[Row
                 rows.append(Row("pool", info.processor_id, f"not removed: {exc.message}", False))
             progress.advance(task)
     return rows
+
+
+def _stop_router(state_dir: Path) -> list[Row]:
+    """The HAProxy router a `KATO_ROUTER=haproxy` manager left serving (it outlives the
+    manager by design), ended now that no manager runs on the state directory."""
+    from session_manager.routing.haproxy import stop_haproxy
+
+    if not stop_haproxy(state_dir):
+        return []
+    return [Row("router", "haproxy", "stopped (its routes no longer serve)")]
 
 
 def _kept(left: list[ProcessorInfo], claims: dict[str, str]) -> list[Row]:

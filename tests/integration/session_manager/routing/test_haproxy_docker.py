@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -248,3 +251,19 @@ def test_running_sessions_are_served_while_the_manager_is_down(
         assert http.delete(f"/session/{sid}").status_code == 204
         assert set(_routes(state_dir)) == {second}
         wait_for_status(http, second, "running")
+    manager.stop()
+    assert _served(manager, second)  # SIGTERM too leaves HAProxy serving
+    down = subprocess.run(
+        [str(Path(sys.executable).with_name("katoctl")), "down"],
+        env={**os.environ, **manager.env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "router" in down.stdout and not Path(f"/proc/{haproxy_pid}").exists()
+
+
+def _served(manager: ManagerProcess, session_id: str) -> bool:
+    with _client(manager) as http:
+        return http.get(f"/session/{session_id}/stm").status_code == 200
