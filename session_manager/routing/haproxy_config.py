@@ -162,6 +162,9 @@ def render_config(params: HaproxyParams, layout: HaproxyLayout) -> str:
         "    timeout http-keep-alive 60s",
         "    timeout tunnel 1h",
         "    timeout client-fin 5s",
+        f"    errorfile 400 {d.error('bad-request-400')}",
+        f"    errorfile 408 {d.error('timeout-408')}",
+        f"    errorfile 500 {d.error('internal-500')}",
         "",
         "frontend kato",
         f"    bind {params.public_host}:{params.public_port}",
@@ -230,6 +233,15 @@ def render_config(params: HaproxyParams, layout: HaproxyLayout) -> str:
 def error_files(params: HaproxyParams, layout: HaproxyLayout) -> dict[Path, bytes]:
     """The answers HAProxy gives itself, by file."""
     return {
+        layout.error("bad-request-400"): error_file(
+            400, "Bad Request", "KATO_HTTP_ERROR", "the request is not valid HTTP"
+        ),
+        layout.error("timeout-408"): error_file(
+            408, "Request Timeout", "KATO_HTTP_ERROR", "the request did not arrive in time"
+        ),
+        layout.error("internal-500"): error_file(
+            500, "Internal Server Error", "KATO_INTERNAL_ERROR", "the router failed"
+        ),
         layout.error("processor-502"): error_file(
             502,
             "Bad Gateway",

@@ -33,6 +33,7 @@ from tests.integration.session_manager.docker_support import (
     wait_for_status,
     wait_until,
 )
+from tests.unit.session_manager.test_proxy import HOSTILE
 
 pytestmark = pytest.mark.skipif(
     shutil.which("haproxy") is None, reason="haproxy absent: `bash scripts/ensure-haproxy.sh`"
@@ -267,3 +268,83 @@ def test_running_sessions_are_served_while_the_manager_is_down(
 def _served(manager: ManagerProcess, session_id: str) -> bool:
     with _client(manager) as http:
         return http.get(f"/session/{session_id}/stm").status_code == 200
+
+
+@pytest.fixture
+def trap() -> Iterator[socket.socket]:
+    """A listener that no hostile path may reach."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.setblocking(False)
+        yield sock
+
+
+def test_hostile_paths_through_the_router_reach_no_other_listener(
+    start: StartManager, trap: socket.socket
+) -> None:
+    """The 52 hostile targets of the proxy's tests, sent as written to HAProxy and to the
+    manager's own proxy behind it: the same answer from both, never the trap, never the
+    container's token."""
+    manager = start()
+    api_port = int(manager.env["KATO_API_PORT"])
+    with _client(manager) as http:
+        session = create_session(http)
+    sid, token = session["session_id"], session["token"]
+    port = str(trap.getsockname()[1])
+    compared = 0
+    for rest in HOSTILE:
+        for query in ("", "a=1", "@evil:1", "x=//evil:1/#frag"):
+            target = f"/session/{sid}{rest.replace('18199', port)}"
+            target += f"?{query}" if query and "?" not in rest else ""
+            routed, routed_answer = _raw_get(manager.port, target)
+            direct, _ = _raw_get(api_port, target)
+            assert routed >= 400 and token.encode() not in routed_answer, target
+            if routed != direct:  # HAProxy refuses what is not valid HTTP (a `#` in it)
+                assert (routed, "#" in target) == (400, True), (target, routed_answer[:300])
+            compared += 1
+    assert compared == 52
+    with pytest.raises(BlockingIOError):
+        trap.accept()
+
+
+def test_a_hibernation_raced_by_requests_loses_none_of_them(
+    start: StartManager, state_dir: Path
+) -> None:
+    manager = start()
+    with _client(manager) as http:
+        sid = create_session(http)["session_id"]
+        sent: list[str] = []
+
+        def observe(n: int) -> int:
+            symbol = f"s{n}"
+            answer = http.post(f"/session/{sid}/observe", json={"strings": [symbol]})
+            sent.append(symbol)
+            return answer.status_code
+
+        def hibernate_often() -> list[int]:
+            return [http.post(f"/session/{sid}/hibernate").status_code for _ in range(5)]
+
+        with ThreadPoolExecutor(1) as pool:  # hibernations beside one stream of requests
+            hibernations = pool.submit(hibernate_often)
+            statuses = [observe(n) for n in range(40)]
+            outcomes = hibernations.result()
+        assert statuses == [200] * 40  # every request served, across hibernations and wakes
+        assert set(outcomes) <= {200, 409} and 200 in outcomes
+        stm = http.get(f"/session/{sid}/stm").json()["stm"]
+        assert stm == [[symbol] for symbol in sent]  # nothing lost, in the order answered
+
+
+def test_an_evicted_session_is_unrouted_and_comes_back_on_its_next_request(
+    start: StartManager, state_dir: Path
+) -> None:
+    manager = start(KATO_MAX_SESSIONS="1", KATO_EVICT_MIN_IDLE="0")
+    with _client(manager) as http:
+        first = create_session(http)["session_id"]
+        http.post(f"/session/{first}/observe", json={"strings": ["one"]}).raise_for_status()
+        second = create_session(http)["session_id"]  # evicts the first (hibernated)
+        assert http.get(f"/session/{first}").json()["status"] == "hibernated"
+        assert set(_routes(state_dir)) == {second}
+        assert http.get(f"/session/{first}/stm").json()["stm"] == [["one"]]  # evicts the second
+        assert set(_routes(state_dir)) == {first}
+        assert http.get(f"/session/{second}").json()["status"] == "hibernated"
