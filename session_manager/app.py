@@ -82,6 +82,8 @@ def create_app(
             settings, registry, containers, client, metrics, events=events, router=router
         )
         metrics.watch_sessions(registry.count_by_status)
+        if router.external:
+            metrics.watch_router(service.routed_activity)
         metrics.watch_quota(registry.owned_counts, settings.max_sessions_per_user)
         app.state.service = service
         app.state.default_sessions = DefaultSessions(service)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -67,6 +67,32 @@ class _QuotaUsage(Collector):
             "Users owning KATO_MAX_SESSIONS_PER_USER sessions (0 when there is no limit).",
             value=sum(1 for n in owned if n >= self._limit) if self._limit else 0,
         )
+
+
+class _RouterActivity(Collector):
+    """What an external router (`KATO_ROUTER=haproxy`) carried, as last read by the reaper:
+    per running session (bounded by KATO_MAX_SESSIONS) its requests and what is open now."""
+
+    def __init__(self, seen: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
+        self._seen = seen
+
+    def collect(self) -> Iterator[Metric]:
+        requests = GaugeMetricFamily(
+            "kato_router_session_requests",
+            "Requests the router carried to a running session (HAProxy's count since the "
+            "session was first routed by this router, as of the last reap).",
+            labels=["session_id"],
+        )
+        open_now = GaugeMetricFamily(
+            "kato_router_session_open",
+            "Requests and WebSockets of a running session open at the router (last reap).",
+            labels=["session_id"],
+        )
+        for session_id, (count, opened) in sorted(self._seen().items()):
+            requests.add_metric([session_id], count)
+            open_now.add_metric([session_id], opened)
+        yield requests
+        yield open_now
 
 
 class _EngineUp(Collector):
@@ -256,6 +282,10 @@ class ManagerMetrics:
 
     def watch_quota(self, owned: Callable[[], list[int]], limit: int) -> None:
         self.registry.register(_QuotaUsage(owned, limit))
+
+    def watch_router(self, seen: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
+        """Per running session: (requests, open) at the router (`_RouterActivity`)."""
+        self.registry.register(_RouterActivity(seen))
 
     def watch_engine(self, ping: Callable[[], None], timeout: float = ENGINE_PING_TIMEOUT) -> None:
         """Ping the engine at each scrape (`kato_engine_up`); `ping` raises when it cannot."""

@@ -63,7 +63,7 @@ from .processor_client import (
 )
 from .quotas import SessionQuota
 from .registry import SessionRecord, SessionRegistry
-from .routing.router import BuiltinRouter, Router, RouteTarget
+from .routing.router import Activity, BuiltinRouter, Router, RouteTarget
 from .settings import ManagerSettings
 from .spawning import SpawnQueue
 
@@ -111,6 +111,8 @@ class SessionService:
         self.events = events
         self.routes: dict[str, Route] = {}
         self.activity: dict[str, float] = {}
+        #: What the router reported at its last read (`read_router_activity`), for metrics.
+        self.router_seen: dict[str, Activity] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.spawns = SpawnQueue(
             concurrency=settings.max_concurrent_spawns,
@@ -623,11 +625,20 @@ class SessionService:
         except Exception as exc:
             log.warning("router activity unread: %r", exc)
             return
+        self.router_seen = seen
         now = self.clock()
         for session_id, activity in seen.items():
             last = now if activity.open else activity.last_request
             if last is not None and last > self.activity.get(session_id, 0.0):
                 self.activity[session_id] = last
+
+    def routed_activity(self) -> dict[str, tuple[int, int]]:
+        """(requests, open) at the router per running session, as last read (metrics)."""
+        return {
+            session_id: (seen.requests, seen.open)
+            for session_id, seen in self.router_seen.items()
+            if session_id in self.routes
+        }
 
     async def sync_routes(self) -> tuple[list[str], list[str]]:
         """Make the router's routes the manager's (after a restart adopted a running router,

@@ -47,6 +47,8 @@ __all__ = [
 
 #: The stick table of per-session activity, and its key length (a session id).
 ACTIVITY_TABLE = "kato_activity"
+#: HAProxy's Prometheus endpoint on the public address (the API key required).
+METRICS_PATH = "/router/metrics"
 #: The manager's own paths under a session's prefix (the rest is the processor's).
 _MANAGER_PATHS = "hibernate|export|fork"
 _PROXIED_METHODS = "GET POST PUT PATCH DELETE OPTIONS"
@@ -188,6 +190,8 @@ def render_config(params: HaproxyParams, layout: HaproxyLayout) -> str:
         f"    acl too_big req.hdr_val(content-length) gt {params.max_body_bytes}",
         "    acl dashboard_cookie req.cook(kato_dashboard) -m found",
         *_key_check(params.api_key),
+        # HAProxy's own Prometheus exporter (requests, latency, errors per frontend/backend).
+        f"    http-request use-service prometheus-exporter if {{ path {METRICS_PATH} }} key_ok",
         # Tracked before the map is read: a request that finds a route is in conn_cur.
         f"    http-request track-sc0 var(txn.sid) table {ACTIVITY_TABLE} "
         "if has_sid proxied_method key_ok !chunked !too_big !dashboard_cookie",

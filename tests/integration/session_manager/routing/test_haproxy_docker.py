@@ -27,6 +27,7 @@ from session_manager.routing.haproxy import stop_haproxy
 from session_manager.routing.haproxy_config import ACTIVITY_TABLE, HaproxyLayout
 from session_manager.routing.haproxy_runtime import RuntimeApi
 from session_manager.testing import ManagerProcess
+from tests.integration.monitoring.prometheus import require
 from tests.integration.session_manager.docker_support import (
     containers_of,
     create_session,
@@ -348,3 +349,37 @@ def test_an_evicted_session_is_unrouted_and_comes_back_on_its_next_request(
         assert http.get(f"/session/{first}/stm").json()["stm"] == [["one"]]  # evicts the second
         assert set(_routes(state_dir)) == {first}
         assert http.get(f"/session/{second}").json()["status"] == "hibernated"
+
+
+def test_the_routers_traffic_is_in_prometheus(start: StartManager) -> None:
+    manager = start(KATO_REAP_INTERVAL="0.5")
+    with _client(manager) as http:
+        sid = create_session(http)["session_id"]
+        for _ in range(5):
+            http.get(f"/session/{sid}/stm").raise_for_status()
+        own = http.get("/router/metrics")  # HAProxy's exporter, on the public address
+        assert own.status_code == 200, own.text
+        checked = subprocess.run(
+            [require("promtool"), "check", "metrics"],
+            input=own.text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert "error" not in (checked.stdout + checked.stderr).lower(), checked.stderr
+        served = [
+            float(line.rsplit(" ", 1)[1])
+            for line in own.text.splitlines()
+            if line.startswith('haproxy_backend_http_requests_total{proxy="kato_sessions"')
+        ]
+        assert served and served[0] >= 5
+        assert httpx.get(f"{manager.url}/router/metrics").status_code == 401  # the key, as /metrics
+
+        def per_session() -> float:
+            for line in http.get("/metrics").text.splitlines():
+                if line.startswith(f'kato_router_session_requests{{session_id="{sid}"}}'):
+                    return float(line.rsplit(" ", 1)[1])
+            return 0.0
+
+        wait_until("the manager reports the router's count", lambda: per_session() >= 5)

@@ -185,3 +185,17 @@ def test_a_restarted_manager_resynchronises_the_routes(
     del router.table[kept]
     start()
     assert set(router.table) == {kept}
+
+
+def test_the_routers_counts_of_running_sessions_are_in_the_metrics(
+    start: MakeClient, router: FakeRouter
+) -> None:
+    client = start()
+    running, gone = _create(client), "e" * 32
+    router.seen[running] = Activity(last_request=time.time(), open=2, requests=9)
+    router.seen[gone] = Activity(last_request=time.time(), open=0, requests=4)  # not running
+    _reap_at(client, 1)
+    text = client.get("/metrics").text
+    assert f'kato_router_session_requests{{session_id="{running}"}} 9.0' in text
+    assert f'kato_router_session_open{{session_id="{running}"}} 2.0' in text
+    assert gone not in text
