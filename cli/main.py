@@ -307,12 +307,30 @@ def up(
             show_default=False,
         ),
     ] = None,
+    router: Annotated[
+        str | None,
+        typer.Option(
+            help="What carries running sessions' traffic: `builtin` (the manager's own proxy) "
+            "or `haproxy` (HAProxy on --port, started by the manager and outliving it; the "
+            "manager's API moves to 127.0.0.1:--api-port). Default: env KATO_ROUTER, else "
+            "builtin. See docs/routing.md.",
+            show_default=False,
+        ),
+    ] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            help="With --router haproxy: the manager's own loopback port (default: env "
+            "KATO_API_PORT, else --port + 1).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the session manager (sessions API + proxy to processors) in the foreground. Every
     KATO_* setting is checked first: a bad one is one line naming it, exit status 2."""
     from session_manager.server import run
 
-    run(host, port)
+    run(host, port, router=router, api_port=api_port)
 
 
 # export, import, fork; make_manager looked up per call (tests replace it)

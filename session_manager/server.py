@@ -20,15 +20,27 @@ __all__ = ["PROGRAM", "run", "serve"]
 PROGRAM = "kato-manager"
 
 
-def run(host: str | None = None, port: int | None = None) -> None:
-    """Serve until interrupted; `host`/`port` override KATO_HOST/KATO_PORT (and are checked
-    as they are). A bad setting of the manager or of its containers stops here, before
-    anything starts: one line on stderr, exit status 2 (kato/web/settings_errors.py).
+def run(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    router: str | None = None,
+    api_port: int | None = None,
+) -> None:
+    """Serve until interrupted; `host`/`port`/`router`/`api_port` override KATO_HOST,
+    KATO_PORT, KATO_ROUTER and KATO_API_PORT (and are checked as they are). A bad setting of
+    the manager or of its containers stops here, before anything starts: one line on stderr,
+    exit status 2 (kato/web/settings_errors.py).
 
     The state directory's lock is held shared until the process has stopped everything, its
     engine calls in threads included, so `katoctl down` never drains a pool this process can
     still add to (state_lock.py)."""
-    overrides: dict[str, Any] = {"host": host, "port": port}
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "router": router,
+        "api_port": api_port,
+    }
     with exit_on_bad_settings(PROGRAM, ManagerSettings, ContainerSettings):
         settings = ManagerSettings(**{k: v for k, v in overrides.items() if v is not None})
         containers = settings.container_settings()

@@ -383,3 +383,26 @@ def test_the_routers_traffic_is_in_prometheus(start: StartManager) -> None:
             return 0.0
 
         wait_until("the manager reports the router's count", lambda: per_session() >= 5)
+
+
+def test_katoctl_up_router_haproxy_keeps_one_public_port(
+    processor_image: str, test_labels: dict[str, str], state_dir: Path
+) -> None:
+    manager = ManagerProcess(state_dir, test_labels, KATO_IMAGE=processor_image, KATO_API_KEY=KEY)
+    api_port = free_port()
+    manager.command = [
+        str(Path(sys.executable).with_name("katoctl")),
+        "up",
+        "--router",
+        "haproxy",
+        "--port",
+        str(manager.port),
+        "--api-port",
+        str(api_port),
+    ]
+    with manager.start(timeout=60), _client(manager) as http:
+        sid = create_session(http)["session_id"]
+        assert set(_routes(state_dir)) == {sid}  # HAProxy on --port, routing
+        own = httpx.get(f"http://127.0.0.1:{api_port}/sessions", headers=AUTH)
+        assert [s["session_id"] for s in own.json()["sessions"]] == [sid]  # the API behind it
+    remove_labelled(test_labels)
