@@ -406,3 +406,24 @@ def test_katoctl_up_router_haproxy_keeps_one_public_port(
         own = httpx.get(f"http://127.0.0.1:{api_port}/sessions", headers=AUTH)
         assert [s["session_id"] for s in own.json()["sessions"]] == [sid]  # the API behind it
     remove_labelled(test_labels)
+
+
+def test_a_manager_with_other_settings_reloads_haproxy_with_its_routes(
+    start: StartManager, state_dir: Path
+) -> None:
+    first = start()
+    with _client(first) as http:
+        sid = create_session(http)["session_id"]
+        http.post(f"/session/{sid}/observe", json={"strings": ["a"]}).raise_for_status()
+    old_pid = (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
+    first.stop()
+    second = start(KATO_PROXY_TIMEOUT="30")  # another configuration: reloaded with -sf
+    new_pid = (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
+    assert new_pid != old_pid
+    wait_until("the old HAProxy has finished", lambda: not Path(f"/proc/{old_pid}").exists())
+    assert "timeout server 30000" in (state_dir / "haproxy" / "haproxy.cfg").read_text()
+    assert set(_routes(state_dir)) == {sid}
+    with _client(second) as http:
+        before = _requests_seen(state_dir, sid)
+        assert http.get(f"/session/{sid}/stm").json()["stm"] == [["a"]]
+        assert _requests_seen(state_dir, sid) == before + 1  # served by the new HAProxy
