@@ -24,7 +24,9 @@ def unconfigured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, int 
         monkeypatch.delenv(name, raising=False)
     served: list[tuple[str | None, int | None]] = []
     monkeypatch.setattr(
-        session_manager.server, "run", lambda host, port: served.append((host, port))
+        session_manager.server,
+        "run",
+        lambda host, port, **flags: served.append((host, port, *flags.values())),
     )
     return served
 
@@ -42,7 +44,7 @@ def test_up_leaves_host_and_port_to_the_manager_settings(
     KATO_PORT (checked there with every other setting)."""
     result = runner.invoke(app, ["up"])
     assert result.exit_code == 0, result.output
-    assert unconfigured == [(None, None)]
+    assert unconfigured == [(None, None, None, None)]  # host, port, router, api port
 
 
 def test_up_help_shows_the_settings_defaults(

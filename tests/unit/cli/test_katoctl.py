@@ -225,11 +225,16 @@ def test_build_failure_exits_non_zero(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_up_calls_session_manager_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str | None, int | None]] = []
-    _fake_module(monkeypatch, "session_manager.server", run=lambda h, p: calls.append((h, p)))
+    calls: list[tuple[object, ...]] = []
+    _fake_module(
+        monkeypatch, "session_manager.server", run=lambda h, p, **kw: calls.append((h, p, kw))
+    )
     monkeypatch.setenv("KATO_PORT", "9123")  # read by run(), with every other setting
     assert runner.invoke(app, ["up", "--host", "0.0.0.0"]).exit_code == 0
-    assert calls == [("0.0.0.0", None)]
+    assert calls == [("0.0.0.0", None, {"router": None, "api_port": None})]
+    flags = ["up", "--router", "haproxy", "--port", "9000", "--api-port", "9100"]
+    assert runner.invoke(app, flags).exit_code == 0
+    assert calls[-1] == (None, 9000, {"router": "haproxy", "api_port": 9100})
 
 
 @pytest.mark.parametrize(
