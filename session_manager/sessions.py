@@ -72,6 +72,12 @@ __all__ = ["Route", "SessionService"]
 log = logging.getLogger("session_manager.sessions")
 
 
+#: How long a route withdrawn for a pause or hibernation waits for the requests already on
+#: their way through the router to end before it is given back (the session left running).
+_DRAIN_SECONDS = 2.0
+_DRAIN_POLL = 0.02
+
+
 @dataclass
 class Route:
     """Where a running session's container answers; `inflight` counts requests and sockets;
@@ -606,9 +612,16 @@ class SessionService:
         if not self.router.external:
             return True
         await self.router.remove_route(session_id)  # raises: nothing changed, nothing done
-        seen = (await self.router.activity()).get(session_id)
-        if seen is None or seen.open == 0:
-            return True
+        # New requests now reach the manager (and wait for the lock held here); those on
+        # their way are given a moment to end (a socket, or a long request, is not).
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        while True:
+            seen = (await self.router.activity()).get(session_id)
+            if seen is None or seen.open == 0:
+                return True
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(_DRAIN_POLL)
         route = self.routes.get(session_id)
         if route is not None:
             await self._publish(session_id, route)

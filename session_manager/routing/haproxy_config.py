@@ -18,8 +18,9 @@ backends:
 The session id is only ever the raw path segment matched by `[0-9a-f]{32}` (a %-encoded id
 is no id, as in the builtin proxy). The API key is compared by its SHA-256 (the file holds
 the digest, not the key). A routed request is tracked in the `kato_activity` stick table
-under its session id before the map is read, so a request that found a route is counted in
-`conn_cur` until it ends, and its time is kept in `gpt0` (what the reaper reads).
+under its session id before the route it is forwarded by is read, so a request on its way to
+a container is counted in `conn_cur` until it ends, and its time is kept in `gpt0` (what the
+reaper reads).
 
 Errors HAProxy answers itself are the platform's JSON errors (`error_file`): 502
 `KATO_PROCESSOR_UNAVAILABLE` when a routed container does not accept the connection, 504
@@ -192,9 +193,13 @@ def render_config(params: HaproxyParams, layout: HaproxyLayout) -> str:
         *_key_check(params.api_key),
         # HAProxy's own Prometheus exporter (requests, latency, errors per frontend/backend).
         f"    http-request use-service prometheus-exporter if {{ path {METRICS_PATH} }} key_ok",
-        # Tracked before the map is read: a request that finds a route is in conn_cur.
+        # Tracked when it has a route, before the route is read for forwarding: a request
+        # forwarded to a container is in conn_cur from before that second read, so after
+        # `del map`, conn_cur == 0 means none is on its way (one that misses the second read
+        # goes to the manager, counted: the safe side); a miss is not tracked at all.
+        f"    acl has_route var(txn.sid),map({d.routes}) -m found",
         f"    http-request track-sc0 var(txn.sid) table {ACTIVITY_TABLE} "
-        "if has_sid proxied_method key_ok !chunked !too_big !dashboard_cookie",
+        "if has_sid proxied_method key_ok !chunked !too_big !dashboard_cookie has_route",
         "    acl tracked sc_tracked(0)",
         "    http-request sc-set-gpt0(0) date if tracked",
         f"    http-request set-var(txn.route) var(txn.sid),map({d.routes}) if tracked",

@@ -19,6 +19,9 @@ class FakeRouter:
         self.started = self.closed = 0
         #: Set to make the next calls fail as an unreachable router's would.
         self.broken: Exception | None = None
+        #: After this many reads of `activity`, every open request has ended (None: never).
+        self.drain_after: int | None = None
+        self.activity_reads = 0
 
     async def start(self) -> None:
         self.started += 1
@@ -42,6 +45,10 @@ class FakeRouter:
 
     async def activity(self) -> dict[str, Activity]:
         self._check()
+        self.activity_reads += 1
+        if self.drain_after is not None and self.activity_reads > self.drain_after:
+            # The requests open at the router ended (as HAProxy's conn_cur falls back to 0).
+            self.seen = {k: Activity(a.last_request, 0, a.requests) for k, a in self.seen.items()}
         return dict(self.seen)
 
     def _check(self) -> None:

@@ -112,6 +112,19 @@ def test_a_session_with_a_request_open_at_the_router_is_not_hibernated(
     assert session_id not in router.table
 
 
+def test_a_hibernation_waits_for_the_requests_on_their_way_through_the_router(
+    start: MakeClient, router: FakeRouter
+) -> None:
+    client = start()
+    session_id = _create(client, "a")
+    router.seen[session_id] = Activity(last_request=time.time(), open=2, requests=9)
+    router.drain_after = router.activity_reads + 3  # they end while the route is withdrawn
+    answer = client.post(f"/session/{session_id}/hibernate")
+    assert answer.json()["status"] == "hibernated", answer.text
+    assert session_id not in router.table
+    assert client.get(f"/session/{session_id}/stm").json()["stm"] == [["a"]]
+
+
 def test_traffic_the_router_carried_keeps_a_session_awake(
     start: MakeClient, router: FakeRouter
 ) -> None:
