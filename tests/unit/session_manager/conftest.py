@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from container_manager import ContainerSettings, FakeBackend, KatoContainerManager
 from session_manager.app import create_app
+from session_manager.routing import Router
 from session_manager.settings import ManagerSettings
 from tests.unit.session_manager.fake_processor import FakeProcessor
 
@@ -64,8 +65,11 @@ def make_client(
     """Start the app (lifespan included); several calls simulate manager restarts."""
     clients: list[TestClient] = []
 
-    def make(**overrides: object) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides), containers))
+    def make(
+        router_of: Callable[[ManagerSettings], Router] | None = None, **overrides: object
+    ) -> TestClient:
+        """`router_of`: the app's router maker (default: `KATO_ROUTER`'s)."""
+        client = TestClient(create_app(make_settings(**overrides), containers, router_of))
         client.__enter__()
         clients.append(client)
         return client

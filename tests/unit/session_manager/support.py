@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from session_manager.sessions import SessionService
 
-__all__ = ["Clock", "backlog", "events_of", "service_of", "sse_frames"]
+__all__ = ["Clock", "backlog", "events_of", "listening_trap", "service_of", "sse_frames"]
 
 
 def service_of(client: TestClient) -> SessionService:
@@ -47,3 +50,14 @@ def sse_frames(text: str) -> list[dict[str, Any]]:
 
 def events_of(client: TestClient) -> list[dict[str, Any]]:
     return [frame["data"] for frame in backlog(client) if frame.get("event") != "gap"]
+
+
+@contextmanager
+def listening_trap() -> Iterator[socket.socket]:
+    """A loopback listener nothing may connect to (a hostile path's target); non-blocking,
+    so `accept()` raises `BlockingIOError` while no one did."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        sock.setblocking(False)
+        yield sock

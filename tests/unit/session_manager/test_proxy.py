@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from session_manager.errors import SessionNotFoundError
 from session_manager.proxy import split_session_path, upstream_url
 from tests.unit.session_manager.fake_processor import FakeProcessor
+from tests.unit.session_manager.support import listening_trap
 
 _ID = "0123456789abcdef0123456789abcdef"
 BASE = "http://127.0.0.1:40001"
@@ -67,10 +68,7 @@ def test_only_an_exact_id_segment_routes(raw: str) -> None:
 @pytest.fixture
 def trap() -> Iterator[socket.socket]:
     """A listener that must never be connected to (the `steal` target of the issue)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        sock.setblocking(False)
+    with listening_trap() as sock:
         yield sock
 
 

@@ -34,6 +34,7 @@ from tests.integration.session_manager.docker_support import (
     wait_for_status,
     wait_until,
 )
+from tests.unit.session_manager.support import listening_trap
 from tests.unit.session_manager.test_proxy import HOSTILE
 
 pytestmark = pytest.mark.skipif(
@@ -83,6 +84,18 @@ def start(
 
 def _client(manager: ManagerProcess) -> httpx.Client:
     return httpx.Client(base_url=manager.url, headers=AUTH, timeout=120)
+
+
+def _session_with(http: httpx.Client, *symbols: str) -> str:
+    """A new session that has observed `symbols`, one event each."""
+    session_id: str = create_session(http)["session_id"]
+    for symbol in symbols:
+        http.post(f"/session/{session_id}/observe", json={"strings": [symbol]}).raise_for_status()
+    return session_id
+
+
+def _haproxy_pid(state_dir: Path) -> str:
+    return (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
 
 
 def _runtime(state_dir: Path) -> RuntimeApi:
@@ -150,8 +163,7 @@ def test_the_router_refuses_what_the_manager_refuses(
 ) -> None:
     manager = start(KATO_MAX_BODY_BYTES="4096")
     with _client(manager) as http:
-        sid = create_session(http)["session_id"]
-        http.post(f"/session/{sid}/observe", json={"strings": ["x"]}).raise_for_status()
+        sid = _session_with(http, "x")
         bad_key = httpx.get(
             f"{manager.url}/session/{sid}/stm", headers={"Authorization": "Bearer nope"}
         )
@@ -174,8 +186,7 @@ def test_a_hibernated_session_is_unrouted_and_its_next_request_wakes_it_once(
 ) -> None:
     manager = start()
     with _client(manager) as http:
-        sid = create_session(http)["session_id"]
-        http.post(f"/session/{sid}/observe", json={"strings": ["kept"]}).raise_for_status()
+        sid = _session_with(http, "kept")
         assert http.post(f"/session/{sid}/hibernate").json()["status"] == "hibernated"
         assert sid not in _routes(state_dir)
 
@@ -234,9 +245,8 @@ def test_running_sessions_are_served_while_the_manager_is_down(
 ) -> None:
     manager = start()
     with _client(manager) as http:
-        sid = create_session(http)["session_id"]
-        http.post(f"/session/{sid}/observe", json={"strings": ["a"]}).raise_for_status()
-        haproxy_pid = (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
+        sid = _session_with(http, "a")
+        haproxy_pid = _haproxy_pid(state_dir)
         manager.kill()
         for _ in range(20):
             assert http.get(f"/session/{sid}/stm").json()["stm"] == [["a"]]
@@ -244,11 +254,10 @@ def test_running_sessions_are_served_while_the_manager_is_down(
         assert (down.status_code, down.json()["error"]["code"]) == (503, "KATO_MANAGER_UNAVAILABLE")
         assert int(down.headers["retry-after"]) > 0
         manager.start(timeout=60)  # the next manager adopts the running HAProxy
-        assert (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0] == haproxy_pid
+        assert _haproxy_pid(state_dir) == haproxy_pid
         assert http.get(f"/session/{sid}").json()["status"] == "running"
         assert set(_routes(state_dir)) == {sid}
-        second = create_session(http)["session_id"]
-        http.post(f"/session/{second}/observe", json={"strings": ["b"]}).raise_for_status()
+        second = _session_with(http, "b")
         assert http.get(f"/session/{second}/stm").json()["stm"] == [["b"]]
         assert http.delete(f"/session/{sid}").status_code == 204
         assert set(_routes(state_dir)) == {second}
@@ -273,11 +282,7 @@ def _served(manager: ManagerProcess, session_id: str) -> bool:
 
 @pytest.fixture
 def trap() -> Iterator[socket.socket]:
-    """A listener that no hostile path may reach."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        sock.setblocking(False)
+    with listening_trap() as sock:
         yield sock
 
 
@@ -341,8 +346,7 @@ def test_an_evicted_session_is_unrouted_and_comes_back_on_its_next_request(
 ) -> None:
     manager = start(KATO_MAX_SESSIONS="1", KATO_EVICT_MIN_IDLE="0")
     with _client(manager) as http:
-        first = create_session(http)["session_id"]
-        http.post(f"/session/{first}/observe", json={"strings": ["one"]}).raise_for_status()
+        first = _session_with(http, "one")
         second = create_session(http)["session_id"]  # evicts the first (hibernated)
         assert http.get(f"/session/{first}").json()["status"] == "hibernated"
         assert set(_routes(state_dir)) == {second}
@@ -413,12 +417,11 @@ def test_a_manager_with_other_settings_reloads_haproxy_with_its_routes(
 ) -> None:
     first = start()
     with _client(first) as http:
-        sid = create_session(http)["session_id"]
-        http.post(f"/session/{sid}/observe", json={"strings": ["a"]}).raise_for_status()
-    old_pid = (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
+        sid = _session_with(http, "a")
+    old_pid = _haproxy_pid(state_dir)
     first.stop()
     second = start(KATO_PROXY_TIMEOUT="30")  # another configuration: reloaded with -sf
-    new_pid = (state_dir / "haproxy" / "haproxy.pid").read_text().split()[0]
+    new_pid = _haproxy_pid(state_dir)
     assert new_pid != old_pid
     wait_until("the old HAProxy has finished", lambda: not Path(f"/proc/{old_pid}").exists())
     assert "timeout server 30000" in (state_dir / "haproxy" / "haproxy.cfg").read_text()

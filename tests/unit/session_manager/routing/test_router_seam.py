@@ -6,18 +6,16 @@ keeps a session awake; a restarted manager re-synchronises the router's routes."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 import pytest
 from starlette.testclient import TestClient
 
-from container_manager import FakeBackend, KatoContainerManager
-from session_manager.app import create_app
+from container_manager import FakeBackend
 from session_manager.reaper import reap_once
 from session_manager.reconcile import reconcile
 from session_manager.routing import Activity, RouteTarget
-from session_manager.settings import ManagerSettings
 from tests.unit.session_manager.routing.fake_router import FakeRouter
 from tests.unit.session_manager.support import Clock, service_of
 
@@ -30,23 +28,8 @@ def router() -> FakeRouter:
 
 
 @pytest.fixture
-def start(
-    make_settings: Callable[..., ManagerSettings],
-    containers: KatoContainerManager,
-    router: FakeRouter,
-) -> Iterator[MakeClient]:
-    clients: list[TestClient] = []
-
-    def make(**overrides: object) -> TestClient:
-        app = create_app(make_settings(**overrides), containers, router_of=lambda _: router)
-        client = TestClient(app)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
+def start(make_client: MakeClient, router: FakeRouter) -> MakeClient:
+    return partial(make_client, lambda _: router)
 
 
 def _create(client: TestClient, *symbols: str) -> str:
