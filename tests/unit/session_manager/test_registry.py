@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from session_manager.errors import DatabaseError
-from session_manager.registry import SessionRecord, SessionRegistry
+from session_manager.registry import SCHEMA_VERSION, SessionRecord, SessionRegistry
 
 
 def _record(session_id: str, **changes: object) -> SessionRecord:
@@ -226,7 +226,7 @@ def test_a_version_2_file_gains_default_sessions_and_expiries(tmp_path: Path) ->
     assert registry.default_session("operator") == _record("d", default_of="operator")
     with pytest.raises(sqlite3.IntegrityError):  # one default session per caller
         registry.put(_record("e", processor_id="pe", default_of="operator"))
-    assert registry._open().execute("PRAGMA user_version").fetchone() == (3,)
+    assert registry._open().execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     registry.close()
 
 
