@@ -37,10 +37,7 @@ __all__ = ["ReconcileReport", "reconcile", "reconcile_at_startup", "remove_ghost
 
 log = logging.getLogger("session_manager.reconcile")
 
-#: Statuses without a container. Such a session that has none in the listing is skipped
-#: without its lock or a read of its record: with 10,000 hibernated sessions, a locked re-read
-#: each made a pass cost ~1 s. One that changes status meanwhile is an operation in flight,
-#: which wins anyway; the next pass sees what it left.
+#: Statuses without a container.
 _ASLEEP = ("hibernated", "stopped")
 
 
@@ -95,9 +92,8 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id or info.pooled}
     for session_id, processor_id, status in await registry.call(registry.statuses):
-        if status in _ASLEEP and processor_id not in by_processor:
-            continue  # nothing to do, and the common case (see `_ASLEEP`)
-        await _check_session(service, session_id, by_processor, report)  # re-read, locked
+        if not _settled(service, session_id, by_processor.get(processor_id), status):
+            await _check_session(service, session_id, by_processor, report)  # re-read, locked
     await service.pool.reconcile()
     report.routes_added, report.routes_removed = await service.sync_routes()
     if report.adopted or report.orphans_removed or report.vanished or report.suspended:
@@ -111,6 +107,21 @@ async def reconcile(service: SessionService) -> ReconcileReport:
             },
         )
     return report
+
+
+def _settled(
+    service: SessionService, session_id: str, info: ProcessorInfo | None, status: str
+) -> bool:
+    """Whether `_check_session` would change nothing, known without its lock or a read of the
+    record: a hibernated or stopped session without a container, a routed one whose container
+    runs. Nearly every session, so a pass costs one registry read, not one per session (at
+    10,000 sessions the per-session locked re-reads were most of a pass: bench/scale.py). A
+    session whose status changes meanwhile is an operation in flight, which wins anyway; the
+    next pass sees what it left."""
+    if status in _ASLEEP:
+        return info is None
+    route = service.routes.get(session_id)
+    return info is not None and info.status == "running" and route is not None and not route.paused
 
 
 async def _check_session(
