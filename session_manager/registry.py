@@ -205,14 +205,18 @@ class SessionRegistry:
         rows = self._query("SELECT state FROM snapshots WHERE session_id = ?", (session_id,))
         return bytes(rows[0][0]) if rows else None
 
-    def all(self, user_id: str | None = None) -> list[SessionRecord]:
-        """Every readable record, oldest first; an unreadable row is logged and skipped."""
+    def all(self, user_id: str | None = None, status: str | None = None) -> list[SessionRecord]:
+        """Every readable record (or one user's, or one status's), oldest first; an unreadable
+        row is logged and skipped. Unbounded: the API lists in pages (`page`)."""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM sessions"
-        if user_id is None:
-            rows = self._query(sql + " ORDER BY created_at", ())
-        else:
-            rows = self._query(sql + " WHERE user_id = ? ORDER BY created_at", (user_id,))
-        return self._readable(rows)
+        where, params = [], []
+        for column, value in (("user_id", user_id), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._readable(self._query(sql + " ORDER BY created_at", tuple(params)))
 
     def page(
         self,
