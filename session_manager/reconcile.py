@@ -91,7 +91,9 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id or info.pooled}
-    for session_id, processor_id, status in await registry.call(registry.statuses):
+    for session_id, processor_id, status in await registry.call(
+        registry.to_reconcile, list(by_processor)
+    ):
         if not _settled(service, session_id, by_processor.get(processor_id), status):
             await _check_session(service, session_id, by_processor, report)  # re-read, locked
     await service.pool.reconcile()
@@ -113,11 +115,11 @@ def _settled(
     service: SessionService, session_id: str, info: ProcessorInfo | None, status: str
 ) -> bool:
     """Whether `_check_session` would change nothing, known without its lock or a read of the
-    record: a hibernated or stopped session without a container, a routed one whose container
-    runs. Nearly every session, so a pass costs one registry read, not one per session (at
-    10,000 sessions the per-session locked re-reads were most of a pass: bench/scale.py). A
-    session whose status changes meanwhile is an operation in flight, which wins anyway; the
-    next pass sees what it left."""
+    record: a hibernated or stopped session without a container (those are not even read:
+    `SessionRegistry.to_reconcile`), a routed one whose container runs. At 10,000 sessions
+    the per-session locked re-reads were most of a pass (bench/scale.py). A session whose
+    status changes meanwhile is an operation in flight, which wins anyway; the next pass sees
+    what it left."""
     if status in _ASLEEP:
         return info is None
     route = service.routes.get(session_id)

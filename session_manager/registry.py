@@ -266,11 +266,18 @@ class SessionRegistry:
         where = " WHERE status = 'running' OR expires_at <= ? ORDER BY created_at, session_id"
         return self._readable(self._query(sql + where, (now,)))
 
-    def statuses(self) -> list[tuple[str, str, str]]:
-        """(session_id, processor_id, status) of every session, oldest first: what reconcile
-        compares with the containers, without reading (or parsing) the records."""
+    def to_reconcile(self, housed: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(session_id, processor_id, status) of the sessions reconcile must look at: those
+        whose status says they have a container (`starting`, `running`), and those whose
+        processor is in `housed` (the processors that have one). Two indexed lookups, so a
+        pass costs the running sessions and the containers, never the hibernated multitude."""
+        awake = [status for status in STATUSES if status not in ("hibernated", "stopped")]
         rows = self._query(
-            "SELECT session_id, processor_id, status FROM sessions ORDER BY created_at", ()
+            "SELECT session_id, processor_id, status FROM sessions "
+            f"WHERE status IN ({', '.join('?' for _ in awake)}) "
+            "UNION SELECT session_id, processor_id, status FROM sessions "
+            "WHERE processor_id IN (SELECT value FROM json_each(?))",
+            (*awake, json.dumps(list(housed))),
         )
         return [(str(sid), str(pid), str(status)) for sid, pid, status in rows]
 
@@ -282,7 +289,7 @@ class SessionRegistry:
     def processor_ids(self) -> set[str]:
         """Every session's processor id: what the sessions claim from the container manager
         (read alone, so a record unreadable for `all` still claims its processor)."""
-        return {str(row[0]) for row in self._query("SELECT processor_id FROM sessions", ())}
+        return {pid for (pid,) in self._query("SELECT processor_id FROM sessions", ())}
 
     def ids(self, status: str | None = None) -> list[str]:
         """Every session id (or those of one status), without reading the records."""

@@ -316,11 +316,14 @@ def test_the_reaper_reads_running_and_expired_records_only(tmp_path: Path) -> No
     registry.put(_record("later", processor_id="p4", status="hibernated", expires_at=101.0))
     registry.put(_record("never", processor_id="p5", status="hibernated", expires_at=None))
     assert sorted(r.session_id for r in registry.reapable(100.0)) == ["now", "old", "run"]
-    assert sorted(registry.statuses()) == [
-        ("later", "p4", "hibernated"),
-        ("never", "p5", "hibernated"),
-        ("now", "p3", "stopped"),
-        ("old", "p2", "hibernated"),
+    registry.put(_record("new", processor_id="p6", status="starting"))
+    assert sorted(registry.to_reconcile(["p5", "p1", "elsewhere"])) == [
+        ("never", "p5", "hibernated"),  # its processor has a container
+        ("new", "p6", "starting"),
+        ("run", "p1", "running"),
+    ]
+    assert sorted(registry.to_reconcile([])) == [
+        ("new", "p6", "starting"),
         ("run", "p1", "running"),
     ]
     assert registry.ids("stopped") == ["now"]
