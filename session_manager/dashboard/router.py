@@ -3,7 +3,7 @@
 Everything the page needs ships in this package (`static/`), so it works offline and behind a
 firewall. The page polls `GET /dashboard/api/overview` every two seconds (the machine and one
 page of sessions, filtered and paged in the registry's query: at 10,000 sessions the whole list
-took ~200 ms to answer, bench/scale.py) and, when the manager serves `GET /events`
+took 175 ms to answer, bench/scale.py) and, when the manager serves `GET /events`
 (KATO_EVENTS_STREAM, the setting that also mounts it), listens to the lifecycle events of the
 types the overview lists; actions use the sessions API itself (`POST /session/{id}/hibernate`,
 `DELETE /session/{id}`) with the login cookie.
