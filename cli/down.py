@@ -144,15 +144,13 @@ def _hibernate_sessions(manager_url: str, api_key: str | None) -> list[Row]:
     base = httpx.URL(manager_url)
     with manager_api.make_http() as http:
         try:
-            response = http.get(str(base.join("/sessions")), headers=headers)
+            running = _running_sessions(http, base, headers)
         except httpx.HTTPError as exc:
             raise CommandFailed(
                 f"--hibernate needs the session manager's API, and nothing answers at "
                 f"{manager_url} ({type(exc).__name__}): start it, or pass its --manager-url; "
                 "nothing was changed"
             ) from None
-        raise_for(response)
-        running = [s["session_id"] for s in response.json()["sessions"] if s["status"] == "running"]
         rows = []
         with _progress() as progress:
             task = progress.add_task("hibernating sessions", total=len(running))
@@ -160,6 +158,20 @@ def _hibernate_sessions(manager_url: str, api_key: str | None) -> list[Row]:
                 rows.append(_hibernate_one(http, base, headers, session_id))
                 progress.advance(task)
     return rows
+
+
+def _running_sessions(http: httpx.Client, base: httpx.URL, headers: dict[str, str]) -> list[str]:
+    """The ids of every running session, listed a page at a time (`GET /sessions` pages)."""
+    running: list[str] = []
+    params: dict[str, str] = {"status": "running", "limit": "1000"}
+    while True:
+        response = http.get(str(base.join("/sessions")), headers=headers, params=params)
+        raise_for(response)
+        page = response.json()
+        running += [s["session_id"] for s in page["sessions"] if s["status"] == "running"]
+        if not page.get("next_cursor"):
+            return running
+        params["cursor"] = page["next_cursor"]
 
 
 def _hibernate_one(

@@ -113,10 +113,16 @@ class SessionView(BaseModel):
 
 
 class SessionList(BaseModel):
-    sessions: list[SessionView]
+    sessions: list[SessionView] = Field(description="One page, oldest first.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the next page; null on the last page.",
+    )
 
     @classmethod
-    def of(cls, records: list[tuple[SessionRecord, float]]) -> SessionList:
+    def of(
+        cls, records: list[tuple[SessionRecord, float]], next_cursor: str | None = None
+    ) -> SessionList:
         """Views of `(record, last activity)` pairs; a record that cannot be shown is logged
         and left out, so one bad row never hides the others."""
         views = []
@@ -129,7 +135,7 @@ class SessionList(BaseModel):
                     exc,
                     extra={"session_id": record.session_id},
                 )
-        return cls(sessions=views)
+        return cls(sessions=views, next_cursor=next_cursor)
 
 
 class ErrorDetail(BaseModel):
@@ -146,4 +152,3 @@ class ErrorBody(BaseModel):
 
     error: ErrorDetail
     status: int
-

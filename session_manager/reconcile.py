@@ -37,6 +37,9 @@ __all__ = ["ReconcileReport", "reconcile", "reconcile_at_startup", "remove_ghost
 
 log = logging.getLogger("session_manager.reconcile")
 
+#: Statuses without a container.
+_ASLEEP = ("hibernated", "stopped")
+
 
 @dataclass
 class ReconcileReport:
@@ -66,7 +69,7 @@ async def remove_ghosts(service: SessionService) -> list[str]:
     """
     removed: list[str] = []
     registry = service.registry
-    for session_id in await registry.call(registry.ids):
+    for session_id in await registry.call(registry.ids, "starting"):
         async with service.lock(session_id):
             record = await registry.call(registry.get, session_id)
             if record is None or record.status != "starting":
@@ -88,8 +91,11 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     report.orphans_removed = pruned.containers_removed
     infos = await asyncio.to_thread(service.containers.list_processors)
     by_processor = {info.processor_id: info for info in infos if info.session_id or info.pooled}
-    for session_id in await registry.call(registry.ids):  # each record read under its lock
-        await _check_session(service, session_id, by_processor, report)
+    for session_id, processor_id, status in await registry.call(
+        registry.to_reconcile, list(by_processor)
+    ):
+        if not _settled(service, session_id, by_processor.get(processor_id), status):
+            await _check_session(service, session_id, by_processor, report)  # re-read, locked
     await service.pool.reconcile()
     report.routes_added, report.routes_removed = await service.sync_routes()
     if report.adopted or report.orphans_removed or report.vanished or report.suspended:
@@ -105,6 +111,21 @@ async def reconcile(service: SessionService) -> ReconcileReport:
     return report
 
 
+def _settled(
+    service: SessionService, session_id: str, info: ProcessorInfo | None, status: str
+) -> bool:
+    """Whether `_check_session` would change nothing, known without its lock or a read of the
+    record: a hibernated or stopped session without a container (those are not even read:
+    `SessionRegistry.to_reconcile`), a routed one whose container runs. At 10,000 sessions
+    the per-session locked re-reads made a pass 716 ms of CPU; 20 ms now (bench/scale.py).
+    A session whose status changes meanwhile is an operation in flight, which wins anyway;
+    the next pass sees what it left."""
+    if status in _ASLEEP:
+        return info is None
+    route = service.routes.get(session_id)
+    return info is not None and info.status == "running" and route is not None and not route.paused
+
+
 async def _check_session(
     service: SessionService,
     session_id: str,
@@ -116,7 +137,7 @@ async def _check_session(
         if record is None:
             return
         info = by_processor.get(record.processor_id)
-        if record.status in ("hibernated", "stopped"):
+        if record.status in _ASLEEP:
             if info is not None:
                 await service.remove_container(record.processor_id)
             return

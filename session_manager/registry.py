@@ -19,29 +19,35 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from .errors import DatabaseError
 from .group_commit import GroupCommit
 
-__all__ = ["STATUSES", "SessionRecord", "SessionRegistry"]
+__all__ = ["STATUSES", "PageKey", "SessionRecord", "SessionRegistry", "SessionStatus"]
 
 log = logging.getLogger("session_manager.registry")
 
 T = TypeVar("T")
 
-#: starting: record written, container being made; running: routed; hibernated: container
-#: removed after a state snapshot; stopped: container vanished, recreate from the volume alone.
-STATUSES = ("starting", "running", "hibernated", "stopped")
+#: starting: record written, container being made; running: routed (a paused container is
+#: still `running`: the pause is the route's); hibernated: container removed after a state
+#: snapshot; stopped: container vanished, recreate from the volume alone.
+SessionStatus = Literal["starting", "running", "hibernated", "stopped"]
+STATUSES: tuple[str, ...] = get_args(SessionStatus)
+#: Where a listing is in the registry's order: (created_at, session_id) of the last record.
+PageKey = tuple[float, str]
 
 #: 1: snapshots in a `sessions.snapshot` column; 2: snapshots in their own table;
-#: 3: `sessions.default_of` (default sessions) and the `expired` table (410 after a TTL).
-SCHEMA_VERSION = 3
+#: 3: `sessions.default_of` (default sessions) and the `expired` table (410 after a TTL);
+#: 4: the indexes of keyset listing (`page`) and of the reaper's and metrics' queries.
+SCHEMA_VERSION = 4
 
 _COLUMNS = (
     "session_id",
@@ -58,6 +64,10 @@ _COLUMNS = (
     "token",
     "default_of",
 )
+
+_CREATED_AT = _COLUMNS.index("created_at")
+#: What LIKE would take for a wildcard (or its escape) in a searched user id.
+_LIKE_SPECIAL = re.compile(r"([%_\\])")
 
 _SESSIONS = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -90,6 +100,15 @@ CREATE TABLE IF NOT EXISTS expired (
     expired_at REAL NOT NULL
 )
 """
+#: Keyset listing in (created_at, session_id) order, alone or within one user's or one status's
+#: sessions; the per-user one also serves quota counts, the per-status one the status counts
+#: and the reaper's running sessions, `sessions_expiry` the reaper's expired ones.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS sessions_created ON sessions (created_at, session_id)",
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at, session_id)",
+    "CREATE INDEX IF NOT EXISTS sessions_status ON sessions (status, created_at, session_id)",
+    "CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at)",
+)
 _PRIVATE_DIR = 0o700
 _PRIVATE_FILE = 0o600
 
@@ -186,20 +205,81 @@ class SessionRegistry:
         rows = self._query("SELECT state FROM snapshots WHERE session_id = ?", (session_id,))
         return bytes(rows[0][0]) if rows else None
 
-    def all(self, user_id: str | None = None) -> list[SessionRecord]:
-        """Every readable record, oldest first; an unreadable row is logged and skipped."""
+    def all(self, user_id: str | None = None, status: str | None = None) -> list[SessionRecord]:
+        """Every readable record (or one user's, or one status's), oldest first; an unreadable
+        row is logged and skipped. Unbounded: the API lists in pages (`page`)."""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM sessions"
-        if user_id is None:
-            rows = self._query(sql + " ORDER BY created_at", ())
-        else:
-            rows = self._query(sql + " WHERE user_id = ? ORDER BY created_at", (user_id,))
-        records = []
-        for row in rows:
-            try:
-                records.append(_from_row(row))
-            except (TypeError, ValueError) as exc:
-                log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
-        return records
+        where, params = [], []
+        for column, value in (("user_id", user_id), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._readable(self._query(sql + " ORDER BY created_at", tuple(params)))
+
+    def page(
+        self,
+        limit: int,
+        after: PageKey | None = None,
+        *,
+        user_id: str | None = None,
+        status: str | None = None,
+        session_id: str | None = None,
+        user_contains: str | None = None,
+    ) -> tuple[list[SessionRecord], PageKey | None]:
+        """Up to `limit` records after `after` in (created_at, session_id) order, and the key
+        to pass as `after` for the next page (None after the last). An indexed keyset query:
+        every filter is in the SQL, so a page is short only at the end (or by an unreadable
+        row, logged and skipped). `user_contains`: a substring of the `user_id` (the
+        dashboard's search box; a scan of the order index, for the operator only)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if status is not None:  # within one user's sessions, their index is the narrower
+            where.append("+status = ?" if user_id is not None else "status = ?")
+            params.append(status)
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
+        if user_contains:
+            where.append("user_id LIKE ? ESCAPE '\\'")
+            params.append("%" + _LIKE_SPECIAL.sub(r"\\\1", user_contains) + "%")
+        if after is not None:
+            where.append("(created_at, session_id) > (?, ?)")
+            params.extend(after)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._query(sql + " ORDER BY created_at, session_id LIMIT ?", (*params, limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_key = (float(rows[-1][_CREATED_AT]), str(rows[-1][0])) if more else None
+        return self._readable(rows), next_key
+
+    def reapable(self, now: float) -> list[SessionRecord]:
+        """What a reaper pass looks at: running sessions (idle → paused or hibernated) and
+        those whose TTL has passed, oldest first; never the hibernated multitude."""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM sessions"
+        where = " WHERE status = 'running' OR expires_at <= ? ORDER BY created_at, session_id"
+        return self._readable(self._query(sql + where, (now,)))
+
+    def to_reconcile(self, housed: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(session_id, processor_id, status) of the sessions reconcile must look at: those
+        whose status says they have a container (`starting`, `running`), and those whose
+        processor is in `housed` (the processors that have one). Two indexed lookups, so a
+        pass costs the running sessions and the containers, never the hibernated multitude."""
+        awake = [status for status in STATUSES if status not in ("hibernated", "stopped")]
+        rows = self._query(
+            "SELECT session_id, processor_id, status FROM sessions "
+            f"WHERE status IN ({', '.join('?' for _ in awake)}) "
+            "UNION SELECT session_id, processor_id, status FROM sessions "
+            "WHERE processor_id IN (SELECT value FROM json_each(?))",
+            (*awake, json.dumps(list(housed))),
+        )
+        return [(str(sid), str(pid), str(status)) for sid, pid, status in rows]
 
     def count_of(self, user_id: str) -> int:
         """How many sessions `user_id` owns, whatever their status."""
@@ -209,11 +289,15 @@ class SessionRegistry:
     def processor_ids(self) -> set[str]:
         """Every session's processor id: what the sessions claim from the container manager
         (read alone, so a record unreadable for `all` still claims its processor)."""
-        return {str(row[0]) for row in self._query("SELECT processor_id FROM sessions", ())}
+        return {pid for (pid,) in self._query("SELECT processor_id FROM sessions", ())}
 
-    def ids(self) -> list[str]:
-        """Every session id, without reading the records."""
-        rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())
+    def ids(self, status: str | None = None) -> list[str]:
+        """Every session id (or those of one status), without reading the records."""
+        if status is None:
+            rows = self._query("SELECT session_id FROM sessions ORDER BY created_at", ())
+        else:
+            sql = "SELECT session_id FROM sessions WHERE status = ? ORDER BY created_at"
+            rows = self._query(sql, (status,))
         return [str(session_id) for (session_id,) in rows]
 
     def delete(self, session_id: str, expired_at: float | None = None) -> None:
@@ -255,6 +339,17 @@ class SessionRegistry:
         ):
             counts[str(status)] = int(count)
         return counts
+
+    @staticmethod
+    def _readable(rows: list[tuple[Any, ...]]) -> list[SessionRecord]:
+        """The records of `rows`; an unreadable row is logged and skipped."""
+        records = []
+        for row in rows:
+            try:
+                records.append(_from_row(row))
+            except (TypeError, ValueError) as exc:
+                log.error("unreadable session record: %s", exc, extra={"session_id": row[0]})
+        return records
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -338,6 +433,8 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute(
                 "CREATE UNIQUE INDEX IF NOT EXISTS sessions_default_of ON sessions (default_of)"
             )
+        for index in _INDEXES:  # version 4; on a large file this is the one slow step
+            db.execute(index)
         if version:
             log.info("session registry migrated", extra={"schema_version": SCHEMA_VERSION})
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -498,7 +498,7 @@ class SessionService:
         (snapshot saved, as the reaper does); False when none is evictable. A request that
         arrives for it meanwhile either holds it (in flight: not evicted) or wakes it."""
         now = self.clock()
-        records = await self.registry.call(self.registry.all)
+        records = await self.registry.call(self.registry.all, None, "running")  # routed ones
 
         def paused(record: SessionRecord) -> bool:
             route = self.routes.get(record.session_id)

@@ -56,6 +56,7 @@ from ._models import (
     ProcessorStatus,
     Ready,
     SessionInfo,
+    SessionPage,
     StatusMessage,
     StmResult,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "RetryPolicy",
     "Session",
     "SessionInfo",
+    "SessionPage",
     "StatusMessage",
     "StmResult",
     "UnavailableError",

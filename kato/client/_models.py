@@ -7,7 +7,7 @@ field raises `ProtocolError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -34,6 +34,7 @@ __all__ = [
     "ProcessorStatus",
     "Ready",
     "SessionInfo",
+    "SessionPage",
     "StatusMessage",
     "StmResult",
 ]
@@ -94,6 +95,19 @@ class SessionInfo(Model):
     created_at: datetime | None = None
     last_activity: datetime | None = None
     expires_at: datetime | None = None
+
+
+class SessionPage(list[SessionInfo]):
+    """One page of `GET /sessions`: a list of `SessionInfo` (so code written for the unpaged
+    listing keeps working), oldest first, and `next_cursor`, the `cursor` of the next page
+    (None on the last one)."""
+
+    def __init__(self, sessions: Iterable[SessionInfo] = (), next_cursor: str | None = None):
+        super().__init__(sessions)
+        self.next_cursor = next_cursor
+
+    def __repr__(self) -> str:
+        return f"SessionPage({list(self)!r}, next_cursor={self.next_cursor!r})"
 
 
 @dataclass(frozen=True)

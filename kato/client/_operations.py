@@ -27,6 +27,7 @@ from ._models import (
     ProcessorStatus,
     Ready,
     SessionInfo,
+    SessionPage,
     StatusMessage,
     StmResult,
 )
@@ -212,11 +213,19 @@ def get_session(session_id: str) -> Call[SessionInfo]:
     return Call("GET", ("session", session_id), SessionInfo.from_dict)
 
 
-def list_sessions(user_id: str | None = None) -> Call[list[SessionInfo]]:
-    def parse(data: Any) -> list[SessionInfo]:
-        return [SessionInfo.from_dict(item) for item in (data or {}).get("sessions", [])]
+def list_sessions(
+    user_id: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[SessionPage]:
+    def parse(data: Any) -> SessionPage:
+        data = data or {}
+        sessions = (SessionInfo.from_dict(item) for item in data.get("sessions", []))
+        return SessionPage(sessions, data.get("next_cursor"))
 
-    params = {"user_id": user_id} if user_id is not None else {}
+    given = {"user_id": user_id, "status": status, "limit": limit, "cursor": cursor}
+    params = {name: str(value) for name, value in given.items() if value is not None}
     return Call("GET", ("sessions",), parse, params=params)
 
 

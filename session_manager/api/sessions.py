@@ -16,6 +16,7 @@ catch-all, which would take them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated, Any
 
@@ -30,7 +31,9 @@ from ..auth import WRITE
 from ..genes import check_limits
 from ..logs import session_id_var
 from ..models import USER_ID, CreateSessionRequest, SessionList, SessionView
+from ..paging import CURSOR, DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, decode_cursor, encode_cursor
 from ..proxy import SESSION_PREFIXES, V1_PREFIX, V2_PREFIX, forward, raw_path, split_session_path
+from ..registry import SessionStatus
 from ..responses import error_responses, with_errors
 from ..ws_relay import relay
 from .deps import Caller, DeleteSession, ReadSession, Service, WriteSession, service_of
@@ -77,12 +80,38 @@ async def list_sessions(
     service: Service,
     caller: Caller,
     user_id: Annotated[str | None, Query(max_length=200, pattern=USER_ID)] = None,
+    status: Annotated[
+        SessionStatus | None, Query(description="Only sessions of this status.")
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description=f"Sessions per page (at most {MAX_LIMIT})."),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR,
+            pattern=CURSOR,
+            description="The `next_cursor` of the previous page, unchanged.",
+        ),
+    ] = None,
 ) -> SessionList:
-    """Every session (or one user's), oldest first; tokens are never listed. A user token
-    lists its own sessions only (its `sid` session only, with one)."""
-    records = await service.list_sessions(listing_owner(caller, user_id))
+    """One page of the sessions (or one user's, or one status's), oldest first; tokens are
+    never listed. Without `limit` a page holds up to 100: follow `next_cursor` (null on the
+    last page) for the rest. A user token lists its own sessions only (its `sid` session
+    only, with one), filtered in the query, so its pages are never short for it."""
+    owner = listing_owner(caller, user_id)
+    after = decode_cursor(cursor) if cursor is not None else None
+    only = None if caller.is_operator else caller.session_id
+    registry = service.registry
+    records, next_key = await registry.call(
+        functools.partial(
+            registry.page, limit, after, user_id=owner, status=status, session_id=only
+        )
+    )
     records = [r for r in records if session_visible(caller, r.session_id, r.user_id)]
-    return SessionList.of([(r, service.last_activity(r)) for r in records])
+    next_cursor = encode_cursor(next_key) if next_key is not None else None
+    return SessionList.of([(r, service.last_activity(r)) for r in records], next_cursor)
 
 
 items = APIRouter()

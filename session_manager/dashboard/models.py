@@ -50,7 +50,9 @@ class MachineView(BaseModel):
 
 class Overview(BaseModel):
     now: float
-    sessions: list[SessionRow]
+    sessions: list[SessionRow] = Field(description="One page, oldest first.")
+    next_cursor: str | None = Field(description="The next page's `cursor`; null on the last.")
+    total: int = Field(description="Sessions in the registry, whatever the filters.")
     machine: MachineView
     series: list[Point]
     sample_interval: float

@@ -34,6 +34,7 @@ from .._models import (
     ProcessorStatus,
     Ready,
     SessionInfo,
+    SessionPage,
     StatusMessage,
     StmResult,
 )
@@ -329,8 +330,34 @@ class AsyncKatoClient:
     async def get_session(self, session_id: str) -> SessionInfo:
         return await self._call(ops.get_session(session_id))
 
-    async def list_sessions(self, user_id: str | None = None) -> list[SessionInfo]:
-        return await self._call(ops.list_sessions(user_id))
+    async def list_sessions(
+        self,
+        user_id: str | None = None,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """`GET /sessions`: one page, oldest first (up to 100 sessions without `limit`, at
+        most 1000), of one user's or one `status`'s sessions if asked; pass its
+        `next_cursor` as `cursor` for the next page (None: this was the last).
+        `iter_sessions` walks every page."""
+        return await self._call(ops.list_sessions(user_id, status, limit, cursor))
+
+    async def iter_sessions(
+        self, user_id: str | None = None, *, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[SessionInfo]:
+        """Every session (or one user's, or one status's), oldest first, a page at a time:
+        each page is fetched when the previous one is used up. A session created meanwhile
+        comes last; one deleted meanwhile may or may not appear."""
+        cursor = None
+        while True:
+            page = await self.list_sessions(user_id, status=status, limit=page_size, cursor=cursor)
+            for info in page:  # unasync: yield from page
+                yield info  # unasync: drop
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def delete_session(self, session_id: str) -> None:
         await self._call(ops.delete_session(session_id))

@@ -36,6 +36,7 @@ from .._models import (
     ProcessorStatus,
     Ready,
     SessionInfo,
+    SessionPage,
     StatusMessage,
     StmResult,
 )
@@ -330,8 +331,33 @@ class KatoClient:
     def get_session(self, session_id: str) -> SessionInfo:
         return self._call(ops.get_session(session_id))
 
-    def list_sessions(self, user_id: str | None = None) -> list[SessionInfo]:
-        return self._call(ops.list_sessions(user_id))
+    def list_sessions(
+        self,
+        user_id: str | None = None,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """`GET /sessions`: one page, oldest first (up to 100 sessions without `limit`, at
+        most 1000), of one user's or one `status`'s sessions if asked; pass its
+        `next_cursor` as `cursor` for the next page (None: this was the last).
+        `iter_sessions` walks every page."""
+        return self._call(ops.list_sessions(user_id, status, limit, cursor))
+
+    def iter_sessions(
+        self, user_id: str | None = None, *, status: str | None = None, page_size: int = 100
+    ) -> Iterator[SessionInfo]:
+        """Every session (or one user's, or one status's), oldest first, a page at a time:
+        each page is fetched when the previous one is used up. A session created meanwhile
+        comes last; one deleted meanwhile may or may not appear."""
+        cursor = None
+        while True:
+            page = self.list_sessions(user_id, status=status, limit=page_size, cursor=cursor)
+            yield from page
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def delete_session(self, session_id: str) -> None:
         self._call(ops.delete_session(session_id))

@@ -1,6 +1,7 @@
-// KATO dashboard: polls /dashboard/api/overview every two seconds, listens to /events when the
-// overview says the manager serves it (and for the event types it lists), and acts through the
-// sessions API. No framework, no network beyond this origin.
+// KATO dashboard: polls /dashboard/api/overview every two seconds (one page of sessions, the
+// filters applied by the manager), listens to /events when the overview says the manager serves
+// it (and for the event types it lists), and acts through the sessions API. No framework, no
+// network beyond this origin.
 "use strict";
 
 const POLL_MS = 2000;
@@ -23,6 +24,9 @@ const seenEvents = new Set();
 let pollTimer = null;
 let events = null;
 let deleting = null;
+// The page of sessions shown: the cursor that reached it (null: the first) and the next one's.
+let cursor = null;
+let nextCursor = null;
 
 function text(el, value) { if (el.textContent !== value) el.textContent = value; }
 
@@ -111,7 +115,7 @@ async function poll() {
   pollTimer = setTimeout(poll, POLL_MS);
   let response;
   try {
-    response = await fetch("/dashboard/api/overview", { cache: "no-store" });
+    response = await fetch(`/dashboard/api/overview?${overviewQuery()}`, { cache: "no-store" });
   } catch (error) {
     problem("The session manager does not answer; retrying every two seconds.");
     return;
@@ -121,6 +125,28 @@ async function poll() {
   render(await response.json());
 }
 
+function overviewQuery() {
+  const query = new URLSearchParams();
+  const user = $("filter-user").value.trim();
+  const status = $("filter-status").value;
+  if (user) query.set("user", user);
+  if (status) query.set("status", status);
+  if (cursor !== null) query.set("cursor", cursor);
+  return query.toString();
+}
+
+// A filter or the first page: from the start again.
+function firstPage() {
+  cursor = null;
+  poll();
+}
+
+function nextPage() {
+  if (nextCursor === null) return;
+  cursor = nextCursor;
+  poll();
+}
+
 function problem(message) {
   $("problem").hidden = !message;
   text($("problem"), message || "");
@@ -128,7 +154,10 @@ function problem(message) {
 
 function render(data) {
   renderMachine(data.machine);
-  renderSessions(data.sessions, data.now);
+  renderSessions(data.sessions, data.now, data.total);
+  nextCursor = data.next_cursor;
+  $("next-page").disabled = nextCursor === null;
+  $("first-page").disabled = cursor === null;
   renderCharts(data.series, data.now);
   if (data.events) { openEvents(data.event_types); }
 }
@@ -161,11 +190,7 @@ function renderMachine(machine) {
 }
 
 // -- sessions ---------------------------------------------------------------------------------
-function renderSessions(sessions, now) {
-  const user = $("filter-user").value.trim().toLowerCase();
-  const status = $("filter-status").value;
-  const shown = sessions.filter((s) =>
-    (!user || (s.user_id || "").toLowerCase().includes(user)) && (!status || s.status === status));
+function renderSessions(shown, now, total) {
   const body = $("sessions").tBodies[0];
   const keep = new Set(shown.map((s) => s.session_id));
   for (const [id, row] of rows) {
@@ -178,7 +203,7 @@ function renderSessions(sessions, now) {
     if (body.children[index] !== row.tr) { body.insertBefore(row.tr, body.children[index] || null); }
     updateRow(row, session, now);
   });
-  text($("session-count"), `(${shown.length} of ${sessions.length})`);
+  text($("session-count"), `(${shown.length} shown of ${total})`);
   $("no-sessions").hidden = shown.length > 0;
 }
 
@@ -434,8 +459,10 @@ async function start() {
   buildCharts();
   $("login-form").addEventListener("submit", logIn);
   $("logout").addEventListener("click", logOut);
-  $("filter-user").addEventListener("input", () => poll());
-  $("filter-status").addEventListener("change", () => poll());
+  $("filter-user").addEventListener("input", firstPage);
+  $("filter-status").addEventListener("change", firstPage);
+  $("first-page").addEventListener("click", firstPage);
+  $("next-page").addEventListener("click", nextPage);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("confirm-delete").addEventListener("close", onConfirmClosed);
   try {

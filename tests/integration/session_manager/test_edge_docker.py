@@ -94,7 +94,7 @@ def test_hostile_input_and_private_state(
         ):
             answer = http.post("/session/create", json=body)
             assert answer.status_code == 422, (body, answer.text)
-        assert http.get("/sessions").json() == {"sessions": []}
+        assert http.get("/sessions").json() == {"sessions": [], "next_cursor": None}
         session = create_session(http, genes={"memory_limit": "256m", "pids_limit": 64})
         sid = session["session_id"]
         assert http.get(f"/session/{sid}%2F@127.0.0.1:9/steal").status_code == 404

@@ -98,7 +98,7 @@ def test_learn_export_delete_import_answers_the_same(
             refused = http.post("/session/import", content=data[:offset])
             assert refused.status_code == 422, refused.text
             assert refused.json()["error"]["code"] == "KATO_INVALID_EXPORT"
-        assert http.get("/sessions").json() == {"sessions": []}
+        assert http.get("/sessions").json() == {"sessions": [], "next_cursor": None}
 
         imported = http.post("/session/import", params={"user_id": "alice"}, content=data)
         assert imported.status_code == 201, imported.text

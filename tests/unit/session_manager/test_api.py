@@ -112,7 +112,7 @@ def test_bad_genes_are_a_validation_error(client: TestClient, fake: FakeBackend)
     answer = client.post("/session/create", json={"genes": {"max_pattern_length": "many"}})
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "KATO_VALIDATION_ERROR"
-    assert client.get("/sessions").json() == {"sessions": []}
+    assert client.get("/sessions").json() == {"sessions": [], "next_cursor": None}
     assert fake.containers == {}
 
 
@@ -146,7 +146,7 @@ def test_spawn_failure_is_reported(client: TestClient, fake: FakeBackend) -> Non
     answer = client.post("/session/create", json={})
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "KATO_PROCESSOR_START_FAILED"
-    assert client.get("/sessions").json() == {"sessions": []}
+    assert client.get("/sessions").json() == {"sessions": [], "next_cursor": None}
 
 
 def test_unreachable_container_is_502(client: TestClient, fake: FakeBackend) -> None:

@@ -33,7 +33,8 @@ def _refused(client: TestClient, fake: FakeBackend, body: object) -> dict[str, A
     error: dict[str, Any] = answer.json()
     assert error["error"]["code"] == "KATO_VALIDATION_ERROR"
     assert error["status"] == 422
-    assert client.get("/sessions").json() == {"sessions": []}  # nothing recorded
+    # nothing recorded
+    assert client.get("/sessions").json() == {"sessions": [], "next_cursor": None}
     assert fake.containers == {}  # nothing started
     return error
 
@@ -156,7 +157,8 @@ def test_engine_errors_on_delete_are_not_shown_either(
 def test_query_parameters_are_bounded(client: TestClient) -> None:
     assert client.get("/sessions", params={"user_id": "x" * 201}).status_code == 422
     assert client.get("/sessions", params={"user_id": "a\u0000b"}).status_code == 422
-    assert client.get("/sessions", params={"user_id": "bob"}).json() == {"sessions": []}
+    empty = {"sessions": [], "next_cursor": None}
+    assert client.get("/sessions", params={"user_id": "bob"}).json() == empty
 
 
 def test_one_bad_record_never_breaks_the_listing(

@@ -103,7 +103,7 @@ def test_a_refused_import_leaves_no_session(client: TestClient, fake: FakeBacken
     answer = client.post("/session/import", content=b'{"truncated": ')
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "KATO_INVALID_EXPORT"
-    assert client.get("/sessions").json() == {"sessions": []}
+    assert client.get("/sessions").json() == {"sessions": [], "next_cursor": None}
     assert fake.containers == {} and fake.volumes == {}
 
 

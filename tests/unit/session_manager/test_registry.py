@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from session_manager.errors import DatabaseError
-from session_manager.registry import SessionRecord, SessionRegistry
+from session_manager.registry import SCHEMA_VERSION, SessionRecord, SessionRegistry
 
 
 def _record(session_id: str, **changes: object) -> SessionRecord:
@@ -226,7 +226,7 @@ def test_a_version_2_file_gains_default_sessions_and_expiries(tmp_path: Path) ->
     assert registry.default_session("operator") == _record("d", default_of="operator")
     with pytest.raises(sqlite3.IntegrityError):  # one default session per caller
         registry.put(_record("e", processor_id="pe", default_of="operator"))
-    assert registry._open().execute("PRAGMA user_version").fetchone() == (3,)
+    assert registry._open().execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     registry.close()
 
 
@@ -262,4 +262,85 @@ async def test_a_failing_database_is_a_database_error_in_the_managers_words(
         assert (raised.value.status, raised.value.code) == (503, "KATO_DATABASE_ERROR")
         assert "sessions" not in raised.value.message  # SQLite's words are the log's only
     assert "no such table: sessions" in caplog.text
+    registry.close()
+
+
+def _listed(registry: SessionRegistry, **filters: object) -> list[list[str]]:
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        records, after = registry.page(2, after, **filters)  # type: ignore[arg-type]
+        pages.append([r.session_id for r in records])
+        if after is None:
+            return pages
+
+
+def test_pages_follow_creation_then_id_and_filter_in_the_query(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    registry.put(_record("c", processor_id="pc", created_at=1.0, user_id="al_ce"))
+    registry.put(_record("b", processor_id="pb", created_at=1.0, status="hibernated"))
+    registry.put(_record("a", processor_id="pa", created_at=2.0, user_id="bob"))
+    registry.put(_record("d", processor_id="pd", created_at=0.5, user_id=None))
+    assert _listed(registry) == [["d", "b"], ["c", "a"]]
+    assert _listed(registry, user_id="alice") == [["b"]]
+    assert _listed(registry, status="running") == [["d", "c"], ["a"]]
+    assert _listed(registry, user_id="bob", status="running") == [["a"]]
+    assert _listed(registry, session_id="c") == [["c"]]
+    assert _listed(registry, user_contains="L_C") == [["c"]]  # `_` is no wildcard; any case
+    assert _listed(registry, user_contains="l") == [["b", "c"]]
+    registry.close()
+
+
+def test_the_listing_queries_use_indexes(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    db = registry._open()
+    for sql, index in (
+        ("WHERE (created_at, session_id) > (1, 'a') ORDER BY created_at, session_id", "created"),
+        ("WHERE user_id = 'u' ORDER BY created_at, session_id", "sessions_user"),
+        ("WHERE user_id = 'u' AND +status = 'running' ORDER BY created_at", "sessions_user"),
+        ("WHERE status = 'running' ORDER BY created_at, session_id", "sessions_status"),
+        ("WHERE status = 'running' OR expires_at <= 5", "sessions_expiry"),
+    ):
+        plan = " ".join(
+            row[3] for row in db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM sessions {sql}")
+        )
+        assert index in plan and "TEMP B-TREE" not in plan, (sql, plan)
+    registry.close()
+
+
+def test_the_reaper_reads_running_and_expired_records_only(tmp_path: Path) -> None:
+    registry = SessionRegistry(tmp_path / "sessions.sqlite3")
+    registry.put(_record("run", processor_id="p1", expires_at=None))
+    registry.put(_record("old", processor_id="p2", status="hibernated", expires_at=50.0))
+    registry.put(_record("now", processor_id="p3", status="stopped", expires_at=100.0))
+    registry.put(_record("later", processor_id="p4", status="hibernated", expires_at=101.0))
+    registry.put(_record("never", processor_id="p5", status="hibernated", expires_at=None))
+    assert sorted(r.session_id for r in registry.reapable(100.0)) == ["now", "old", "run"]
+    registry.put(_record("new", processor_id="p6", status="starting"))
+    assert sorted(registry.to_reconcile(["p5", "p1", "elsewhere"])) == [
+        ("never", "p5", "hibernated"),  # its processor has a container
+        ("new", "p6", "starting"),
+        ("run", "p1", "running"),
+    ]
+    assert sorted(registry.to_reconcile([])) == [
+        ("new", "p6", "starting"),
+        ("run", "p1", "running"),
+    ]
+    assert registry.ids("stopped") == ["now"]
+    registry.close()
+
+
+def test_a_version_3_file_gains_the_listing_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.sqlite3"
+    registry = SessionRegistry(path)
+    registry.put(_record("a"))
+    db = registry._open()
+    for name in ("sessions_created", "sessions_user", "sessions_status", "sessions_expiry"):
+        db.execute(f"DROP INDEX {name}")
+    db.execute("PRAGMA user_version = 3")
+    registry.close()
+    registry = SessionRegistry(path)
+    names = {row[0] for row in registry._open().execute("SELECT name FROM sqlite_master")}
+    assert {"sessions_created", "sessions_user", "sessions_status", "sessions_expiry"} <= names
+    assert registry.get("a") == _record("a")
     registry.close()

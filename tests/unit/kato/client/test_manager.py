@@ -17,6 +17,7 @@ from kato.client import (
     CapacityError,
     Event,
     NotFoundError,
+    SessionPage,
     ValidationError,
 )
 from kato.client._sse import EventDecoder
@@ -165,3 +166,25 @@ def test_an_idle_stream_sends_keep_alive_comments(manager: ThreadServer) -> None
         assert next(lines) == "retry: 1000"
         assert next(lines) == "id: 0"  # where a reconnect resumes: nothing happened yet
         assert [next(lines) for _ in range(3)] == ["", ": keepalive", ""]
+
+
+def test_sessions_are_listed_a_page_at_a_time(manager: ThreadServer, flavour: Flavour) -> None:
+    with flavour.KatoClient(manager.url) as kato:
+        made = [kato.create_session(user_id="pat" if i % 2 else "sam").session_id for i in range(5)]
+        first = kato.list_sessions(limit=2)
+        assert isinstance(first, SessionPage) and [s.session_id for s in first] == made[:2]
+        assert first.next_cursor is not None and len(first) == 2
+        second = kato.list_sessions(limit=2, cursor=first.next_cursor)
+        assert [s.session_id for s in second] == made[2:4]
+        last = kato.list_sessions(limit=2, cursor=second.next_cursor)
+        assert [s.session_id for s in last] == made[4:] and last.next_cursor is None
+        assert [s.session_id for s in kato.iter_sessions(page_size=2)] == made
+        assert [s.session_id for s in kato.iter_sessions("pat", page_size=1)] == made[1::2]
+        assert list(kato.iter_sessions(status="hibernated")) == []
+        assert len(kato.list_sessions(status="running")) == 5
+        with pytest.raises(ValidationError):
+            kato.list_sessions(cursor="not-a-cursor")
+        with pytest.raises(ValidationError):
+            kato.list_sessions(limit=1001)
+        for sid in made:
+            kato.delete_session(sid)

@@ -16,6 +16,7 @@ from session_manager.dashboard import sampler as sampler_module
 from session_manager.dashboard.cookie import COOKIE_NAME, CSRF_HEADER
 from session_manager.dashboard.sampler import Sampler
 from session_manager.events import EVENT_TYPES
+from session_manager.registry import SessionRecord
 from tests.unit.session_manager.fake_processor import FakeProcessor
 from tests.unit.session_manager.support import service_of
 
@@ -145,6 +146,38 @@ def test_overview_lists_sessions_machine_and_samples(keyed: TestClient) -> None:
     assert overview["machine"]["max_sessions"] == 50
     assert overview["machine"]["engine"]["reachable"] is True
     assert overview["series"][-1]["requests_per_second"] > 0
+
+
+def test_overview_is_one_page_filtered_by_the_manager(keyed: TestClient) -> None:
+    """The page's search box (a part of the user id, any case) and status list are applied in
+    the registry's query, so each page is full; `next_cursor` reaches the next one."""
+    registry = service_of(keyed).registry
+    for index, user in enumerate(["Alice", "bob", "malice", "al_x", None] * 3):
+        sid = f"{index:032x}"
+        status = "stopped" if index % 5 == 4 else "hibernated"
+        registry.put(SessionRecord(sid, f"p{index}", user, status, 10.0 + index, 10.0 + index))
+
+    def ids(**params: Any) -> tuple[list[int], str | None, int]:
+        answer = keyed.get("/dashboard/api/overview", params=params, headers=BEARER)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return (
+            [int(r["session_id"], 16) for r in body["sessions"]],
+            body["next_cursor"],
+            body["total"],
+        )
+
+    assert ids()[0] == list(range(15)) and ids()[1:] == (None, 15)
+    first, cursor, total = ids(user="LIC", limit=4)
+    assert (first, total) == ([0, 2, 5, 7], 15) and cursor
+    assert ids(user="LIC", limit=4, cursor=cursor)[:2] == ([10, 12], None)
+    assert ids(user="l_")[0] == [3, 8, 13]  # `_` is a character, not a wildcard
+    assert ids(status="stopped")[0] == [4, 9, 14]
+    assert ids(status="stopped", user="a")[0] == []
+    for bad in ({"status": "pooled"}, {"cursor": "nope"}, {"limit": 1001}):
+        answer = keyed.get("/dashboard/api/overview", params=bad, headers=BEARER)
+        assert answer.status_code == 422, bad
+        assert answer.json()["error"]["code"] == "KATO_VALIDATION_ERROR"
 
 
 def test_overview_shows_the_warm_pool(make_client: Callable[..., TestClient]) -> None:
