@@ -289,9 +289,6 @@ class SessionService:
             return route.owner
         return (await self.get(session_id)).user_id
 
-    async def list_sessions(self, user_id: str | None = None) -> list[SessionRecord]:
-        return await self.registry.call(self.registry.all, user_id)
-
     async def delete(self, session_id: str, *, reason: str | None = None) -> None:
         """Remove container, volume and record; `reason` ("expiry") counts it as a reap."""
         async with self.lock(session_id):
