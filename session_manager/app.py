@@ -25,7 +25,7 @@ from kato.contract import error_body
 from kato.web import tracing
 from kato.web.route_table import route_table
 
-from . import portability, probes
+from . import fast_path, portability, probes
 from .api import include_api
 from .auth import TokenVerifier
 from .dashboard.router import router as dashboard_router
@@ -112,6 +112,7 @@ def create_app(
         lifespan=lifespan,
         responses=error_responses(400, 401, 405, 413, 429),
     )
+    fast_path.install(app)  # innermost: every rule of the middleware below applies to it
     app.add_middleware(HeadAsGet)
     # Inside the request context: the caller is known when the rates are counted.
     rate_limits = RateLimits(settings, on_refusal=metrics.rejected)
