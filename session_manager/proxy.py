@@ -151,7 +151,7 @@ async def exchange(
         async with service.client.request(
             method,
             target,
-            data=body,
+            data=body or None,  # none: no payload writer (a GET's headers go in one write)
             headers=headers,
             allow_redirects=False,
             skip_auto_headers=_SKIP_AUTO_HEADERS,
