@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import uvicorn
@@ -39,9 +40,16 @@ def run(host: str | None = None, port: int | None = None) -> None:
 
 def serve(settings: ManagerSettings, containers: KatoContainerManager) -> None:
     """The manager's app on `containers` under uvicorn until interrupted (logging configured
-    by the caller: `configure_logging`)."""
+    by the caller: `configure_logging`).
+
+    The objects made at start-up (modules, the app, its routes and models) are frozen out of
+    the garbage collector's generations (`gc.freeze`), so the collections the proxy's
+    per-request garbage triggers no longer walk them (docs/benchmarks.md, "Router")."""
+    app = create_app(settings, containers)
+    gc.collect()  # what is garbage already is not frozen with the rest
+    gc.freeze()
     uvicorn.run(
-        create_app(settings, containers),
+        app,
         host=settings.api_address[0],
         port=settings.api_address[1],
         loop="uvloop",
