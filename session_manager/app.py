@@ -44,6 +44,7 @@ from .responses import error_responses
 from .routing import Router, make_router
 from .sessions import SessionService
 from .settings import ManagerSettings
+from .upstream import Upstreams
 from .webhooks import WebhookMetrics, open_events
 
 __all__ = ["create_app"]
@@ -74,6 +75,7 @@ def create_app(
             limit=0, limit_per_host=64, keepalive_timeout=60, use_dns_cache=False
         )
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        app.state.upstreams = upstreams = Upstreams()  # the proxy's own connections
         events, webhooks = open_events(settings, webhook_metrics)
         app.state.events = events
         router = router_of(settings) if router_of is not None else make_router(settings)
@@ -102,6 +104,7 @@ def create_app(
             await service.pool.stop()
             await service.flush_activity()
             await client.close()
+            upstreams.close()
             await router.close()  # an external router keeps serving its routes
             registry.close()
             tracing.flush()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import time
 
-import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
@@ -30,6 +29,7 @@ from .logs import request_id_var
 from .models import is_session_id
 from .processor_client import unanswered_error
 from .sessions import Route, SessionService
+from .upstream import UpstreamConnectError, UpstreamError, Upstreams
 
 __all__ = [
     "SESSION_PREFIXES",
@@ -72,7 +72,6 @@ _NOT_RETURNED = _HOP_BY_HOP | {"date", "server"}
 # As ASGI and aiohttp's raw headers carry them: bytes (ASGI's names are lower case already).
 _HOP_BY_HOP_RAW = frozenset(name.encode() for name in _HOP_BY_HOP)
 _NOT_RETURNED_RAW = frozenset(name.encode() for name in _NOT_RETURNED)
-_SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
 def split_session_path(raw_path: str) -> tuple[str, str]:
@@ -131,48 +130,40 @@ async def exchange(
     body: bytes,
 ) -> Answer:
     """One request, the client's `scope` headers (minus hop-by-hop ones) and `body`, sent to
-    `path` (raw) and the scope's query of `route`'s container with the container's token; the
-    caller holds the route (`SessionService.held`). Counts the answer's status; a container
-    that does not answer is a `SessionError` (502, or 504 after `KATO_PROXY_TIMEOUT`)."""
+    `path` (raw) and the scope's query of `route`'s container with the container's token, on
+    the app's pooled connections (`upstream.Upstreams`, `app.state.upstreams`); the caller
+    holds the route (`SessionService.held`). Counts the answer's status; a container that does
+    not answer is a `SessionError` (502, or 504 after `KATO_PROXY_TIMEOUT`)."""
     metrics, timeout = service.metrics, service.proxy_timeout
-    query = scope.get("query_string", b"").decode("latin-1")
-    target = upstream_url(route.internal_url, path, query)
+    upstreams: Upstreams = scope["app"].state.upstreams
+    origin = _origin(route.internal_url)
+    query: bytes = scope.get("query_string", b"")
+    target = path if path.startswith("/") else "/" + path
+    if query:
+        target += "?" + query.decode("latin-1")
     headers = []
     trace_id_given = False
     for name, value in scope["headers"]:
         if name not in _HOP_BY_HOP_RAW:
             trace_id_given = trace_id_given or name == b"x-trace-id"
-            headers.append((name.decode("latin-1"), value.decode("latin-1")))
-    headers.append(("Authorization", f"Bearer {route.token}"))
-    headers.extend(tracing.outgoing_headers().items())
+            headers.append((name, value))
+    headers.append((b"Authorization", b"Bearer " + route.token.encode()))
+    headers.extend((k.encode(), v.encode()) for k, v in tracing.outgoing_headers().items())
     if not trace_id_given:  # the processor logs under the same id as we do
-        headers.append(("X-Trace-ID", request_id_var.get() or ""))
+        headers.append((b"X-Trace-ID", (request_id_var.get() or "").encode()))
     try:
-        async with service.client.request(
-            method,
-            target,
-            data=body or None,  # none: no payload writer (a GET's headers go in one write)
-            headers=headers,
-            allow_redirects=False,
-            skip_auto_headers=_SKIP_AUTO_HEADERS,
-            timeout=timeout,
-        ) as upstream:
-            content = await upstream.read()
-            status = upstream.status
-            reply = []
-            for name, value in upstream.raw_headers:
-                name = name.lower()
-                if name not in _NOT_RETURNED_RAW:
-                    reply.append((name, value))
-    except (TimeoutError, aiohttp.ClientError) as exc:
+        status, answered, content = await upstreams.request(
+            origin.raw_host or "", origin.port or 80, method, target, headers, body, timeout.total
+        )
+    except (TimeoutError, UpstreamError) as exc:
         error = unanswered_error(f"{method} {path}", exc, timeout.total, {"session_id": session_id})
         metrics.proxied_with(error.status).inc()
-        if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc, UpstreamConnectError):
             # Nothing listens: the next request re-checks the container (see `_wake`).
             await service.forget_route(session_id, route)
         raise error from exc
     metrics.proxied_with(status).inc()
-    return status, reply, content
+    return status, [(n, v) for n, v in answered if n not in _NOT_RETURNED_RAW], content
 
 
 @tracing.traced("proxy", kind="client")
