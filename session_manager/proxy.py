@@ -5,9 +5,10 @@ hop-by-hop headers are dropped and the client's Authorization is replaced with t
 own token. No JSON is parsed on this path.
 
 Routing reads the raw path: its third segment must be a session id exactly as the manager
-writes them (`%`-encoded or `/`-smuggling forms are unknown sessions, 404), and the target is
-built from the route's fixed scheme, host and port plus the rest of the path and the query,
-so no request can point it at another host, port or user. A timeout is a 504: the container
+writes them (`%`-encoded or `/`-smuggling forms are unknown sessions, 404), and the request
+goes on a connection to the route's fixed host and port (`upstream.Upstreams`) with the rest
+of the path and the query as its request target, so no request can point it at another host,
+port or user. A timeout is a 504: the container
 may still apply the request later, and the manager never sends it twice.
 """
 

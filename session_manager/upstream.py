@@ -1,10 +1,10 @@
 """The proxy's HTTP/1.1 client: keep-alive connections to the session containers, one write
 per request, the answer parsed by httptools (the parser uvicorn serves with).
 
-Why: aiohttp's client spent ~190 µs of CPU per proxied `GET /stm` on this 2-core machine
-(request and response objects, header multidicts, a payload writer, its timer and tracing
-hooks), more than the manager's own work around it; this client does what the proxy needs and
-nothing else (docs/benchmarks.md, "Router"). aiohttp stays for everything else the manager
+Why: with aiohttp's client (request and response objects, header multidicts, a payload
+writer, its timer and tracing hooks) a proxied `GET /stm` cost the manager ~340 µs of user CPU
+on the 2-core development machine, with this one ~160 µs (docs/benchmarks.md, "Router"): it
+does what the proxy needs and nothing else. aiohttp stays for everything else the manager
 sends (snapshots, exports, health checks, WebSockets).
 
 What it guarantees, as the aiohttp client did for the proxy:
