@@ -5,7 +5,7 @@ Why: on `GET /session/<id>/stm` the manager spent more of each request on the ro
 pattern match per route, two prefixes of them), dependency solving and the Request and
 Response objects than on the proxying itself (docs/benchmarks.md, "Router"). The lane looks at
 the raw path once and, for a request the router would give to the proxy's catch-all, calls
-what that route calls: `proxy.exchange` within `SessionService.held`.
+what that route calls: `proxy.exchange` with the route held (`SessionService.acquire`).
 
 Where: the innermost middleware (`install`), so every rule of the layers outside it applies to
 both ways unchanged: trace context and the server span (`kato.web.tracing`), the request id,
@@ -66,23 +66,32 @@ _SERVER_ERROR_KEYS = (500, Exception)
 class LaneTable:
     """What the lane reads of the app's routes, once: the proxy route of each prefix and
     method (left in `scope["route"]`, as the router does, for the span's name) and the
-    patterns of the manager's own routes under each prefix, which come first."""
+    manager's own routes under each prefix, which come first: the literal ones
+    (`/{session_id}/hibernate`, …) by their suffix, any other by its pattern."""
 
     def __init__(self, app: FastAPI) -> None:
         self.proxy_routes: dict[tuple[str, str], object] = {}
-        self.own: dict[str, list[re.Pattern[str]]] = {prefix: [] for prefix in SESSION_PREFIXES}
+        self.own_suffixes: dict[str, set[str]] = {prefix: set() for prefix in SESSION_PREFIXES}
+        self.own_patterns: dict[str, list[re.Pattern[str]]] = {p: [] for p in SESSION_PREFIXES}
         for entry in route_table(app.router.routes):
             for prefix in SESSION_PREFIXES:
+                item = prefix + "/{session_id}"
                 if entry.path == prefix + _CATCH_ALL:
                     for method in entry.methods:
                         self.proxy_routes.setdefault((prefix, method), entry.route)
-                elif entry.path.startswith(prefix + "/{session_id}/"):
-                    self.own[prefix].append(entry.regex)
+                elif entry.path.startswith(item + "/") and "{" not in entry.path[len(item) :]:
+                    self.own_suffixes[prefix].add(entry.path[len(item) :])
+                elif entry.path.startswith(item + "/"):
+                    self.own_patterns[prefix].append(entry.regex)
 
-    def route_for(self, scope: Scope, prefix: str) -> object | None:
-        """The proxy route the router would pick for `scope`, None if another route or none."""
+    def route_for(self, scope: Scope, prefix: str, session_id: str) -> object | None:
+        """The proxy route the router would pick for `scope` (its raw path's id segment is
+        `session_id`), None if one of the manager's own routes or none. The router matches
+        the decoded path: its id segment is the raw one (hex), the rest is decoded."""
         path: str = scope["path"]
-        if any(pattern.match(path) for pattern in self.own[prefix]):
+        if path[len(prefix) + 1 + len(session_id) :] in self.own_suffixes[prefix]:
+            return None
+        if any(pattern.match(path) for pattern in self.own_patterns[prefix]):
             return None
         return self.proxy_routes.get((prefix, scope["method"]))
 
@@ -126,7 +135,7 @@ class FastLane:
             or not session_visible(principal, session_id, route.owner)
         ):
             return None
-        proxy_route = self._table(app).route_for(scope, prefix)
+        proxy_route = self._table(app).route_for(scope, prefix, session_id)
         if proxy_route is None:
             return None
         scope["route"] = proxy_route
@@ -173,8 +182,11 @@ async def _proxy(
     body = await _read_body(receive, service.settings.max_body_bytes)
     if body is None:
         return None
-    async with service.held(session_id) as route:
+    route = await service.acquire(session_id)  # `held`, without its generator's cost
+    try:
         answer = await exchange(service, session_id, route, scope["method"], rest, scope, body)
+    finally:
+        service.release(session_id, route)
     service.metrics.proxy_seconds.observe(time.perf_counter() - started)
     return answer
 

@@ -178,10 +178,13 @@ async def forward(
     within `KATO_PROXY_TIMEOUT` (the session woken first if it hibernates)."""
     started = time.perf_counter()
     body = await read_body(request, service.settings.max_body_bytes, PayloadTooLargeError.body_over)
-    async with service.held(session_id) as route:
+    route = await service.acquire(session_id)  # `held`, without its generator's cost
+    try:
         status, headers, content = await exchange(
             service, session_id, route, request.method, path, request.scope, body
         )
+    finally:
+        service.release(session_id, route)
     service.metrics.proxy_seconds.observe(time.perf_counter() - started)
     response = Response(content, status_code=status)
     response.raw_headers.extend(headers)

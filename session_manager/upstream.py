@@ -131,20 +131,31 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def exchange(self, request: bytes) -> tuple[int, Headers, bytes]:
+    async def exchange(self, request: bytes, deadline: float | None) -> tuple[int, Headers, bytes]:
+        """Send `request`, wait for its answer until `deadline` (the loop's clock; None: no
+        bound), then `TimeoutError`. One timer handle, not an `asyncio.timeout` per request."""
         assert self.transport is not None
         self._status, self._headers, self._body = 0, [], []
         self._started = self._complete = self._keep_alive = self._framed = False
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_at(deadline, self._expire, waiter) if deadline is not None else None
         self.transport.write(request)
         try:
-            await self._waiter
+            await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
         if not self._keep_alive:
             self.close()
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         return self._status, self._headers, body
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError("no answer in time"))
+        self.close()
 
     @property
     def reusable(self) -> bool:
@@ -186,33 +197,41 @@ class Upstreams:
         pool = self._hosts.get((host, port))
         if pool is None:
             pool = self._hosts[(host, port)] = _Host(self.limit_per_host)
-        if total is None:
-            return await self._send(pool, host, port, method, request)
-        async with asyncio.timeout(total):
-            return await self._send(pool, host, port, method, request)
+        deadline = None if total is None else asyncio.get_running_loop().time() + total
+        if pool.slots.locked():  # at the bound: the wait counts against the deadline
+            async with asyncio.timeout_at(deadline):
+                await pool.slots.acquire()
+        else:
+            await pool.slots.acquire()  # returns at once
+        try:
+            return await self._send(pool, host, port, method, request, deadline)
+        finally:
+            pool.slots.release()
 
     async def _send(
-        self, pool: _Host, host: str, port: int, method: str, request: bytes
+        self, pool: _Host, host: str, port: int, method: str, request: bytes, deadline: float | None
     ) -> tuple[int, Headers, bytes]:
-        async with pool.slots:
-            for attempt in (1, 2):
-                connection = self._idle(pool) or await self._connect(host, port)
-                try:
-                    answer = await connection.exchange(request)
-                except UpstreamError as exc:
-                    connection.close()
-                    retry = connection.reused and not exc.answered and method in _IDEMPOTENT
-                    if attempt == 2 or not retry:
-                        raise
-                    continue
-                except BaseException:  # a timeout or a cancellation: its state is unknown
-                    connection.close()
+        for attempt in (1, 2):
+            connection = self._idle(pool)
+            if connection is None:
+                async with asyncio.timeout_at(deadline):
+                    connection = await self._connect(host, port)
+            try:
+                answer = await connection.exchange(request, deadline)
+            except UpstreamError as exc:
+                connection.close()
+                retry = connection.reused and not exc.answered and method in _IDEMPOTENT
+                if attempt == 2 or not retry:
                     raise
-                if connection.reusable:
-                    connection.idle_since = time.monotonic()
-                    connection.reused = True
-                    pool.idle.append(connection)
-                return answer
+                continue
+            except BaseException:  # a timeout or a cancellation: its state is unknown
+                connection.close()
+                raise
+            if connection.reusable:
+                connection.idle_since = time.monotonic()
+                connection.reused = True
+                pool.idle.append(connection)
+            return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _idle(self, pool: _Host) -> _Connection | None:
@@ -242,9 +261,7 @@ class Upstreams:
         self._hosts.clear()
 
 
-def _encode(
-    host: str, port: int, method: str, target: str, headers: Headers, body: bytes
-) -> bytes:
+def _encode(host: str, port: int, method: str, target: str, headers: Headers, body: bytes) -> bytes:
     parts = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode("latin-1")]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
