@@ -163,22 +163,27 @@ class _Connection(asyncio.Protocol):
 
 
 class _Host:
-    """The connections of one `host:port`: idle ones (most recent last) and a bound."""
+    """The connections of one `host:port`: idle ones (most recent last), a bound, and how
+    many requests use it now (a host with neither is forgotten)."""
 
-    __slots__ = ("idle", "slots")
+    __slots__ = ("active", "idle", "slots")
 
     def __init__(self, limit: int) -> None:
         self.idle: collections.deque[_Connection] = collections.deque()
         self.slots = asyncio.Semaphore(limit)
+        self.active = 0
 
 
 class Upstreams:
-    """Pooled keep-alive connections to the containers; `close` at shutdown."""
+    """Pooled keep-alive connections to the containers; `close` at shutdown. Idle connections
+    past `keepalive` are closed by a sweep every `keepalive` seconds while any is idle, and a
+    host with no connection left is forgotten (containers come and go: hibernation, wakes)."""
 
     def __init__(self, *, limit_per_host: int = 64, keepalive: float = 4.0) -> None:
         self.limit_per_host = limit_per_host
         self.keepalive = keepalive
         self._hosts: dict[tuple[str, int], _Host] = {}
+        self._sweep: asyncio.TimerHandle | None = None
 
     async def request(
         self,
@@ -198,15 +203,24 @@ class Upstreams:
         if pool is None:
             pool = self._hosts[(host, port)] = _Host(self.limit_per_host)
         deadline = None if total is None else asyncio.get_running_loop().time() + total
-        if pool.slots.locked():  # at the bound: the wait counts against the deadline
-            async with asyncio.timeout_at(deadline):
-                await pool.slots.acquire()
-        else:
-            await pool.slots.acquire()  # returns at once
+        pool.active += 1  # before any wait: a host in use is never forgotten
         try:
-            return await self._send(pool, host, port, method, request, deadline)
+            if pool.slots.locked():  # at the bound: the wait counts against the deadline
+                async with asyncio.timeout_at(deadline):
+                    await pool.slots.acquire()
+            else:
+                await pool.slots.acquire()  # returns at once
+            try:
+                return await self._send(pool, host, port, method, request, deadline)
+            finally:
+                pool.slots.release()
         finally:
-            pool.slots.release()
+            pool.active -= 1
+            if pool.idle and self._sweep is None:
+                loop = asyncio.get_running_loop()
+                self._sweep = loop.call_later(self.keepalive, self._swept)
+            elif not pool.idle and not pool.active and self._hosts.get((host, port)) is pool:
+                del self._hosts[(host, port)]
 
     async def _send(
         self, pool: _Host, host: str, port: int, method: str, request: bytes, deadline: float | None
@@ -253,8 +267,27 @@ class Upstreams:
         connection.transport = transport  # uvloop may call `connection_made` after this
         return connection
 
+    def _swept(self) -> None:
+        """Close the idle connections past `keepalive` (or closed by the container), forget
+        the hosts left without any, and come back while some are still idle."""
+        self._sweep = None
+        now = time.monotonic()
+        for key, pool in list(self._hosts.items()):
+            fresh = [c for c in pool.idle if not c.closed and now - c.idle_since < self.keepalive]
+            for connection in pool.idle:
+                if connection not in fresh:
+                    connection.close()
+            pool.idle = collections.deque(fresh)
+            if not pool.idle and not pool.active:
+                del self._hosts[key]
+        if any(pool.idle for pool in self._hosts.values()):
+            self._sweep = asyncio.get_running_loop().call_later(self.keepalive, self._swept)
+
     def close(self) -> None:
         """Close every idle connection (one in use closes when its request ends)."""
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for pool in self._hosts.values():
             while pool.idle:
                 pool.idle.pop().close()

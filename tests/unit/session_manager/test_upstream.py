@@ -172,3 +172,22 @@ async def test_at_most_limit_per_host_connections_at_once() -> None:
     assert server.connections == 2
     listener.close()
     upstreams.close()
+
+
+async def test_idle_connections_are_closed_after_keepalive_and_their_host_forgotten() -> None:
+    upstreams = Upstreams(keepalive=0.1)
+    async with serving(lambda n, r: OK) as server:
+        await get(upstreams, server)
+        assert len(upstreams._hosts) == 1  # its idle connection
+        await asyncio.sleep(0.35)
+        assert upstreams._hosts == {}
+        await get(upstreams, server)
+        assert server.connections == 2  # a new one: the old was closed by the sweep
+    upstreams.close()
+
+
+async def test_a_host_without_connections_is_forgotten_at_once() -> None:
+    upstreams = Upstreams()
+    with pytest.raises(UpstreamConnectError):
+        await upstreams.request("127.0.0.1", free_port(), "GET", "/", [], b"", 5)
+    assert upstreams._hosts == {}
