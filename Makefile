@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker chromium prometheus postgres image integration test run bench clean
+.PHONY: setup lint unit docker chromium prometheus postgres wrk image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ prometheus:
 # Debian's PostgreSQL 15 server for the PostgreSQL store's tests; they start their own cluster.
 postgres:
 	bash scripts/ensure-postgres.sh
+
+# Debian's wrk (an HTTP load generator) for bench/router.py.
+wrk:
+	bash scripts/ensure-wrk.sh
 
 image: setup docker
 	$(BIN)/katoctl build
