@@ -198,6 +198,8 @@ class Upstreams:
         """(status, headers, body) of `method target` (the raw path and query) sent with
         `headers` (already filtered: no Host, Content-Length or Transfer-Encoding) and
         `body`, within `total` seconds (None: no bound)."""
+        if method == "HEAD":  # see the module docstring
+            raise ValueError("HEAD is sent as GET (middleware.HeadAsGet)")
         request = _encode(host, port, method, target, headers, body)
         pool = self._hosts.get((host, port))
         if pool is None:

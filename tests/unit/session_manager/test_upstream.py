@@ -191,3 +191,8 @@ async def test_a_host_without_connections_is_forgotten_at_once() -> None:
     with pytest.raises(UpstreamConnectError):
         await upstreams.request("127.0.0.1", free_port(), "GET", "/", [], b"", 5)
     assert upstreams._hosts == {}
+
+
+async def test_head_is_refused_before_anything_is_sent() -> None:
+    with pytest.raises(ValueError):
+        await Upstreams().request("127.0.0.1", free_port(), "HEAD", "/", [], b"", 5)
