@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: setup lint unit docker chromium prometheus postgres haproxy image integration test run bench clean
+.PHONY: setup lint unit docker chromium prometheus postgres haproxy wrk image integration test run bench clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,10 @@ postgres:
 # Debian's HAProxy for KATO_ROUTER=haproxy and its tests; the manager starts its own.
 haproxy:
 	bash scripts/ensure-haproxy.sh
+
+# Debian's wrk (an HTTP load generator) for bench/router.py.
+wrk:
+	bash scripts/ensure-wrk.sh
 
 image: setup docker
 	$(BIN)/katoctl build

@@ -6,6 +6,7 @@ The scripts run as `python bench/<name>.py`, so this module is imported by its b
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,15 +23,24 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 @contextmanager
-def running_manager(**env: str) -> Iterator[tuple[ManagerProcess, dict[str, str]]]:
-    """A session manager subprocess on loopback with a throw-away state directory.
+def running_manager(
+    checkout: Path | None = None, **env: str
+) -> Iterator[tuple[ManagerProcess, dict[str, str]]]:
+    """A session manager subprocess on loopback with a throw-away state directory; with
+    `checkout`, the code of that checkout (its directory first on `sys.path`, so its packages
+    win over this one's: a baseline measured in the same run).
 
     Yields it with the run label its containers carry; on exit it is stopped and everything
     with that label is removed, and whatever could not be is printed.
     """
     labels = run_label()
     with tempfile.TemporaryDirectory() as tmp:
-        manager = ManagerProcess(Path(tmp) / "state", labels, **env).start()
+        manager = ManagerProcess(Path(tmp) / "state", labels, **env)
+        if checkout is not None:
+            code = f"import sys, runpy; sys.path.insert(0, {str(checkout)!r}); "
+            code += "runpy.run_module('session_manager', run_name='__main__', alter_sys=True)"
+            manager.command = [sys.executable, "-c", code]
+        manager.start()
         try:
             yield manager, labels
         finally:

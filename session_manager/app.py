@@ -25,7 +25,7 @@ from kato.contract import error_body
 from kato.web import tracing
 from kato.web.route_table import route_table
 
-from . import portability, probes
+from . import fast_path, portability, probes
 from .api import include_api
 from .auth import TokenVerifier
 from .dashboard.router import router as dashboard_router
@@ -44,6 +44,7 @@ from .responses import error_responses
 from .routing import Router, make_router
 from .sessions import SessionService
 from .settings import ManagerSettings
+from .upstream import Upstreams
 from .webhooks import WebhookMetrics, open_events
 
 __all__ = ["create_app"]
@@ -74,6 +75,7 @@ def create_app(
             limit=0, limit_per_host=64, keepalive_timeout=60, use_dns_cache=False
         )
         client = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        app.state.upstreams = upstreams = Upstreams()  # the proxy's own connections
         events, webhooks = open_events(settings, webhook_metrics)
         app.state.events = events
         router = router_of(settings) if router_of is not None else make_router(settings)
@@ -104,6 +106,7 @@ def create_app(
             await service.pool.stop()
             await service.flush_activity()
             await client.close()
+            upstreams.close()
             await router.close()  # an external router keeps serving its routes
             registry.close()
             tracing.flush()
@@ -114,6 +117,7 @@ def create_app(
         lifespan=lifespan,
         responses=error_responses(400, 401, 405, 413, 429),
     )
+    fast_path.install(app)  # innermost: every rule of the middleware below applies to it
     app.add_middleware(HeadAsGet)
     # Inside the request context: the caller is known when the rates are counted.
     rate_limits = RateLimits(settings, on_refusal=metrics.rejected)

@@ -22,6 +22,7 @@ from kato.contract import GENES_UPDATE_PATH, HEALTH_PATH, METRICS_TEXT_PATH, STA
 from kato.web import tracing
 
 from .errors import BadGatewayError, SessionError, UpstreamTimeoutError
+from .upstream import UpstreamError
 
 __all__ = [
     "GenesRejectedError",
@@ -122,7 +123,7 @@ async def _call(
 
 def unanswered_error(
     call: str,
-    exc: TimeoutError | aiohttp.ClientError,
+    exc: TimeoutError | aiohttp.ClientError | UpstreamError,
     timeout: float | None,
     details: dict[str, Any] | None = None,
 ) -> SessionError:

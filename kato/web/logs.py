@@ -96,7 +96,14 @@ def configure_json_logging(
     """Send each named logger (``""`` = the root) to stderr through ``formatter`` at ``level``.
 
     Each gets the one handler and stops propagating, so a line is written exactly once.
+    The line has no caller, thread or process fields, so records no longer collect them
+    (the logging HOWTO's "Optimization"; on the manager's line per proxied request the caller
+    lookup alone walked the stack each time).
     """
+    logging._srcfile = None  # no `findCaller`: funcName, lineno and pathname stay unset
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     for name in loggers:

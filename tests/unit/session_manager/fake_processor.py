@@ -7,6 +7,7 @@ processor does, a `max_pattern_length` above `GENE_LIMIT`: a value the manager l
 `/stall` and the `GET /state` of tokens in `stalled_tokens` answer only once `release` is set
 (a paused container, as far as the manager can tell). `/metrics/prometheus` answers a
 counter and the STM size in Prometheus text, or 503 while `metrics_down` is set.
+`/hop-by-hop` answers with hop-by-hop headers and the token it was sent (a proxy drops them).
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ class FakeProcessor:
             return web.json_response({"stm": state["stm"]})
         if path == "/import" and request.method == "PUT":  # never a real export here
             return _error(request, "KATO_INVALID_EXPORT", "not an export", 422)
+        if path == "/hop-by-hop":  # what a proxy must not pass back, the token included
+            hop = {"Keep-Alive": "timeout=5", "Proxy-Authenticate": "Basic", "Trailer": "X-T"}
+            hop |= {"Upgrade": "h2c", "Authorization": token, "Traceparent": "00-x", "X-Kept": "1"}
+            return web.Response(status=200, body=b"{}", headers=hop)
         if path.startswith("/teapot"):
             return web.Response(status=418, body=b"short and stout", headers={"X-Tea": "yes"})
         return _error(request, "KATO_NOT_FOUND", path, 404)

@@ -1,0 +1,201 @@
+"""Router benchmark: requests/s and p99 of the manager's builtin proxy, with wrk, against the
+container it fronts (and, with `--baseline`, against another checkout's manager).
+
+    .venv/bin/python bench/router.py [--rounds 3] [--duration 5] [--concurrency 1,10,50]
+                                     [--baseline DIR] [--path /stm] [--image kato:fastapi]
+
+Starts a real manager (subprocess on loopback, temporary state dir, the real engine) and one
+session, then runs `wrk -t1 -c<C> -d<duration>s --latency` on `GET <path>` (a) straight to the
+session's container with its token and (b) through the manager at `/session/<id><path>`. With
+`--baseline DIR` (a checkout of other code, say `git worktree add --detach /work/wt/base main`)
+a second manager runs that code (DIR first on its `sys.path`) with its own session, measured in
+the same rounds. Each round runs every target once per concurrency, the order rotated from
+round to round so drift hits every target alike. Prints each run's requests/s, p99 and (for a
+manager) its CPU time per request, which a busy machine disturbs less than the throughput,
+their medians over the rounds, and the ratios of the median requests/s. Target (issue 20):
+through the manager ≥ 2× the baseline's requests/s at concurrency 10, p99 ≤ 10 ms. wrk comes
+from `scripts/ensure-wrk.sh`. Everything it makes is labelled and removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from harness import running_manager
+from rich.console import Console
+from rich.table import Table
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+_P99 = re.compile(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
+_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET_ERRORS = re.compile(r"Socket errors:.*")
+
+
+@dataclass
+class Target:
+    """One way to reach the processor's `path`, and what wrk measured there."""
+
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    #: The process that serves it when it is a manager: its CPU time per request is measured.
+    pid: int | None = None
+    rates: dict[int, list[float]] = field(default_factory=dict)
+    p99s: dict[int, list[float]] = field(default_factory=dict)
+    #: Answers other than 2xx/3xx, summed over the runs (counted, shown, never hidden).
+    refused: dict[int, int] = field(default_factory=dict)
+    #: The serving process's CPU seconds (user + system) per request, per run.
+    cpu: dict[int, list[float]] = field(default_factory=dict)
+
+    def median_rate(self, concurrency: int) -> float:
+        return statistics.median(self.rates[concurrency])
+
+    def median_p99(self, concurrency: int) -> float:
+        return statistics.median(self.p99s[concurrency])
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process `pid` so far (Linux `/proc`); 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(target: Target, concurrency: int, seconds: float) -> tuple[float, float, int, float]:
+    """(requests/s, p99 seconds, non-2xx/3xx answers, the serving process's CPU seconds per
+    request) of one wrk run; a socket error fails."""
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"]
+    for name, value in target.headers.items():
+        command += ["-H", f"{name}: {value}"]
+    cpu_before, started = cpu_seconds(target.pid), time.monotonic()
+    out = subprocess.run([*command, target.url], capture_output=True, text=True, check=True).stdout
+    cpu_used, elapsed = cpu_seconds(target.pid) - cpu_before, time.monotonic() - started
+    rate, p99 = _RATE.search(out), _P99.search(out)
+    refused = _NON_2XX.search(out)
+    if rate is None or p99 is None or _SOCKET_ERRORS.search(out):
+        raise RuntimeError(f"wrk against {target.name} did not measure cleanly:\n{out}")
+    seconds_p99 = float(p99.group(1)) * _UNITS[p99.group(2)]
+    answered = float(rate.group(1)) * elapsed
+    per_request = cpu_used / answered if answered else 0.0
+    return float(rate.group(1)), seconds_p99, int(refused.group(1)) if refused else 0, per_request
+
+
+def session_of(manager_url: str, path: str) -> tuple[Target, Target]:
+    """A new session's (through the manager, direct with its token) targets for `path`."""
+    with httpx.Client(base_url=manager_url, timeout=120) as http:
+        session = http.post("/session/create", json={"genes": {"max_pattern_length": 8}})
+        session.raise_for_status()
+        created = session.json()
+        via = f"{manager_url}/session/{created['session_id']}{path}"
+        assert http.get(via).status_code == 200  # routed and answering
+    token = {"Authorization": f"Bearer {created['token']}"}
+    direct = Target("container", created["url"] + path, token)
+    return Target("manager", via), direct
+
+
+def measure(targets: list[Target], concurrencies: list[int], rounds: int, seconds: float) -> None:
+    for target in targets:  # warm-up: connections, caches, the interpreter's lazy imports
+        wrk(target, 10, 1)
+    for round_ in range(rounds):
+        for concurrency in concurrencies:
+            shift = round_ % len(targets)
+            for target in targets[shift:] + targets[:shift]:
+                rate, p99, refused, cpu = wrk(target, concurrency, seconds)
+                target.cpu.setdefault(concurrency, []).append(cpu)
+                target.rates.setdefault(concurrency, []).append(rate)
+                target.p99s.setdefault(concurrency, []).append(p99)
+                target.refused[concurrency] = target.refused.get(concurrency, 0) + refused
+                print(
+                    f"round {round_ + 1} c{concurrency} {target.name}: "
+                    f"{rate:,.0f} req/s, p99 {p99 * 1000:.2f} ms"
+                    + (f", manager CPU {cpu * 1e6:.0f} µs/request" if target.pid else "")
+                    + (f", {refused} answers not 2xx/3xx" if refused else ""),
+                    flush=True,
+                )
+
+
+def report(
+    targets: list[Target], concurrencies: list[int], direct: Target, baseline: Target | None
+) -> Table:
+    table = Table(title="GET through the manager's builtin proxy (wrk -t1, medians of the rounds)")
+    columns = ["c", "target", "req/s per run", "median req/s", "p99 ms per run", "median p99 ms"]
+    columns += ["manager CPU µs/req", "not 2xx", "÷ container"]
+    if baseline is not None:
+        columns.append("÷ baseline")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for concurrency in concurrencies:
+        for target in targets:
+            rate = target.median_rate(concurrency)
+            row = [
+                str(concurrency),
+                target.name,
+                " ".join(f"{r:,.0f}" for r in target.rates[concurrency]),
+                f"{rate:,.0f}",
+                " ".join(f"{p * 1000:.2f}" for p in target.p99s[concurrency]),
+                f"{target.median_p99(concurrency) * 1000:.2f}",
+                f"{statistics.median(target.cpu[concurrency]) * 1e6:.0f}" if target.pid else "",
+                str(target.refused.get(concurrency, 0)),
+                f"{rate / direct.median_rate(concurrency):.2f}×",
+            ]
+            if baseline is not None:
+                row.append(f"{rate / baseline.median_rate(concurrency):.2f}×")
+            table.add_row(*row)
+    return table
+
+
+def revision(checkout: Path) -> str:
+    found = subprocess.run(
+        ["git", "-C", str(checkout), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    return found.stdout.strip()[:100] or "(not a git checkout)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per wrk run")
+    parser.add_argument("--concurrency", default="1,10,50", help="wrk -c values, comma separated")
+    parser.add_argument("--baseline", type=Path, help="a checkout whose manager is the baseline")
+    parser.add_argument("--path", default="/stm", help="the processor path to GET")
+    parser.add_argument("--image", default="kato:fastapi")
+    parser.add_argument("--log-level", default="INFO", help="the managers' LOG_LEVEL")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: bash scripts/ensure-wrk.sh")
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    env = {"KATO_IMAGE": args.image, "LOG_LEVEL": args.log_level}
+    console = Console(width=170)
+    with ExitStack() as stack:
+        manager, _ = stack.enter_context(running_manager(**env))
+        via, direct = session_of(manager.url, args.path)
+        via.pid = manager.pid
+        console.print(f"manager: {revision(Path(__file__).resolve().parent.parent)}")
+        targets = [direct, via]
+        baseline = None
+        if args.baseline is not None:
+            base, _ = stack.enter_context(running_manager(args.baseline.resolve(), **env))
+            baseline, _ = session_of(base.url, args.path)
+            baseline.name, baseline.pid = "baseline", base.pid
+            targets.append(baseline)
+            console.print(f"baseline: {revision(args.baseline)}")
+        measure(targets, concurrencies, args.rounds, args.duration)
+    console.print(report(targets, concurrencies, direct, baseline))
+    console.print("target: manager ≥ 2× the baseline's req/s at c10, p99 ≤ 10 ms")
+
+
+if __name__ == "__main__":
+    main()
