@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from container_manager.testing import remove_labelled, run_label
+from session_manager.routing.haproxy import stop_haproxy
 from session_manager.testing import ManagerProcess
 
 
@@ -45,6 +46,7 @@ def running_manager(
             yield manager, labels
         finally:
             manager.stop()
+            stop_haproxy(manager.state_dir)  # KATO_ROUTER=haproxy: its HAProxy outlives it
             left = remove_labelled(labels)
             if left:
                 print("left behind:", left)

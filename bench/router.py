@@ -1,8 +1,10 @@
-"""Router benchmark: requests/s and p99 of the manager's builtin proxy, with wrk, against the
-container it fronts (and, with `--baseline`, against another checkout's manager).
+"""Router benchmark: requests/s, p50 and p99 of the manager's builtin proxy and of the HAProxy
+router, with wrk, against the container they front (and, with `--baseline`, against another
+checkout's manager).
 
     .venv/bin/python bench/router.py [--rounds 3] [--duration 5] [--concurrency 1,10,50]
-                                     [--baseline DIR] [--path /stm] [--image kato:fastapi]
+                                     [--baseline DIR] [--no-haproxy] [--path /stm]
+                                     [--image kato:fastapi]
 
 Starts a real manager (subprocess on loopback, temporary state dir, the real engine) and one
 session, then runs `wrk -t1 -c<C> -d<duration>s --latency` on `GET <path>` (a) straight to the
@@ -10,10 +12,15 @@ session's container with its token and (b) through the manager at `/session/<id>
 `--baseline DIR` (a checkout of other code, say `git worktree add --detach /work/wt/base main`)
 a second manager runs that code (DIR first on its `sys.path`) with its own session, measured in
 the same rounds. Each round runs every target once per concurrency, the order rotated from
-round to round so drift hits every target alike. Prints each run's requests/s, p99 and (for a
-manager) its CPU time per request, which a busy machine disturbs less than the throughput,
+round to round so drift hits every target alike. Unless `--no-haproxy` (or without HAProxy
+installed: `scripts/ensure-haproxy.sh`), a third manager runs with `KATO_ROUTER=haproxy` and its
+session is measured through HAProxy (CPU per request: HAProxy's process). Prints each run's
+requests/s, p50, p99 and (for a manager or HAProxy) its CPU time per request, which a busy
+machine disturbs less than the throughput,
 their medians over the rounds, and the ratios of the median requests/s. Target (issue 20):
-through the manager ≥ 2× the baseline's requests/s at concurrency 10, p99 ≤ 10 ms. wrk comes
+through the manager ≥ 2× the baseline's requests/s at concurrency 10, p99 ≤ 10 ms; through
+HAProxy ≥ 0.6× the container's requests/s at concurrency 10, p99 ≤ 5 ms, and at most 0.15 ms
+added to the container's p50 at concurrency 1. wrk comes
 from `scripts/ensure-wrk.sh`. Everything it makes is labelled and removed at the end.
 """
 
@@ -22,12 +29,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +45,11 @@ from harness import running_manager
 from rich.console import Console
 from rich.table import Table
 
+from kato.web.launcher import free_port
+
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 _P99 = re.compile(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
+_P50 = re.compile(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _SOCKET_ERRORS = re.compile(r"Socket errors:.*")
@@ -54,6 +66,7 @@ class Target:
     pid: int | None = None
     rates: dict[int, list[float]] = field(default_factory=dict)
     p99s: dict[int, list[float]] = field(default_factory=dict)
+    p50s: dict[int, list[float]] = field(default_factory=dict)
     #: Answers other than 2xx/3xx, summed over the runs (counted, shown, never hidden).
     refused: dict[int, int] = field(default_factory=dict)
     #: The serving process's CPU seconds (user + system) per request, per run.
@@ -65,6 +78,9 @@ class Target:
     def median_p99(self, concurrency: int) -> float:
         return statistics.median(self.p99s[concurrency])
 
+    def median_p50(self, concurrency: int) -> float:
+        return statistics.median(self.p50s[concurrency])
+
 
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time of process `pid` so far (Linux `/proc`); 0 without one."""
@@ -74,28 +90,45 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(target: Target, concurrency: int, seconds: float) -> tuple[float, float, int, float]:
-    """(requests/s, p99 seconds, non-2xx/3xx answers, the serving process's CPU seconds per
-    request) of one wrk run; a socket error fails."""
+@dataclass(frozen=True)
+class Run:
+    """One wrk run: requests/s, p50 and p99 (seconds), answers not 2xx/3xx, and the serving
+    process's CPU seconds per request."""
+
+    rate: float
+    p50: float
+    p99: float
+    refused: int
+    cpu: float
+
+
+def wrk(target: Target, concurrency: int, seconds: float) -> Run:
+    """One wrk run against `target`; a socket error fails."""
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"]
     for name, value in target.headers.items():
         command += ["-H", f"{name}: {value}"]
     cpu_before, started = cpu_seconds(target.pid), time.monotonic()
     out = subprocess.run([*command, target.url], capture_output=True, text=True, check=True).stdout
     cpu_used, elapsed = cpu_seconds(target.pid) - cpu_before, time.monotonic() - started
-    rate, p99 = _RATE.search(out), _P99.search(out)
+    rate, p50, p99 = _RATE.search(out), _P50.search(out), _P99.search(out)
     refused = _NON_2XX.search(out)
-    if rate is None or p99 is None or _SOCKET_ERRORS.search(out):
+    if rate is None or p50 is None or p99 is None or _SOCKET_ERRORS.search(out):
         raise RuntimeError(f"wrk against {target.name} did not measure cleanly:\n{out}")
-    seconds_p99 = float(p99.group(1)) * _UNITS[p99.group(2)]
     answered = float(rate.group(1)) * elapsed
-    per_request = cpu_used / answered if answered else 0.0
-    return float(rate.group(1)), seconds_p99, int(refused.group(1)) if refused else 0, per_request
+    return Run(
+        rate=float(rate.group(1)),
+        p50=float(p50.group(1)) * _UNITS[p50.group(2)],
+        p99=float(p99.group(1)) * _UNITS[p99.group(2)],
+        refused=int(refused.group(1)) if refused else 0,
+        cpu=cpu_used / answered if answered else 0.0,
+    )
 
 
-def session_of(manager_url: str, path: str) -> tuple[Target, Target]:
+def session_of(
+    manager_url: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[Target, Target]:
     """A new session's (through the manager, direct with its token) targets for `path`."""
-    with httpx.Client(base_url=manager_url, timeout=120) as http:
+    with httpx.Client(base_url=manager_url, headers=headers, timeout=120) as http:
         session = http.post("/session/create", json={"genes": {"max_pattern_length": 8}})
         session.raise_for_status()
         created = session.json()
@@ -103,7 +136,7 @@ def session_of(manager_url: str, path: str) -> tuple[Target, Target]:
         assert http.get(via).status_code == 200  # routed and answering
     token = {"Authorization": f"Bearer {created['token']}"}
     direct = Target("container", created["url"] + path, token)
-    return Target("manager", via), direct
+    return Target("manager", via, dict(headers or {})), direct
 
 
 def measure(targets: list[Target], concurrencies: list[int], rounds: int, seconds: float) -> None:
@@ -113,16 +146,18 @@ def measure(targets: list[Target], concurrencies: list[int], rounds: int, second
         for concurrency in concurrencies:
             shift = round_ % len(targets)
             for target in targets[shift:] + targets[:shift]:
-                rate, p99, refused, cpu = wrk(target, concurrency, seconds)
-                target.cpu.setdefault(concurrency, []).append(cpu)
-                target.rates.setdefault(concurrency, []).append(rate)
-                target.p99s.setdefault(concurrency, []).append(p99)
-                target.refused[concurrency] = target.refused.get(concurrency, 0) + refused
+                run = wrk(target, concurrency, seconds)
+                target.cpu.setdefault(concurrency, []).append(run.cpu)
+                target.rates.setdefault(concurrency, []).append(run.rate)
+                target.p50s.setdefault(concurrency, []).append(run.p50)
+                target.p99s.setdefault(concurrency, []).append(run.p99)
+                target.refused[concurrency] = target.refused.get(concurrency, 0) + run.refused
                 print(
                     f"round {round_ + 1} c{concurrency} {target.name}: "
-                    f"{rate:,.0f} req/s, p99 {p99 * 1000:.2f} ms"
-                    + (f", manager CPU {cpu * 1e6:.0f} µs/request" if target.pid else "")
-                    + (f", {refused} answers not 2xx/3xx" if refused else ""),
+                    f"{run.rate:,.0f} req/s, p50 {run.p50 * 1000:.3f} ms, "
+                    f"p99 {run.p99 * 1000:.2f} ms"
+                    + (f", server CPU {run.cpu * 1e6:.0f} µs/request" if target.pid else "")
+                    + (f", {run.refused} answers not 2xx/3xx" if run.refused else ""),
                     flush=True,
                 )
 
@@ -130,9 +165,9 @@ def measure(targets: list[Target], concurrencies: list[int], rounds: int, second
 def report(
     targets: list[Target], concurrencies: list[int], direct: Target, baseline: Target | None
 ) -> Table:
-    table = Table(title="GET through the manager's builtin proxy (wrk -t1, medians of the rounds)")
-    columns = ["c", "target", "req/s per run", "median req/s", "p99 ms per run", "median p99 ms"]
-    columns += ["manager CPU µs/req", "not 2xx", "÷ container"]
+    table = Table(title="GET through each router (wrk -t1, medians of the rounds)")
+    columns = ["c", "target", "req/s per run", "median req/s", "median p50 ms"]
+    columns += ["p99 ms per run", "median p99 ms", "server CPU µs/req", "not 2xx", "÷ container"]
     if baseline is not None:
         columns.append("÷ baseline")
     for column in columns:
@@ -145,6 +180,7 @@ def report(
                 target.name,
                 " ".join(f"{r:,.0f}" for r in target.rates[concurrency]),
                 f"{rate:,.0f}",
+                f"{target.median_p50(concurrency) * 1000:.3f}",
                 " ".join(f"{p * 1000:.2f}" for p in target.p99s[concurrency]),
                 f"{target.median_p99(concurrency) * 1000:.2f}",
                 f"{statistics.median(target.cpu[concurrency]) * 1e6:.0f}" if target.pid else "",
@@ -171,6 +207,9 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,10,50", help="wrk -c values, comma separated")
     parser.add_argument("--baseline", type=Path, help="a checkout whose manager is the baseline")
     parser.add_argument("--path", default="/stm", help="the processor path to GET")
+    parser.add_argument(
+        "--no-haproxy", action="store_true", help="leave out the KATO_ROUTER=haproxy manager"
+    )
     parser.add_argument("--image", default="kato:fastapi")
     parser.add_argument("--log-level", default="INFO", help="the managers' LOG_LEVEL")
     args = parser.parse_args()
@@ -192,9 +231,24 @@ def main() -> None:
             baseline.name, baseline.pid = "baseline", base.pid
             targets.append(baseline)
             console.print(f"baseline: {revision(args.baseline)}")
+        if not args.no_haproxy and shutil.which("haproxy") is not None:
+            targets.append(stack.enter_context(haproxy_target(args.path, env)))
         measure(targets, concurrencies, args.rounds, args.duration)
     console.print(report(targets, concurrencies, direct, baseline))
-    console.print("target: manager ≥ 2× the baseline's req/s at c10, p99 ≤ 10 ms")
+    console.print("targets: manager ≥ 2× the baseline's req/s at c10, p99 ≤ 10 ms; haproxy ≥ 0.6×")
+    console.print("the container's req/s at c10, p99 ≤ 5 ms, p50 at c1 ≤ the container's + 0.15 ms")
+
+
+@contextmanager
+def haproxy_target(path: str, env: dict[str, str]) -> Iterator[Target]:
+    """A `KATO_ROUTER=haproxy` manager's session, through HAProxy (its CPU is HAProxy's)."""
+    key = secrets.token_hex(16)
+    routed = {"KATO_ROUTER": "haproxy", "KATO_API_PORT": str(free_port()), "KATO_API_KEY": key}
+    with running_manager(**env, **routed) as (manager, _):
+        target, _ = session_of(manager.url, path, {"Authorization": f"Bearer {key}"})
+        pidfile = manager.state_dir / "haproxy" / "haproxy.pid"
+        target.name, target.pid = "haproxy", int(pidfile.read_text().split()[0])
+        yield target
 
 
 if __name__ == "__main__":
