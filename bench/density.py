@@ -1,12 +1,18 @@
 """Density benchmark: how many running sessions this host holds, and what they cost.
 
     .venv/bin/python bench/density.py [--sessions 100,300] [--requests 1000] [--image kato:fastapi]
+                                      [--router builtin|haproxy] [--spread-seconds 10]
 
 For each N: a real manager (no warm pool, room for N), N sessions created a few at a time, each
 observed and learned once through the manager; then, with all N running and idle:
 - host CPU busy (from /proc/stat over `--idle-window` seconds) and the manager's RSS;
 - idle memory per container (docker stats of a sample of `--stats-sample` containers);
-- proxy latency at concurrency 1 (`GET /session/<id>/stm`, round robin over the N sessions).
+- proxy latency at concurrency 1 (`GET /session/<id>/stm`, round robin over the N sessions);
+- traffic spread over the N sessions at concurrency 10 (wrk, a Lua script taking the sessions
+  in turn): requests/s and p99 through each router. With `--router haproxy` (the default when
+  HAProxy is installed) the manager runs with `KATO_ROUTER=haproxy`, so the same N sessions are
+  measured through HAProxy (the public port) and through the manager's builtin proxy (its API
+  port); the latency above is then HAProxy's.
 "Where it breaks" is whatever failed: creates refused or failed, proxied errors. Everything it
 makes carries a run label and is removed at the end of each N.
 """
@@ -14,16 +20,23 @@ makes carries a run label and is removed at the end of each N.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import httpx
-from harness import percentile, running_manager
+from harness import Run as WrkRun
+from harness import percentile, run_wrk, running_manager
 from rich.console import Console
 from rich.table import Table
+
+from kato.web.launcher import free_port
 
 MIB = 2**20
 
@@ -39,6 +52,8 @@ class Run:
     latencies_ms: list[float]
     proxy_errors: int
     create_seconds: float
+    #: wrk at concurrency 10 over every session, by router.
+    spread: dict[str, WrkRun]
 
 
 def cpu_times() -> tuple[int, int]:
@@ -85,9 +100,12 @@ def measure(n: int, args: argparse.Namespace) -> Run:
         "KATO_MAX_SESSIONS": str(n + 10),
         "KATO_POOL_SIZE": "0",
         "KATO_IDLE_TIMEOUT": "86400",
+        "KATO_PAUSE_AFTER": "0",  # all N running, none paused in place while the rest start
         "KATO_SPAWN_QUEUE": str(n),
         "LOG_LEVEL": "WARNING",
     }
+    if args.router == "haproxy":
+        env |= {"KATO_ROUTER": "haproxy", "KATO_API_PORT": str(free_port())}
     with running_manager(**env) as (manager, labels):
         started = time.perf_counter()
         with (
@@ -120,9 +138,45 @@ def measure(n: int, args: argparse.Namespace) -> Run:
                 answer = http.get(f"/session/{sid}/stm")
                 latencies.append((time.perf_counter() - begun) * 1000)
                 errors += answer.status_code != 200
+        routers = {args.router: manager.url}
+        if args.router == "haproxy":
+            routers["builtin"] = f"http://127.0.0.1:{env['KATO_API_PORT']}"
+        spread = {
+            name: spread_load(base, ids, args.spread_seconds) for name, base in routers.items()
+        }
     return Run(
-        n, len(ids), n - len(ids), busy, manager_rss, memory, latencies, errors, create_seconds
+        n,
+        len(ids),
+        n - len(ids),
+        busy,
+        manager_rss,
+        memory,
+        latencies,
+        errors,
+        create_seconds,
+        spread if ids else {},
     )
+
+
+_ROUND_ROBIN = """
+local paths = {}
+for line in io.lines(os.getenv("KATO_BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+"""
+
+
+def spread_load(base: str, ids: list[str], seconds: float) -> WrkRun:
+    """wrk at concurrency 10 on `base`, each request to the next session's `GET /stm`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, script = Path(tmp) / "paths", Path(tmp) / "round_robin.lua"
+        paths.write_text("".join(f"/session/{sid}/stm\n" for sid in ids))
+        script.write_text(_ROUND_ROBIN)
+        os.environ["KATO_BENCH_PATHS"] = str(paths)
+        return run_wrk(base + "/", 10, seconds, {}, script=script)
 
 
 def main() -> None:
@@ -134,6 +188,13 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--idle-window", type=float, default=20.0)
     parser.add_argument("--stats-sample", type=int, default=10)
+    parser.add_argument(
+        "--router",
+        choices=("builtin", "haproxy"),
+        default="haproxy" if shutil.which("haproxy") else "builtin",
+        help="KATO_ROUTER of the manager (haproxy: both routers measured on the same sessions)",
+    )
+    parser.add_argument("--spread-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
     table = Table(title=f"density ({args.image}, 2 cores)")
@@ -146,6 +207,7 @@ def main() -> None:
         "container MiB p50",
         "proxy p50 ms",
         "proxy p99 ms",
+        "c10 spread: req/s, p99 ms by router",
         "errors",
     ):
         table.add_column(column)
@@ -160,9 +222,13 @@ def main() -> None:
             f"{percentile(run.container_mib, 50):.1f}" if run.container_mib else "-",
             f"{percentile(run.latencies_ms, 50):.2f}" if run.latencies_ms else "-",
             f"{percentile(run.latencies_ms, 99):.2f}" if run.latencies_ms else "-",
+            "; ".join(
+                f"{name} {r.rate:,.0f}, {r.p99 * 1000:.2f}" for name, r in run.spread.items()
+            )
+            or "-",
             f"{run.create_errors} creates, {run.proxy_errors} requests",
         )
-    Console(width=160).print(table)
+    Console(width=200).print(table)
 
 
 if __name__ == "__main__":

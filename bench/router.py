@@ -27,32 +27,22 @@ from `scripts/ensure-wrk.sh`. Everything it makes is labelled and removed at the
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import secrets
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import running_manager
+from harness import Run, run_wrk, running_manager
 from rich.console import Console
 from rich.table import Table
 
 from kato.web.launcher import free_port
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
-_P99 = re.compile(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
-_P50 = re.compile(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
-_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
-_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-_SOCKET_ERRORS = re.compile(r"Socket errors:.*")
 
 
 @dataclass
@@ -82,46 +72,9 @@ class Target:
         return statistics.median(self.p50s[concurrency])
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of process `pid` so far (Linux `/proc`); 0 without one."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One wrk run: requests/s, p50 and p99 (seconds), answers not 2xx/3xx, and the serving
-    process's CPU seconds per request."""
-
-    rate: float
-    p50: float
-    p99: float
-    refused: int
-    cpu: float
-
-
 def wrk(target: Target, concurrency: int, seconds: float) -> Run:
     """One wrk run against `target`; a socket error fails."""
-    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"]
-    for name, value in target.headers.items():
-        command += ["-H", f"{name}: {value}"]
-    cpu_before, started = cpu_seconds(target.pid), time.monotonic()
-    out = subprocess.run([*command, target.url], capture_output=True, text=True, check=True).stdout
-    cpu_used, elapsed = cpu_seconds(target.pid) - cpu_before, time.monotonic() - started
-    rate, p50, p99 = _RATE.search(out), _P50.search(out), _P99.search(out)
-    refused = _NON_2XX.search(out)
-    if rate is None or p50 is None or p99 is None or _SOCKET_ERRORS.search(out):
-        raise RuntimeError(f"wrk against {target.name} did not measure cleanly:\n{out}")
-    answered = float(rate.group(1)) * elapsed
-    return Run(
-        rate=float(rate.group(1)),
-        p50=float(p50.group(1)) * _UNITS[p50.group(2)],
-        p99=float(p99.group(1)) * _UNITS[p99.group(2)],
-        refused=int(refused.group(1)) if refused else 0,
-        cpu=cpu_used / answered if answered else 0.0,
-    )
+    return run_wrk(target.url, concurrency, seconds, target.headers, pid=target.pid)
 
 
 def session_of(
@@ -244,7 +197,7 @@ def haproxy_target(path: str, env: dict[str, str]) -> Iterator[Target]:
     """A `KATO_ROUTER=haproxy` manager's session, through HAProxy (its CPU is HAProxy's)."""
     key = secrets.token_hex(16)
     routed = {"KATO_ROUTER": "haproxy", "KATO_API_PORT": str(free_port()), "KATO_API_KEY": key}
-    with running_manager(**env, **routed) as (manager, _):
+    with running_manager(None, **env, **routed) as (manager, _):
         target, _ = session_of(manager.url, path, {"Authorization": f"Bearer {key}"})
         pidfile = manager.state_dir / "haproxy" / "haproxy.pid"
         target.name, target.pid = "haproxy", int(pidfile.read_text().split()[0])
