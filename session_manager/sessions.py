@@ -372,9 +372,14 @@ class SessionService:
 
     async def _unpause(self, record: SessionRecord, route: Route) -> None:
         """Resume a paused session's container (the lock held); its route serves as before."""
-        await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
+        await self._resume_container(record)
         route.paused = False
         await self._publish(record.session_id, route)
+
+    async def _resume_container(self, record: SessionRecord) -> None:
+        """Unpause the session's container (the lock held) and say so; routing is the
+        caller's."""
+        await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
         await self.emit("session.resumed", record, "running")
 
     @tracing.traced("session.wake")
@@ -402,8 +407,7 @@ class SessionService:
             # The route was dropped after a connection error: keep a container that runs.
             info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
             if info is not None and info.status == "paused":  # paused before a restart
-                await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
-                await self.emit("session.resumed", record, "running")
+                await self._resume_container(record)
                 info = await asyncio.to_thread(self.containers.get_processor, record.processor_id)
             if info is not None and info.status == "running":
                 route = Route(info.internal_url, info.token, owner=record.user_id)
@@ -456,9 +460,8 @@ class SessionService:
             if not force and idle < needed:
                 return False
             if route.paused:  # its state is read from a running process (it stays unrouted)
-                await asyncio.to_thread(self.containers.unpause_processor, record.processor_id)
+                await self._resume_container(record)
                 route.paused = False
-                await self.emit("session.resumed", record, "running")
             elif not await self._withdraw(session_id):  # busy at the router
                 return False
             del self.routes[session_id]
@@ -613,7 +616,7 @@ class SessionService:
         # their way are given a moment to end (a socket, or a long request, is not).
         deadline = time.monotonic() + _DRAIN_SECONDS
         while True:
-            seen = (await self.router.activity()).get(session_id)
+            seen = await self.router.activity_of(session_id)
             if seen is None or seen.open == 0:
                 return True
             if time.monotonic() >= deadline:

@@ -214,15 +214,13 @@ class HaproxyRouter:
         return found
 
     async def activity(self) -> dict[str, Activity]:
-        seen: dict[str, Activity] = {}
-        for session_id, row in (await self.api.table(ACTIVITY_TABLE)).items():
-            last = _int(row.get("gpt0"))
-            seen[session_id] = Activity(
-                last_request=float(last) if last else None,
-                open=_int(row.get("conn_cur")),
-                requests=_int(row.get("http_req_cnt")),
-            )
-        return seen
+        rows = await self.api.table(ACTIVITY_TABLE)
+        return {session_id: _activity(row) for session_id, row in rows.items()}
+
+    async def activity_of(self, session_id: str) -> Activity | None:
+        """The stick table's one entry (`show table … key <id>`), not the whole table."""
+        row = (await self.api.table(ACTIVITY_TABLE, key=session_id)).get(session_id)
+        return None if row is None else _activity(row)
 
 
 def _running_pid(layout: HaproxyLayout) -> int | None:
@@ -248,6 +246,15 @@ def stop_haproxy(state_dir: Path) -> bool:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return True
+
+
+def _activity(row: dict[str, str]) -> Activity:
+    last = _int(row.get("gpt0"))
+    return Activity(
+        last_request=float(last) if last else None,
+        open=_int(row.get("conn_cur")),
+        requests=_int(row.get("http_req_cnt")),
+    )
 
 
 def _int(text: str | None) -> int:

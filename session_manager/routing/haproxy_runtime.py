@@ -106,8 +106,12 @@ class RuntimeApi:
     async def entries(self, map_file: Path) -> dict[str, str]:
         return parse_map(await self.command(f"show map {map_file}"))
 
-    async def table(self, name: str) -> dict[str, dict[str, str]]:
-        return parse_table(await self.command(f"show table {name}"))
+    async def table(self, name: str, *, key: str | None = None) -> dict[str, dict[str, str]]:
+        """The stick table's entries, or only `key`'s (a session id)."""
+        if key is None:
+            return parse_table(await self.command(f"show table {name}"))
+        _check_key(key)
+        return parse_table(await self.command(f"show table {name} key {key}"))
 
 
 def _check_key(key: str) -> None:

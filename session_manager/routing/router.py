@@ -72,6 +72,9 @@ class Router(Protocol):
 
     async def activity(self) -> dict[str, Activity]: ...
 
+    async def activity_of(self, session_id: str) -> Activity | None:
+        """One session's activity (None: the router saw none of it)."""
+
 
 class BuiltinRouter:
     """The manager's own proxy: the route table is the manager's, so there is nothing to
@@ -96,3 +99,6 @@ class BuiltinRouter:
 
     async def activity(self) -> dict[str, Activity]:
         return {}
+
+    async def activity_of(self, session_id: str) -> Activity | None:
+        return None

@@ -51,6 +51,9 @@ class FakeRouter:
             self.seen = {k: Activity(a.last_request, 0, a.requests) for k, a in self.seen.items()}
         return dict(self.seen)
 
+    async def activity_of(self, session_id: str) -> Activity | None:
+        return (await self.activity()).get(session_id)
+
     def _check(self) -> None:
         if self.broken is not None:
             raise self.broken
